@@ -1,0 +1,107 @@
+//! The command tree. Each command returns the JSON value az would print (or nothing); the
+//! output format and `--query` are applied once, in `main`.
+
+mod account;
+mod cloud;
+mod group;
+mod identity;
+mod rest;
+mod up;
+
+use crate::context::Context;
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the wid server in the foreground.
+    Up(up::UpArgs),
+    /// Manage resource groups.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
+    /// Manage user-assigned managed identities.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+    /// Manage the subscription in use and get access tokens.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Show the endpoints of this wid installation.
+    #[command(subcommand)]
+    Cloud(cloud::CloudCommand),
+    /// Invoke a custom request against the management plane.
+    Rest(rest::RestArgs),
+}
+
+pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
+    if let Command::Up(args) = command {
+        return up::run(args, data_dir).await.map(|()| None);
+    }
+    let ctx = Context::load(&data_dir)?;
+    match command {
+        Command::Up(_) => unreachable!("handled above"),
+        Command::Group(c) => group::run(c, &ctx).await,
+        Command::Identity(c) => identity::run(c, &ctx).await,
+        Command::Account(c) => account::run(c, &ctx).await,
+        Command::Cloud(c) => cloud::run(c, &ctx),
+        Command::Rest(args) => rest::run(args, &ctx).await,
+    }
+}
+
+/// `--tags a=b c=d` as az parses them: `key=value`, or `key` alone for an empty value.
+pub fn parse_tags(tags: &[String]) -> Value {
+    let map: serde_json::Map<String, Value> = tags
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Value::String(v.to_owned())),
+            None => (t.clone(), Value::String(String::new())),
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// The resource group segment of an ARM id, as az adds it to flattened output.
+pub fn resource_group_of(id: &str) -> Option<String> {
+    let segments: Vec<&str> = id.split('/').collect();
+    segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("resourcegroups"))
+        .and_then(|i| segments.get(i + 1))
+        .map(|s| (*s).to_owned())
+}
+
+/// az's flattened view of a provider resource: `properties` merged into the top level and
+/// `resourceGroup` added, as the az CLI prints identities and credentials.
+pub fn flatten(mut resource: Value) -> Value {
+    let Value::Object(map) = &mut resource else {
+        return resource;
+    };
+    if let Some(Value::Object(props)) = map.remove("properties") {
+        for (k, v) in props {
+            map.entry(k).or_insert(v);
+        }
+    }
+    if let Some(rg) = map.get("id").and_then(Value::as_str).and_then(resource_group_of) {
+        map.insert("resourceGroup".to_owned(), Value::String(rg));
+    }
+    resource
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flatten_merges_properties_and_adds_group() {
+        let v = flatten(json!({"id": "/subscriptions/s/resourcegroups/RG1/providers/x/y/n", "name": "n", "properties": {"clientId": "c"}}));
+        assert_eq!(v, json!({"id": "/subscriptions/s/resourcegroups/RG1/providers/x/y/n", "name": "n", "clientId": "c", "resourceGroup": "RG1"}));
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(parse_tags(&["a=b".into(), "c".into(), "d=e=f".into()]), json!({"a": "b", "c": "", "d": "e=f"}));
+    }
+}

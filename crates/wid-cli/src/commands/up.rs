@@ -1,0 +1,113 @@
+//! `wid up`: start the server in the foreground and tell the user what to do next.
+
+use anyhow::Result;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use wid_server::config::{ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// URL clients use to reach this server (default: derived from --listen).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Extra host name the serving certificate must cover (repeatable).
+    #[arg(long = "hostname")]
+    hostnames: Vec<String>,
+    /// Parent domain of service host names (vaults are {name}.vault.{suffix}).
+    #[arg(long, default_value = DEFAULT_DNS_SUFFIX)]
+    dns_suffix: String,
+    /// PostgreSQL URL for shared deployments (default: SQLite in the data directory).
+    #[arg(long, env = "WID_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Serving certificate chain (PEM) provided by the operator, instead of the local CA.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WID_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
+    init_logging(args.log_format);
+    let mut config = ServerConfig::new(data_dir.clone(), args.listen);
+    config.public_url = args.public_url;
+    config.hostnames = args.hostnames;
+    config.dns_suffix = args.dns_suffix;
+    config.database_url = args.database_url;
+    config.tls_cert = args.tls_cert;
+    config.tls_key = args.tls_key;
+    let server = wid_server::start(config).await?;
+    print_banner(&server, &data_dir);
+    wait_for_signal().await?;
+    eprintln!("wid: shutting down, finishing in-flight requests");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    Ok(())
+}
+
+fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) {
+    let info = &server.info;
+    let default_dir = data_dir == wid_server::datadir::default_data_dir();
+    println!("wid is up on {} (listening on {})", info.url, server.local_addr);
+    println!();
+    println!("  identity plane    {}/{}/oauth2/v2.0/token", info.url, info.tenant_id);
+    println!("  OIDC discovery    {}/{}/v2.0/.well-known/openid-configuration", info.url, info.tenant_id);
+    println!("  management plane  {}/  (token scope {}.default)", info.url, info.management_resource);
+    println!("  tenant            {}", info.tenant_id);
+    println!("  subscription      {}", info.subscription_id);
+    println!("  admin client id   {}  (secret in {})", server.admin_client_id, data_dir.join("credentials.json").display());
+    println!("  data directory    {}", data_dir.display());
+    println!("  database          {}", server.database);
+    if let Some(ca) = &info.ca_bundle {
+        println!("  CA bundle         {}", ca.display());
+        println!();
+        println!("Trust wid's CA in SDK clients (Python requests, OpenSSL):");
+        println!("  export REQUESTS_CA_BUNDLE={} SSL_CERT_FILE={}", ca.display(), ca.display());
+    }
+    println!();
+    println!("Next, in another terminal:");
+    if !default_dir {
+        println!("  export WID_DATA_DIR={}", data_dir.display());
+    }
+    println!("  wid account show");
+    println!("  wid group create --name myResourceGroup --location eastus");
+    println!("  wid identity create --name myIdentity --resource-group myResourceGroup");
+    println!("  wid identity federated-credential create --name myFedIdentity --identity-name myIdentity \\");
+    println!("      --resource-group myResourceGroup --issuer https://example.com/issuer/ \\");
+    println!("      --subject system:serviceaccount:default:workload-identity-sa");
+    println!();
+    println!("Stop with Ctrl-C.");
+}

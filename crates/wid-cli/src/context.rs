@@ -1,0 +1,119 @@
+//! How a CLI command reaches wid: everything comes from the data directory, as az takes it
+//! from `~/.azure`: `server.json` (endpoint, CA), `credentials.json` (the admin principal)
+//! and `cli.json` (the selected subscription, like `az account set`).
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use wid_client::{ArmResponse, WidClient};
+use wid_server::datadir::{self, AdminCredentials, ServerInfo};
+
+const CLI_PROFILE: &str = "cli.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub subscription_id: Option<String>,
+}
+
+pub struct Context {
+    pub data_dir: PathBuf,
+    pub server: ServerInfo,
+    pub credentials: AdminCredentials,
+    pub client: WidClient,
+    token: tokio::sync::OnceCell<String>,
+}
+
+impl Context {
+    pub fn load(data_dir: &Path) -> Result<Self> {
+        let server: ServerInfo = datadir::read_json(&data_dir.join(datadir::SERVER_INFO))?.ok_or_else(|| {
+            anyhow!(
+                "no wid server found in {}: start one with `wid up --data-dir {}` or point --data-dir/WID_DATA_DIR at its data directory",
+                data_dir.display(),
+                data_dir.display()
+            )
+        })?;
+        let credentials: AdminCredentials = datadir::read_json(&data_dir.join(datadir::CREDENTIALS))?
+            .ok_or_else(|| anyhow!("no credentials.json in {}", data_dir.display()))?;
+        let ca_path = server
+            .ca_bundle
+            .clone()
+            .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))
+            .or_else(|| std::env::var_os("REQUESTS_CA_BUNDLE").map(PathBuf::from))
+            .ok_or_else(|| anyhow!("the server uses an operator certificate: set SSL_CERT_FILE to its CA bundle"))?;
+        let ca = std::fs::read(&ca_path).with_context(|| format!("reading CA bundle {}", ca_path.display()))?;
+        let client = WidClient::new(&server.url, &ca)?;
+        Ok(Self { data_dir: data_dir.to_owned(), server, credentials, client, token: tokio::sync::OnceCell::new() })
+    }
+
+    pub fn profile(&self) -> Result<Profile> {
+        Ok(datadir::read_json(&self.data_dir.join(CLI_PROFILE))?.unwrap_or_default())
+    }
+
+    pub fn save_profile(&self, profile: &Profile) -> Result<()> {
+        datadir::write_json(&self.data_dir.join(CLI_PROFILE), profile, 0o600)?;
+        Ok(())
+    }
+
+    /// The subscription a command acts on: `--subscription`, else the one set with
+    /// `wid account set`, else the installation's.
+    pub fn subscription(&self, explicit: Option<&str>) -> Result<String> {
+        if let Some(s) = explicit {
+            return Ok(s.to_owned());
+        }
+        Ok(self.profile()?.subscription_id.unwrap_or_else(|| self.server.subscription_id.clone()))
+    }
+
+    pub async fn token_for(&self, scope: &str) -> Result<wid_types::oauth::TokenResponseV2> {
+        let c = &self.credentials;
+        Ok(self.client.token_with_secret(&c.tenant_id, &c.client_id, &c.client_secret, scope).await?)
+    }
+
+    async fn management_token(&self) -> Result<&str> {
+        self.token
+            .get_or_try_init(|| async {
+                let scope = format!("{}.default", self.server.management_resource);
+                Ok::<_, anyhow::Error>(self.token_for(&scope).await?.access_token)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    pub async fn arm(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<ArmResponse> {
+        self.arm_with_headers(method, path, body, &[]).await
+    }
+
+    pub async fn arm_with_headers(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(String, String)],
+    ) -> Result<ArmResponse> {
+        let token = self.management_token().await?;
+        Ok(self.client.arm(method, path, token, body, headers).await?)
+    }
+
+    /// A GET/PUT/… that must return a body.
+    pub async fn arm_value(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        match self.arm(method, path, body).await?.body {
+            Some(v) => Ok(v),
+            None => bail!("the server returned no content"),
+        }
+    }
+
+    /// Every item of a paged list, following `nextLink`.
+    pub async fn arm_list(&self, path: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        while let Some(url) = next.take() {
+            let page = self.arm_value(reqwest::Method::GET, &url, None).await?;
+            if let Some(Value::Array(values)) = page.get("value") {
+                items.extend(values.iter().cloned());
+            }
+            next = page.get("nextLink").and_then(Value::as_str).map(str::to_owned);
+        }
+        Ok(items)
+    }
+}

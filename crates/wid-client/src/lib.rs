@@ -1,0 +1,166 @@
+//! A typed HTTPS client for wid's planes. The CLI, the bench and tests all talk to wid
+//! through it, so TLS trust, token acquisition and error decoding live in one place.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use wid_types::arm::{ErrorBody, ErrorResponse};
+use wid_types::oauth::{OAuthError, TokenResponseV2};
+
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("cannot reach wid at {url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("({}) {}", .body.error, .body.error_description)]
+    OAuth { status: u16, body: OAuthError },
+    #[error("({}) {}", .error.code, .error.message)]
+    Arm { status: u16, error: ErrorBody },
+    #[error("unexpected response {status}: {body}")]
+    Unexpected { status: u16, body: String },
+}
+
+/// An HTTP response from the management plane that was not an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmResponse {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+#[derive(Clone)]
+pub struct WidClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl WidClient {
+    /// A client that trusts exactly the CA certificates in `ca_pem` (wid's local CA or the
+    /// operator's), over TLS 1.2+ with aws-lc-rs.
+    pub fn new(base_url: &str, ca_pem: &[u8]) -> Result<Self, ClientError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
+            let cert = cert.map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
+            roots.add(cert).map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(ClientError::Tls("the CA bundle holds no certificate".to_owned()));
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned() })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Absolute URLs pass through; paths are joined to the base URL.
+    pub fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("https://") || path_or_url.starts_with("http://") {
+            path_or_url.to_owned()
+        } else if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.base_url)
+        } else {
+            format!("{}/{path_or_url}", self.base_url)
+        }
+    }
+
+    /// `client_credentials` with a client secret at the v2.0 token endpoint.
+    pub async fn token_with_secret(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        client_secret: &str,
+        scope: &str,
+    ) -> Result<TokenResponseV2, ClientError> {
+        let url = self.url(&format!("/{tenant}/oauth2/v2.0/token"));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("scope", scope),
+        ];
+        let response = self
+            .http
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http { url: url.clone(), source })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|source| ClientError::Http { url, source })?;
+        if status.is_success() {
+            serde_json::from_str(&text).map_err(|_| ClientError::Unexpected { status: status.as_u16(), body: text })
+        } else {
+            match serde_json::from_str::<OAuthError>(&text) {
+                Ok(body) => Err(ClientError::OAuth { status: status.as_u16(), body }),
+                Err(_) => Err(ClientError::Unexpected { status: status.as_u16(), body: text }),
+            }
+        }
+    }
+
+    /// One management-plane request with a bearer token. Non-2xx answers decode into the
+    /// ARM error they carry.
+    pub async fn arm(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        token: &str,
+        body: Option<&Value>,
+        headers: &[(String, String)],
+    ) -> Result<ArmResponse, ClientError> {
+        let url = self.url(path_or_url);
+        let mut request = self.http.request(method, &url).bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|source| ClientError::Http { url: url.clone(), source })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|source| ClientError::Http { url, source })?;
+        decode_arm(status, &text)
+    }
+}
+
+fn decode_arm(status: StatusCode, text: &str) -> Result<ArmResponse, ClientError> {
+    if status.is_success() {
+        let body = if text.trim().is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str(text).map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: text.to_owned(),
+            })?)
+        };
+        return Ok(ArmResponse { status: status.as_u16(), body });
+    }
+    match serde_json::from_str::<ErrorResponse>(text) {
+        Ok(e) => Err(ClientError::Arm { status: status.as_u16(), error: e.error }),
+        Err(_) if text.trim().is_empty() => Err(ClientError::Arm {
+            status: status.as_u16(),
+            error: ErrorBody {
+                code: status.canonical_reason().unwrap_or("Error").replace(' ', ""),
+                message: format!("Operation returned an invalid status '{status}'"),
+                target: None,
+                details: vec![],
+            },
+        }),
+        Err(_) => Err(ClientError::Unexpected { status: status.as_u16(), body: text.to_owned() }),
+    }
+}

@@ -1,0 +1,13 @@
+//! wid's domain, free of IO: what a resource is, which names and values are valid, and the
+//! rules the planes enforce. Handlers and stores call into this crate; it never calls out.
+
+pub mod clock;
+pub mod cloud;
+pub mod federation;
+pub mod model;
+pub mod names;
+pub mod resource_id;
+pub mod seal;
+pub mod secret;
+pub mod timefmt;
+pub mod token;

@@ -1,0 +1,93 @@
+//! The records wid keeps. Stores persist exactly these; the planes render them into wire bodies.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Who created or last changed a resource (ARM `systemData`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    pub created_by: String,
+    pub created_at: i64,
+    pub modified_by: String,
+    pub modified_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub display_name: String,
+    pub default_domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+}
+
+/// An application-style service principal that authenticates with a client secret
+/// (the bootstrap admin). Only a hash of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePrincipal {
+    pub object_id: String,
+    pub app_id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub secret_hash: Vec<u8>,
+}
+
+/// A token-signing key of a tenant; the private half is sealed with the key-encryption key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub tenant_id: String,
+    pub alg: String,
+    pub public_spki_der: Vec<u8>,
+    pub sealed_private_key: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceGroup {
+    pub subscription_id: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Tags,
+    pub managed_by: Option<String>,
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedIdentity {
+    pub subscription_id: String,
+    /// The resource group's name as it was written when the group was created.
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Tags,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub principal_id: String,
+    pub isolation_scope: String,
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedCredential {
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+    pub audit: Audit,
+}
+
+/// Identifies a managed identity by its ARM coordinates; names compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityKey {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
+}

@@ -1,0 +1,27 @@
+//! ARM resource ids as wid prints them. Azure is not consistent about the casing of
+//! `resourceGroups` (managed identities print `resourcegroups`), and clients compare ids
+//! case-insensitively, so each resource type keeps the form Azure uses for it.
+
+pub fn subscription(sub: &str) -> String {
+    format!("/subscriptions/{sub}")
+}
+
+pub fn resource_group(sub: &str, rg: &str) -> String {
+    format!("/subscriptions/{sub}/resourceGroups/{rg}")
+}
+
+pub const IDENTITY_TYPE: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
+pub const CREDENTIAL_TYPE: &str =
+    "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials";
+pub const RESOURCE_GROUP_TYPE: &str = "Microsoft.Resources/resourceGroups";
+
+pub fn identity(sub: &str, rg: &str, name: &str) -> String {
+    format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{IDENTITY_TYPE}/{name}")
+}
+
+pub fn federated_credential(sub: &str, rg: &str, identity_name: &str, name: &str) -> String {
+    format!(
+        "{}/federatedIdentityCredentials/{name}",
+        identity(sub, rg, identity_name)
+    )
+}

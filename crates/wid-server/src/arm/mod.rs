@@ -1,0 +1,155 @@
+//! The management plane: an ARM-compatible REST API for subscriptions, resource groups,
+//! user-assigned identities and their federated credentials.
+
+mod auth;
+mod credentials;
+pub mod error;
+mod groups;
+mod identities;
+mod render;
+mod request;
+mod subscriptions;
+
+pub use auth::{authenticate, Caller};
+
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use error::ArmError;
+use request::BodyLimit;
+
+const IDENTITIES: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.managedidentity/userassignedidentities";
+
+pub fn router(max_body: usize) -> Router<AppState> {
+    Router::new()
+        .route("/subscriptions", get(subscriptions::list))
+        .route("/subscriptions/{sub}", get(subscriptions::show))
+        .route("/tenants", get(subscriptions::tenants))
+        .route("/subscriptions/{sub}/resourcegroups", get(groups::list))
+        .route(
+            "/subscriptions/{sub}/resourcegroups/{rg}",
+            get(groups::show).put(groups::put).delete(groups::delete).head(groups::exists),
+        )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.managedidentity/userassignedidentities",
+            get(identities::list_in_subscription),
+        )
+        .route(IDENTITIES, get(identities::list_in_group))
+        .route(
+            &format!("{IDENTITIES}/{{name}}"),
+            get(identities::show).put(identities::put).patch(identities::patch).delete(identities::delete),
+        )
+        .route(&format!("{IDENTITIES}/{{name}}/federatedidentitycredentials"), get(credentials::list))
+        .route(
+            &format!("{IDENTITIES}/{{name}}/federatedidentitycredentials/{{fic}}"),
+            get(credentials::show).put(credentials::put).delete(credentials::delete),
+        )
+        .layer(axum::middleware::from_fn(move |mut req: Request, next: Next| {
+            req.extensions_mut().insert(BodyLimit(max_body));
+            request_ids(req, next)
+        }))
+        .layer(DefaultBodyLimit::max(max_body))
+}
+
+/// ARM's tracing headers, so a user can quote them back when something fails.
+async fn request_ids(req: Request, next: Next) -> Response {
+    let correlation = req
+        .headers()
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| wid_core::names::is_guid(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let client_request = req.headers().get("x-ms-client-request-id").cloned();
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        headers.insert("x-ms-request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&correlation) {
+        headers.insert("x-ms-correlation-request-id", v);
+    }
+    if let Some(v) = client_request {
+        headers.insert("x-ms-client-request-id", v);
+    }
+    response
+}
+
+/// ARM paths are case-insensitive in their fixed parts (`resourceGroups`, `providers`,
+/// namespaces, types) and case-preserving in names. Lower-casing the fixed parts before
+/// routing lets one route table serve every spelling clients use.
+pub fn normalize_path(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    let first = segments.first()?;
+    if first.eq_ignore_ascii_case("tenants") && segments.len() == 1 {
+        return Some("/tenants".to_owned());
+    }
+    if !first.eq_ignore_ascii_case("subscriptions") {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(segments.len());
+    let mut fixed = true;
+    let mut after_providers = false;
+    for seg in &segments {
+        if after_providers {
+            out.push(seg.to_ascii_lowercase());
+            after_providers = false;
+            fixed = true;
+            continue;
+        }
+        if fixed {
+            let lower = seg.to_ascii_lowercase();
+            after_providers = lower == "providers";
+            fixed = after_providers;
+            out.push(lower);
+        } else {
+            out.push((*seg).to_owned());
+            fixed = true;
+        }
+    }
+    Some(format!("/{}", out.join("/")))
+}
+
+/// Unknown management paths answer in ARM's shape; anything else is a plain 404.
+pub async fn fallback(uri: axum::http::Uri) -> Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/subscriptions") {
+        ArmError::not_found_route(uri.path()).into_response()
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// The subscription in the path, which must exist and belong to the caller's tenant.
+fn subscription<'a>(state: &'a AppState, caller: &Caller, sub: &str) -> Result<&'a str, ArmError> {
+    wid_core::names::subscription_id(sub)?;
+    let known = &state.subscription;
+    if known.id.eq_ignore_ascii_case(sub) && known.tenant_id == caller.tenant_id {
+        Ok(&known.id)
+    } else {
+        Err(ArmError::subscription_not_found(sub))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_path;
+
+    #[test]
+    fn fixed_segments_are_lowercased_names_kept() {
+        assert_eq!(
+            normalize_path("/subscriptions/S/resourceGroups/MyRG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/Id1/federatedIdentityCredentials/Fic").unwrap(),
+            "/subscriptions/S/resourcegroups/MyRG/providers/microsoft.managedidentity/userassignedidentities/Id1/federatedidentitycredentials/Fic"
+        );
+        assert_eq!(
+            normalize_path("/SUBSCRIPTIONS/S/providers/Microsoft.ManagedIdentity/userAssignedIdentities").unwrap(),
+            "/subscriptions/S/providers/microsoft.managedidentity/userassignedidentities"
+        );
+        assert_eq!(normalize_path("/Tenants").unwrap(), "/tenants");
+        assert_eq!(normalize_path("/t1/oauth2/v2.0/token"), None);
+    }
+}

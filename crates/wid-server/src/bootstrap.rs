@@ -1,0 +1,167 @@
+//! First start and every later start of an installation. The database holds the tenant,
+//! subscription, signing keys and principals, so replicas sharing a database agree on them;
+//! the data directory holds what must not be in the database (the key-encryption key) and
+//! what the local CLI needs (the admin's credentials).
+
+use crate::config::ServerConfig;
+use crate::datadir::{self, AdminCredentials};
+use crate::error::ServerError;
+use base64::Engine;
+use wid_core::clock::Clock;
+use wid_core::model::{ServicePrincipal, SigningKeyRecord, Subscription, Tenant};
+use wid_core::seal::Kek;
+use wid_jose::SigningKey;
+use wid_store::Store;
+
+/// Environment variable that supplies the KEK (base64 of 32 bytes) instead of the file.
+pub const KEK_ENV: &str = "WID_KEK";
+const SIGNING_KEY_PURPOSE: &str = "tenant-signing-key";
+
+pub struct Installation {
+    pub kek: Kek,
+    pub tenant: Tenant,
+    pub subscription: Subscription,
+    /// Oldest first; the newest signs.
+    pub signing_keys: Vec<SigningKey>,
+    pub admin: AdminCredentials,
+}
+
+pub fn load_or_create_kek(config: &ServerConfig) -> Result<Kek, ServerError> {
+    if let Ok(b64) = std::env::var(KEK_ENV) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| ServerError::Config(format!("{KEK_ENV} is not base64")))?;
+        return Ok(Kek::from_bytes(&bytes)?);
+    }
+    let path = config.data_dir.join(datadir::KEK_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| ServerError::Config(format!("{} is not base64", path.display())))?;
+            Ok(Kek::from_bytes(&bytes)?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (kek, bytes) = Kek::generate()?;
+            let text = base64::engine::general_purpose::STANDARD.encode(&*bytes);
+            datadir::write_private(&path, text.as_bytes()).map_err(ServerError::io("writing the KEK"))?;
+            Ok(kek)
+        }
+        Err(e) => Err(ServerError::io("reading the KEK")(e)),
+    }
+}
+
+fn new_guid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub async fn bootstrap(
+    store: &Store,
+    config: &ServerConfig,
+    kek: Kek,
+    clock: &dyn Clock,
+) -> Result<Installation, ServerError> {
+    let tenant_id = store.put_setting_if_absent("tenant_id", &new_guid()).await?;
+    let subscription_id = store.put_setting_if_absent("subscription_id", &new_guid()).await?;
+    let tenant = match store.tenant(&tenant_id).await? {
+        Some(t) => t,
+        None => {
+            let t = Tenant {
+                id: tenant_id.clone(),
+                display_name: "wid".to_owned(),
+                default_domain: config.dns_suffix.clone(),
+            };
+            insert_once(store.insert_tenant(&t).await)?;
+            t
+        }
+    };
+    let subscription = match store.subscription(&subscription_id).await? {
+        Some(s) => s,
+        None => {
+            let s = Subscription {
+                id: subscription_id,
+                tenant_id: tenant.id.clone(),
+                display_name: "wid subscription".to_owned(),
+            };
+            insert_once(store.insert_subscription(&s).await)?;
+            s
+        }
+    };
+    let signing_keys = signing_keys(store, &kek, &tenant.id, clock).await?;
+    let admin = admin_credentials(store, config, &tenant.id).await?;
+    Ok(Installation { kek, tenant, subscription, signing_keys, admin })
+}
+
+/// Another replica may have inserted the same row first; that is success too.
+fn insert_once(result: Result<(), wid_store::StoreError>) -> Result<(), ServerError> {
+    match result {
+        Ok(()) | Err(wid_store::StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn signing_keys(
+    store: &Store,
+    kek: &Kek,
+    tenant_id: &str,
+    clock: &dyn Clock,
+) -> Result<Vec<SigningKey>, ServerError> {
+    let mut records = store.signing_keys(tenant_id).await?;
+    if records.is_empty() {
+        let (key, pkcs8) = SigningKey::generate_rsa()?;
+        let record = SigningKeyRecord {
+            kid: key.kid().to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            alg: key.algorithm().to_string(),
+            public_spki_der: key.public_spki_der(),
+            sealed_private_key: kek.seal(&pkcs8, SIGNING_KEY_PURPOSE)?,
+            created_at: clock.now_unix(),
+        };
+        store.insert_signing_key(&record).await?;
+        records = store.signing_keys(tenant_id).await?;
+    }
+    records
+        .iter()
+        .map(|r| {
+            let der = kek.open(&r.sealed_private_key, SIGNING_KEY_PURPOSE)?;
+            Ok(SigningKey::from_pkcs8_der(&der)?)
+        })
+        .collect()
+}
+
+/// Reuses the data directory's admin when the database knows it and the secret still
+/// verifies; otherwise (first start, or a data directory pointed at another database)
+/// registers a new admin principal and writes its credentials.
+async fn admin_credentials(
+    store: &Store,
+    config: &ServerConfig,
+    tenant_id: &str,
+) -> Result<AdminCredentials, ServerError> {
+    let path = config.data_dir.join(datadir::CREDENTIALS);
+    let existing: Option<AdminCredentials> =
+        datadir::read_json(&path).map_err(ServerError::io("reading credentials.json"))?;
+    if let Some(creds) = existing.filter(|c| c.tenant_id.eq_ignore_ascii_case(tenant_id)) {
+        if let Some(sp) = store.service_principal_by_app_id(tenant_id, &creds.client_id).await? {
+            if wid_core::secret::verify(&creds.client_secret, &sp.secret_hash) {
+                return Ok(creds);
+            }
+        }
+    }
+    let secret = wid_core::secret::generate()?;
+    let sp = ServicePrincipal {
+        object_id: new_guid(),
+        app_id: new_guid(),
+        tenant_id: tenant_id.to_owned(),
+        display_name: "wid bootstrap admin".to_owned(),
+        secret_hash: wid_core::secret::hash(&secret),
+    };
+    store.insert_service_principal(&sp).await?;
+    let creds = AdminCredentials {
+        tenant_id: tenant_id.to_owned(),
+        client_id: sp.app_id,
+        client_secret: secret,
+        object_id: sp.object_id,
+    };
+    datadir::write_json(&path, &creds, 0o600).map_err(ServerError::io("writing credentials.json"))?;
+    Ok(creds)
+}

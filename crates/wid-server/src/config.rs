@@ -1,0 +1,87 @@
+//! How `wid up` is configured. Everything has a default that works on one machine; real
+//! deployments override the public URL, DNS suffix, TLS material and database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_DNS_SUFFIX: &str = "wid.localhost";
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `https://host:port` clients use; derived from `listen` when not given.
+    pub public_url: Option<String>,
+    /// Extra host names the serving certificate must cover.
+    pub hostnames: Vec<String>,
+    pub dns_suffix: String,
+    /// `postgres://…` for shared deployments; SQLite in the data directory otherwise.
+    pub database_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// Bounds on what one client can make the server hold or wait for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        Self {
+            data_dir,
+            listen,
+            public_url: None,
+            hostnames: Vec::new(),
+            dns_suffix: DEFAULT_DNS_SUFFIX.to_owned(),
+            database_url: None,
+            tls_cert: None,
+            tls_key: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The URL clients use. Loopback and unspecified addresses become `localhost`, which the
+    /// certificate covers and which Python's and Rust's TLS stacks accept by name.
+    pub fn effective_public_url(&self) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let ip = self.listen.ip();
+        let host = if ip.is_loopback() || ip.is_unspecified() {
+            self.hostnames.first().cloned().unwrap_or_else(|| "localhost".to_owned())
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        match self.listen.port() {
+            443 => format!("https://{host}"),
+            port => format!("https://{host}:{port}"),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("wid.db").display())
+        })
+    }
+}

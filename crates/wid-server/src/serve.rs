@@ -1,0 +1,160 @@
+//! Starting and stopping a server: bootstrap, TLS, the accept loop and graceful shutdown.
+//! Every connection gets a handshake timeout and a header-read timeout, so slow or idle
+//! clients can't pin resources.
+
+use crate::bootstrap::{self, Installation};
+use crate::config::ServerConfig;
+use crate::datadir::{self, ServerInfo};
+use crate::error::ServerError;
+use crate::state::{AppState, Shared, TenantKeys};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wid_core::clock::{Clock, SystemClock};
+use wid_core::cloud::Cloud;
+use wid_store::Store;
+
+/// A started server: what it serves, and how to stop it.
+pub struct RunningServer {
+    pub info: ServerInfo,
+    pub local_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: String,
+    pub admin_client_id: String,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and returns when all are done.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+    datadir::ensure_dir(&config.data_dir).map_err(ServerError::io("creating the data directory"))?;
+    let database = config.database_url();
+    let store = Store::connect(&database).await?;
+    let kek = bootstrap::load_or_create_kek(&config)?;
+    let tls = crate::tls::load(&config, &kek, clock.now_unix())?;
+    let Installation { tenant, subscription, signing_keys, admin, .. } =
+        bootstrap::bootstrap(&store, &config, kek, clock.as_ref()).await?;
+    let keys = TenantKeys::new(signing_keys).ok_or_else(|| ServerError::Config("no signing key".into()))?;
+    let cloud = Cloud { public_url: config.effective_public_url(), dns_suffix: config.dns_suffix.clone() };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(ServerError::io(format!("listening on {}", config.listen)))?;
+    let local_addr = listener.local_addr().map_err(ServerError::io("reading the listen address"))?;
+    let info = ServerInfo {
+        url: cloud.public_url.clone(),
+        ca_bundle: tls.ca_bundle.clone(),
+        tenant_id: tenant.id.clone(),
+        subscription_id: subscription.id.clone(),
+        management_resource: cloud.management_resource(),
+        dns_suffix: cloud.dns_suffix.clone(),
+        pid: std::process::id(),
+    };
+    let state = AppState::new(Shared {
+        store,
+        clock,
+        cloud,
+        tenant,
+        subscription,
+        keys,
+        limits: config.limits.clone(),
+    });
+    let (shutdown, stop) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, tls.server_config, crate::app(state), config.limits.clone(), stop));
+    datadir::write_json(&config.data_dir.join(datadir::SERVER_INFO), &info, 0o644)
+        .map_err(ServerError::io("writing server.json"))?;
+    Ok(RunningServer {
+        info,
+        local_addr,
+        data_dir: config.data_dir.clone(),
+        database: redact_database_url(&database),
+        admin_client_id: admin.client_id,
+        shutdown,
+        task,
+    })
+}
+
+/// A database URL fit for printing: any password replaced.
+fn redact_database_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    limits: crate::config::Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    let builder = Arc::new(builder);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let handshake_timeout = limits.tls_handshake_timeout;
+        tokio::spawn(async move {
+            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let service = TowerToHyperService::new(app);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}

@@ -1,0 +1,73 @@
+//! What every handler shares. Built once at start; the signing key is parsed here and never
+//! per request.
+
+use crate::config::Limits;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wid_core::clock::Clock;
+use wid_core::cloud::Cloud;
+use wid_core::model::{Subscription, Tenant};
+use wid_jose::{Jwks, SigningKey, VerifyingKey};
+use wid_store::Store;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub cloud: Cloud,
+    pub tenant: Tenant,
+    pub subscription: Subscription,
+    pub keys: TenantKeys,
+    pub limits: Limits,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_unix()
+    }
+}
+
+/// The tenant's token keys: the newest signs, all verify and are published.
+pub struct TenantKeys {
+    signing: SigningKey,
+    verifying: HashMap<String, VerifyingKey>,
+    jwks: Jwks,
+}
+
+impl TenantKeys {
+    /// `keys` oldest first, at least one.
+    pub fn new(mut keys: Vec<SigningKey>) -> Option<Self> {
+        let verifying: HashMap<_, _> = keys
+            .iter()
+            .map(|k| (k.kid().to_owned(), k.verifying_key()))
+            .collect();
+        let jwks = Jwks { keys: keys.iter().map(|k| k.verifying_key().to_jwk()).collect() };
+        let signing = keys.pop()?;
+        Some(Self { signing, verifying, jwks })
+    }
+
+    pub fn signing(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    pub fn verifying(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.verifying.get(kid)
+    }
+
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
+}

@@ -1,0 +1,112 @@
+//! The tenant's OIDC metadata and signing keys, for MSAL-based clients and for resource
+//! servers that validate wid's tokens.
+
+use super::correlation_id;
+use super::error::StsError;
+use super::token::resolve_tenant;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+fn cached(body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400, private"));
+    response
+}
+
+fn refuse(state: &AppState, headers: &HeaderMap, tenant: &str) -> Response {
+    let err = match resolve_tenant(state, tenant) {
+        Err(e) if e.code == 90002 => StsError::tenant_not_found_discovery(tenant),
+        Err(e) => e,
+        Ok(_) => StsError::internal(),
+    };
+    err.into_response_at(state.now(), &correlation_id(headers))
+}
+
+pub async fn openid_configuration_v2(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(t) = resolve_tenant(&state, &tenant) else {
+        return refuse(&state, &headers, &tenant);
+    };
+    let base = format!("{}/{}", state.cloud.authority(), t.id);
+    let host = state.cloud.authority().trim_start_matches("https://").to_owned();
+    cached(json!({
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": state.cloud.v2_issuer(&t.id),
+        "request_uri_parameter_supported": false,
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "azp", "appid", "idtyp", "ver"],
+        "tenant_region_scope": null,
+        "cloud_instance_name": host,
+        "cloud_graph_host_name": host,
+        "msgraph_host": host,
+        "rbac_url": state.cloud.resource_manager(),
+    }))
+}
+
+pub async fn openid_configuration_v1(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(t) = resolve_tenant(&state, &tenant) else {
+        return refuse(&state, &headers, &tenant);
+    };
+    let base = format!("{}/{}", state.cloud.authority(), t.id);
+    cached(json!({
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/discovery/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+        "scopes_supported": ["openid"],
+        "issuer": state.cloud.access_token_issuer(&t.id),
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "appid", "ver"],
+    }))
+}
+
+pub async fn keys(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+    let Ok(t) = resolve_tenant(&state, &tenant) else {
+        return refuse(&state, &headers, &tenant);
+    };
+    let issuer = state.cloud.v2_issuer(&t.id);
+    let keys: Vec<Value> = state
+        .keys
+        .jwks()
+        .keys
+        .iter()
+        .map(|k| {
+            let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                if let Some(kid) = k.kid.clone() {
+                    map.insert("x5t".to_owned(), Value::String(kid));
+                }
+                map.insert("issuer".to_owned(), Value::String(issuer.clone()));
+            }
+            v
+        })
+        .collect();
+    cached(json!({ "keys": keys }))
+}

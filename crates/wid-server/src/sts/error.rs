@@ -1,0 +1,161 @@
+//! Entra's error answers (contracts.md §1.4-1.5). Each failure is one constructor, so the
+//! AADSTS code, OAuth error string and HTTP status always travel together.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use wid_core::token::ScopeError;
+use wid_types::oauth::OAuthError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub code: u32,
+    pub message: String,
+}
+
+impl StsError {
+    fn new(status: StatusCode, error: &'static str, code: u32, message: String) -> Self {
+        Self { status, error, code, message }
+    }
+
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            format!("The request body must contain the following parameter: '{name}'."),
+        )
+    }
+
+    pub fn unsupported_grant_type(grant_type: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{grant_type}'."),
+        )
+    }
+
+    pub fn resource_not_supported() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            901002,
+            "The 'resource' request parameter is not supported.".to_owned(),
+        )
+    }
+
+    pub fn tenant_not_found(tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+        )
+    }
+
+    /// Discovery documents name the same failure `invalid_tenant`.
+    pub fn tenant_not_found_discovery(tenant: &str) -> Self {
+        Self { error: "invalid_tenant", ..Self::tenant_not_found(tenant) }
+    }
+
+    pub fn request_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            90100,
+            format!("The request body is larger than the {limit} bytes this endpoint accepts."),
+        )
+    }
+
+    pub fn invalid_tenant_name(tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900023,
+            format!("Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."),
+        )
+    }
+
+    pub fn application_not_found(client_id: &str, tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+        )
+    }
+
+    pub fn missing_client_credential() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".to_owned(),
+        )
+    }
+
+    pub fn invalid_client_secret(app_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{app_id}'."),
+        )
+    }
+
+    pub fn scope(err: &ScopeError) -> Self {
+        let code = match err {
+            ScopeError::NotDefault(_) => 1002012,
+            ScopeError::MultipleResources(_) => 700022,
+        };
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", code, err.to_string())
+    }
+
+    pub fn resource_not_found(resource: &str, tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            500011,
+            format!("The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            50000,
+            "There was an error issuing a token or an issue with our sign-in service.".to_owned(),
+        )
+    }
+
+    /// The response, stamped with the time and ids the client will quote back to support.
+    pub fn into_response_at(self, now: i64, correlation_id: &str) -> Response {
+        let trace_id = uuid::Uuid::new_v4().to_string();
+        let timestamp = wid_core::timefmt::entra_timestamp(now);
+        let body = OAuthError {
+            error: self.error.to_owned(),
+            error_description: format!(
+                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+                self.code, self.message
+            ),
+            error_codes: vec![self.code],
+            timestamp,
+            trace_id,
+            correlation_id: correlation_id.to_owned(),
+            error_uri: None,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        no_store(&mut response);
+        response
+    }
+}
+
+/// Token responses must never be cached by intermediaries.
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}

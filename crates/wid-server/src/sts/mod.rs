@@ -1,0 +1,105 @@
+//! The identity plane: an Entra-compatible token service for the tenant.
+
+mod discovery;
+pub mod error;
+pub mod token;
+
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use error::StsError;
+use token::{Endpoint, TokenRequest};
+use wid_types::oauth::{TokenResponseV1, TokenResponseV2};
+
+/// Token requests are small forms; a service-account token is a few KiB.
+const MAX_TOKEN_REQUEST: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
+        .route("/{tenant}/oauth2/token", post(token_v1))
+        .layer(DefaultBodyLimit::max(MAX_TOKEN_REQUEST))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery::openid_configuration_v2))
+        .route("/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
+        .route("/{tenant}/discovery/keys", get(discovery::keys))
+}
+
+/// The id a client asked us to echo, else a new one.
+pub fn correlation_id(headers: &HeaderMap) -> String {
+    ["client-request-id", "x-ms-client-request-id"]
+        .iter()
+        .find_map(|h| headers.get(*h)?.to_str().ok().filter(|v| wid_core::names::is_guid(v)))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+async fn token_v2(
+    state: State<AppState>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    token(state, tenant, headers, body, Endpoint::V2).await
+}
+
+async fn token_v1(
+    state: State<AppState>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    token(state, tenant, headers, body, Endpoint::V1).await
+}
+
+async fn token(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: Endpoint,
+) -> Response {
+    let correlation = correlation_id(&headers);
+    let body = match body {
+        Ok(body) => body,
+        Err(_) => {
+            return StsError::request_too_large(MAX_TOKEN_REQUEST).into_response_at(state.now(), &correlation)
+        }
+    };
+    let authorization = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let request = TokenRequest::from_form(&body, authorization);
+    match token::issue(&state, &tenant, &request, endpoint).await {
+        Ok(issued) => {
+            let mut response = match endpoint {
+                Endpoint::V2 => Json(TokenResponseV2 {
+                    token_type: "Bearer".to_owned(),
+                    expires_in: issued.lifetime,
+                    ext_expires_in: issued.lifetime,
+                    access_token: issued.access_token,
+                })
+                .into_response(),
+                Endpoint::V1 => Json(TokenResponseV1 {
+                    token_type: "Bearer".to_owned(),
+                    expires_in: issued.lifetime.to_string(),
+                    ext_expires_in: issued.lifetime.to_string(),
+                    expires_on: (issued.issued_at + issued.lifetime).to_string(),
+                    not_before: issued.issued_at.to_string(),
+                    resource: issued.resource,
+                    access_token: issued.access_token,
+                })
+                .into_response(),
+            };
+            error::no_store(&mut response);
+            response
+        }
+        Err(e) => {
+            tracing::info!(code = e.code, client_id = ?request.client_id, "token request refused");
+            e.into_response_at(state.now(), &correlation)
+        }
+    }
+}
