@@ -43,10 +43,14 @@ impl WidClient {
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
             let cert = cert.map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
-            roots.add(cert).map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
         }
         if roots.is_empty() {
-            return Err(ClientError::Tls("the CA bundle holds no certificate".to_owned()));
+            return Err(ClientError::Tls(
+                "the CA bundle holds no certificate".to_owned(),
+            ));
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -61,7 +65,10 @@ impl WidClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Tls(e.to_string()))?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').to_owned() })
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
     }
 
     pub fn base_url(&self) -> &str {
@@ -100,15 +107,30 @@ impl WidClient {
             .form(&form)
             .send()
             .await
-            .map_err(|source| ClientError::Http { url: url.clone(), source })?;
+            .map_err(|source| ClientError::Http {
+                url: url.clone(),
+                source,
+            })?;
         let status = response.status();
-        let text = response.text().await.map_err(|source| ClientError::Http { url, source })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|source| ClientError::Http { url, source })?;
         if status.is_success() {
-            serde_json::from_str(&text).map_err(|_| ClientError::Unexpected { status: status.as_u16(), body: text })
+            serde_json::from_str(&text).map_err(|_| ClientError::Unexpected {
+                status: status.as_u16(),
+                body: text,
+            })
         } else {
             match serde_json::from_str::<OAuthError>(&text) {
-                Ok(body) => Err(ClientError::OAuth { status: status.as_u16(), body }),
-                Err(_) => Err(ClientError::Unexpected { status: status.as_u16(), body: text }),
+                Ok(body) => Err(ClientError::OAuth {
+                    status: status.as_u16(),
+                    body,
+                }),
+                Err(_) => Err(ClientError::Unexpected {
+                    status: status.as_u16(),
+                    body: text,
+                }),
             }
         }
     }
@@ -131,9 +153,15 @@ impl WidClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|source| ClientError::Http { url: url.clone(), source })?;
+        let response = request.send().await.map_err(|source| ClientError::Http {
+            url: url.clone(),
+            source,
+        })?;
         let status = response.status();
-        let text = response.text().await.map_err(|source| ClientError::Http { url, source })?;
+        let text = response
+            .text()
+            .await
+            .map_err(|source| ClientError::Http { url, source })?;
         decode_arm(status, &text)
     }
 }
@@ -143,24 +171,38 @@ fn decode_arm(status: StatusCode, text: &str) -> Result<ArmResponse, ClientError
         let body = if text.trim().is_empty() {
             None
         } else {
-            Some(serde_json::from_str(text).map_err(|_| ClientError::Unexpected {
-                status: status.as_u16(),
-                body: text.to_owned(),
-            })?)
+            Some(
+                serde_json::from_str(text).map_err(|_| ClientError::Unexpected {
+                    status: status.as_u16(),
+                    body: text.to_owned(),
+                })?,
+            )
         };
-        return Ok(ArmResponse { status: status.as_u16(), body });
+        return Ok(ArmResponse {
+            status: status.as_u16(),
+            body,
+        });
     }
     match serde_json::from_str::<ErrorResponse>(text) {
-        Ok(e) => Err(ClientError::Arm { status: status.as_u16(), error: e.error }),
+        Ok(e) => Err(ClientError::Arm {
+            status: status.as_u16(),
+            error: e.error,
+        }),
         Err(_) if text.trim().is_empty() => Err(ClientError::Arm {
             status: status.as_u16(),
             error: ErrorBody {
-                code: status.canonical_reason().unwrap_or("Error").replace(' ', ""),
+                code: status
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .replace(' ', ""),
                 message: format!("Operation returned an invalid status '{status}'"),
                 target: None,
                 details: vec![],
             },
         }),
-        Err(_) => Err(ClientError::Unexpected { status: status.as_u16(), body: text.to_owned() }),
+        Err(_) => Err(ClientError::Unexpected {
+            status: status.as_u16(),
+            body: text.to_owned(),
+        }),
     }
 }

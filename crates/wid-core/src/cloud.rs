@@ -61,7 +61,9 @@ impl Cloud {
     /// Resources wid issues tokens for; anything else is Entra's "resource principal not found".
     pub fn is_known_resource(&self, resource: &str) -> bool {
         let r = resource.trim_end_matches('/');
-        self.management_audiences().iter().any(|a| a.trim_end_matches('/') == r)
+        self.management_audiences()
+            .iter()
+            .any(|a| a.trim_end_matches('/') == r)
             || r == self.keyvault_resource()
     }
 
@@ -82,13 +84,22 @@ mod tests {
 
     #[test]
     fn derived_endpoints() {
-        let c = Cloud { public_url: "https://localhost:8443".into(), dns_suffix: "wid.localhost".into() };
-        assert_eq!(c.management_scope(), "https://management.wid.localhost/.default");
+        let c = Cloud {
+            public_url: "https://localhost:8443".into(),
+            dns_suffix: "wid.localhost".into(),
+        };
+        assert_eq!(
+            c.management_scope(),
+            "https://management.wid.localhost/.default"
+        );
         assert_eq!(c.keyvault_resource(), "https://vault.wid.localhost:8443");
         assert!(c.is_known_resource("https://management.wid.localhost"));
         assert!(c.is_known_resource("https://vault.wid.localhost:8443/"));
         assert!(!c.is_known_resource("https://management.azure.com/"));
-        let c443 = Cloud { public_url: "https://wid.example.com".into(), dns_suffix: "example.com".into() };
+        let c443 = Cloud {
+            public_url: "https://wid.example.com".into(),
+            dns_suffix: "example.com".into(),
+        };
         assert_eq!(c443.keyvault_resource(), "https://vault.example.com");
         assert_eq!(c443.access_token_issuer("t"), "https://wid.example.com/t/");
     }

@@ -36,7 +36,10 @@ pub fn validate(issuer: &str, subject: &str, audiences: &[String]) -> Result<(),
             return Err(CredentialError::Missing(field));
         }
         if value.chars().count() > MAX_FIELD_LEN {
-            return Err(CredentialError::TooLong { field, max: MAX_FIELD_LEN });
+            return Err(CredentialError::TooLong {
+                field,
+                max: MAX_FIELD_LEN,
+            });
         }
     }
     if audiences.len() != 1 {
@@ -46,7 +49,10 @@ pub fn validate(issuer: &str, subject: &str, audiences: &[String]) -> Result<(),
         return Err(CredentialError::Missing("audiences"));
     }
     if audiences[0].chars().count() > MAX_FIELD_LEN {
-        return Err(CredentialError::TooLong { field: "audiences", max: MAX_FIELD_LEN });
+        return Err(CredentialError::TooLong {
+            field: "audiences",
+            max: MAX_FIELD_LEN,
+        });
     }
     if !is_https_issuer(issuer) {
         return Err(CredentialError::IssuerNotHttps(issuer.to_owned()));
@@ -73,7 +79,10 @@ pub fn check_against_existing(
     issuer: &str,
     subject: &str,
 ) -> Result<(), CredentialError> {
-    if existing.iter().any(|c| c.issuer == issuer && c.subject == subject) {
+    if existing
+        .iter()
+        .any(|c| c.issuer == issuer && c.subject == subject)
+    {
         return Err(CredentialError::DuplicateIssuerSubject);
     }
     if existing.len() >= MAX_CREDENTIALS_PER_IDENTITY {
@@ -97,7 +106,12 @@ mod tests {
             issuer: issuer.into(),
             subject: subject.into(),
             audiences: aud(),
-            audit: Audit { created_by: "x".into(), created_at: 0, modified_by: "x".into(), modified_at: 0 },
+            audit: Audit {
+                created_by: "x".into(),
+                created_at: 0,
+                modified_by: "x".into(),
+                modified_at: 0,
+            },
         }
     }
 
@@ -110,15 +124,37 @@ mod tests {
             validate(iss, "s", &["a".into(), "b".into()]),
             Err(CredentialError::AudienceCount)
         );
-        assert_eq!(validate("", "s", &aud()), Err(CredentialError::Missing("issuer")));
-        assert_eq!(validate(iss, "", &aud()), Err(CredentialError::Missing("subject")));
+        assert_eq!(
+            validate("", "s", &aud()),
+            Err(CredentialError::Missing("issuer"))
+        );
+        assert_eq!(
+            validate(iss, "", &aud()),
+            Err(CredentialError::Missing("subject"))
+        );
         assert!(matches!(
             validate(iss, &"s".repeat(601), &aud()),
-            Err(CredentialError::TooLong { field: "subject", .. })
+            Err(CredentialError::TooLong {
+                field: "subject",
+                ..
+            })
         ));
         assert!(validate(iss, &"s".repeat(600), &aud()).is_ok());
-        for bad in ["http://x/", "https:///x", "https://x/?a=b", "https://x/#f", "x", "https://x/ y"] {
-            assert!(matches!(validate(bad, "s", &aud()), Err(CredentialError::IssuerNotHttps(_))), "{bad}");
+        for bad in [
+            "http://x/",
+            "https:///x",
+            "https://x/?a=b",
+            "https://x/#f",
+            "x",
+            "https://x/ y",
+        ] {
+            assert!(
+                matches!(
+                    validate(bad, "s", &aud()),
+                    Err(CredentialError::IssuerNotHttps(_))
+                ),
+                "{bad}"
+            );
         }
     }
 
@@ -129,14 +165,28 @@ mod tests {
             check_against_existing(&existing, "https://i/", "system:serviceaccount:ns:sa"),
             Err(CredentialError::DuplicateIssuerSubject)
         );
-        assert_eq!(check_against_existing(&existing, "https://i/", "system:serviceaccount:ns:SA"), Ok(()));
-        assert_eq!(check_against_existing(&existing, "https://i", "system:serviceaccount:ns:sa"), Ok(()));
+        assert_eq!(
+            check_against_existing(&existing, "https://i/", "system:serviceaccount:ns:SA"),
+            Ok(())
+        );
+        assert_eq!(
+            check_against_existing(&existing, "https://i", "system:serviceaccount:ns:sa"),
+            Ok(())
+        );
     }
 
     #[test]
     fn at_most_twenty() {
-        let existing: Vec<_> = (0..20).map(|i| fic(i, "https://i/", &format!("s{i}"))).collect();
-        assert_eq!(check_against_existing(&existing, "https://i/", "s20"), Err(CredentialError::TooMany));
-        assert_eq!(check_against_existing(&existing[..19], "https://i/", "s20"), Ok(()));
+        let existing: Vec<_> = (0..20)
+            .map(|i| fic(i, "https://i/", &format!("s{i}")))
+            .collect();
+        assert_eq!(
+            check_against_existing(&existing, "https://i/", "s20"),
+            Err(CredentialError::TooMany)
+        );
+        assert_eq!(
+            check_against_existing(&existing[..19], "https://i/", "s20"),
+            Ok(())
+        );
     }
 }

@@ -23,7 +23,8 @@ pub fn resource_group(name: &str) -> Result<(), NameError> {
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
-    ok.then_some(()).ok_or_else(|| NameError::ResourceGroup(name.to_owned()))
+    ok.then_some(())
+        .ok_or_else(|| NameError::ResourceGroup(name.to_owned()))
 }
 
 fn alnum_dash_underscore(name: &str, min: usize, max: usize) -> bool {

@@ -38,7 +38,9 @@ pub struct Kek {
 
 impl std::fmt::Debug for Kek {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kek").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Kek")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +52,10 @@ impl Kek {
         let mut id = [0u8; KEK_ID_LEN];
         id.copy_from_slice(&digest(&SHA256, bytes).as_ref()[..KEK_ID_LEN]);
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::KekLength)?;
-        Ok(Self { key: LessSafeKey::new(key), id })
+        Ok(Self {
+            key: LessSafeKey::new(key),
+            id,
+        })
     }
 
     /// A fresh random KEK, returned with its bytes so the caller can store them.
@@ -102,7 +107,9 @@ impl Kek {
 
 pub fn random_bytes(len: usize) -> Result<Vec<u8>, SealError> {
     let mut buf = vec![0u8; len];
-    SystemRandom::new().fill(&mut buf).map_err(|_| SealError::Random)?;
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| SealError::Random)?;
     Ok(buf)
 }
 
@@ -122,7 +129,10 @@ mod tests {
         assert_eq!(kek.open(&flipped, "signing-key"), Err(SealError::Corrupt));
         let (other, _) = Kek::generate().unwrap();
         assert_eq!(other.open(&sealed, "signing-key"), Err(SealError::WrongKek));
-        assert_eq!(kek.open(&sealed[..10], "signing-key"), Err(SealError::Malformed));
+        assert_eq!(
+            kek.open(&sealed[..10], "signing-key"),
+            Err(SealError::Malformed)
+        );
         assert_eq!(Kek::from_bytes(&[0; 31]).err(), Some(SealError::KekLength));
     }
 }

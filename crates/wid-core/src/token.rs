@@ -24,7 +24,10 @@ pub fn resource_from_scope(scope: &str) -> Result<String, ScopeError> {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let resources: Vec<&str> = scopes
         .iter()
-        .map(|s| s.strip_suffix("/.default").ok_or_else(|| ScopeError::NotDefault(scope.to_owned())))
+        .map(|s| {
+            s.strip_suffix("/.default")
+                .ok_or_else(|| ScopeError::NotDefault(scope.to_owned()))
+        })
         .collect::<Result<_, _>>()?;
     match resources.as_slice() {
         [one] if !one.is_empty() => Ok((*one).to_owned()),
@@ -97,11 +100,26 @@ mod tests {
 
     #[test]
     fn scopes() {
-        assert_eq!(resource_from_scope("https://vault.azure.net/.default").unwrap(), "https://vault.azure.net");
-        assert_eq!(resource_from_scope("https://x//.default").unwrap(), "https://x/");
-        assert!(matches!(resource_from_scope("https://x/user.read"), Err(ScopeError::NotDefault(_))));
-        assert!(matches!(resource_from_scope(""), Err(ScopeError::NotDefault(_))));
-        assert!(matches!(resource_from_scope("/.default"), Err(ScopeError::NotDefault(_))));
+        assert_eq!(
+            resource_from_scope("https://vault.azure.net/.default").unwrap(),
+            "https://vault.azure.net"
+        );
+        assert_eq!(
+            resource_from_scope("https://x//.default").unwrap(),
+            "https://x/"
+        );
+        assert!(matches!(
+            resource_from_scope("https://x/user.read"),
+            Err(ScopeError::NotDefault(_))
+        ));
+        assert!(matches!(
+            resource_from_scope(""),
+            Err(ScopeError::NotDefault(_))
+        ));
+        assert!(matches!(
+            resource_from_scope("/.default"),
+            Err(ScopeError::NotDefault(_))
+        ));
         assert!(matches!(
             resource_from_scope("https://a/.default https://b/.default"),
             Err(ScopeError::MultipleResources(_))
