@@ -71,6 +71,11 @@ impl WidClient {
         })
     }
 
+    /// The underlying HTTP client (same TLS trust), for requests the typed methods don't cover.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

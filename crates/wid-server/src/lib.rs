@@ -14,7 +14,7 @@ pub mod tls;
 
 pub use config::ServerConfig;
 pub use error::ServerError;
-pub use serve::{start, RunningServer};
+pub use serve::{start, start_with_clock, RunningServer};
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::StatusCode;

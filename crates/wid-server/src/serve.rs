@@ -39,11 +39,19 @@ impl RunningServer {
     }
 }
 
+/// Starts a server on the wall clock.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     start_with_clock(config, Arc::new(SystemClock)).await
 }
 
-pub async fn start_with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+/// Starts with an injected clock, so tests can move time past token expiry.
+pub async fn start_with_clock(mut config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+    // Bind first: with port 0 the URL, certificate and server.json must name the real port.
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(ServerError::io(format!("listening on {}", config.listen)))?;
+    let local_addr = listener.local_addr().map_err(ServerError::io("reading the listen address"))?;
+    config.listen = local_addr;
     datadir::ensure_dir(&config.data_dir).map_err(ServerError::io("creating the data directory"))?;
     let database = config.database_url();
     let store = Store::connect(&database).await?;
@@ -53,10 +61,6 @@ pub async fn start_with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> Re
         bootstrap::bootstrap(&store, &config, kek, clock.as_ref()).await?;
     let keys = TenantKeys::new(signing_keys).ok_or_else(|| ServerError::Config("no signing key".into()))?;
     let cloud = Cloud { public_url: config.effective_public_url(), dns_suffix: config.dns_suffix.clone() };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(ServerError::io(format!("listening on {}", config.listen)))?;
-    let local_addr = listener.local_addr().map_err(ServerError::io("reading the listen address"))?;
     let info = ServerInfo {
         url: cloud.public_url.clone(),
         ca_bundle: tls.ca_bundle.clone(),
