@@ -1,1 +1,22 @@
+//! wid's storage seam: one [`Store`] over SQLite (the embedded default) and PostgreSQL (for
+//! several replicas), with the same SQL on both and one migrations tree per backend.
+//!
+//! Every write that must check before it changes something (a credential's uniqueness and
+//! count, an upsert that keeps parts of the stored record) runs in one transaction that is
+//! serialized with its rivals, so the rules of `wid_core` hold even under concurrent requests
+//! and across replicas.
 
+mod codec;
+mod credentials;
+mod db;
+mod error;
+mod groups;
+mod identities;
+mod keys;
+mod migrate;
+mod principals;
+mod settings;
+mod tenancy;
+
+pub use db::{Backend, Store};
+pub use error::StoreError;

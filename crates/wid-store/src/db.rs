@@ -1,0 +1,219 @@
+use crate::{migrate, StoreError};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database behind wid. Cheap to clone: clones share one pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer at a time. Queueing our writers here (first come, first
+    /// served) rather than in SQLite's busy handler means a burst of writes waits its turn
+    /// instead of failing with SQLITE_BUSY once busy_timeout runs out. Unused on PostgreSQL.
+    sqlite_writer: Mutex<()>,
+}
+
+/// Set on every SQLite connection. WAL lets readers run beside the writer; synchronous=FULL
+/// syncs the WAL on every commit, so an acknowledged write survives a crash or power loss.
+/// Foreign keys are off by default in SQLite, and the cascades depend on them.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+/// Mostly for readers: writers queue on `sqlite_writer`, so they hold one at a time.
+const SQLITE_CONNECTIONS: u32 = 8;
+/// Per replica: PostgreSQL's default limit of 100 connections leaves room for several.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+impl Store {
+    /// Opens `sqlite://PATH` (creating the file if missing) or `postgres://…`, and brings
+    /// the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(SQLITE_CONNECTIONS)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) })
+                    })
+                    .connect_with(AnyConnectOptions::from_str(&creating_if_missing(url))?)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .connect_with(AnyConnectOptions::from_str(url)?)
+                    .await?
+            }
+        };
+        migrate::run(&pool, backend).await?;
+        let sqlite_writer = Mutex::new(());
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                sqlite_writer,
+            }),
+        })
+    }
+
+    /// Opens (creating if missing) the SQLite database at `path`, whatever characters the
+    /// path contains.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        let path = std::path::absolute(path)
+            .map_err(|e| sqlx::Error::Configuration(format!("{}: {e}", path.display()).into()))?;
+        let url = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .to_url_lossy();
+        Store::connect(url.as_str()).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.pool().execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    /// Starts a transaction that will write. On SQLite it waits for the in-process writer
+    /// slot and then takes the database's write lock up front (`BEGIN IMMEDIATE`), so a
+    /// transaction that reads before it writes cannot fail on a stale snapshot.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
+        Ok(match self.inner.backend {
+            Backend::Sqlite => {
+                let serial = self.inner.sqlite_writer.lock().await;
+                let tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await?;
+                WriteTx {
+                    tx,
+                    _serial: Some(serial),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.inner.pool.begin().await?,
+                _serial: None,
+            },
+        })
+    }
+}
+
+/// A write transaction. Dropping it rolls back; the SQLite writer slot is released after the
+/// transaction (fields drop in order).
+pub(crate) struct WriteTx<'a> {
+    tx: Transaction<'static, Any>,
+    _serial: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        let msg =
+            format!("unsupported database URL scheme {scheme:?}: use sqlite:// or postgres://");
+        Err(sqlx::Error::Configuration(msg.into()).into())
+    }
+}
+
+/// A fresh installation starts with no database file; sqlx opens read-write only by default.
+fn creating_if_missing(url: &str) -> String {
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|p| p.starts_with("mode=")) => url.to_owned(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    #[test]
+    fn sqlite_urls_create_unless_told_otherwise() {
+        assert_eq!(
+            creating_if_missing("sqlite:///d/w.db"),
+            "sqlite:///d/w.db?mode=rwc"
+        );
+        assert_eq!(
+            creating_if_missing("sqlite://w.db?cache=shared"),
+            "sqlite://w.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            creating_if_missing("sqlite://w.db?mode=ro"),
+            "sqlite://w.db?mode=ro"
+        );
+        assert!(backend_of("mysql://x").is_err());
+        assert_eq!(backend_of("postgresql://h/d").ok(), Some(Backend::Postgres));
+    }
+
+    /// Durability rests on these settings holding on every pooled connection, not just the
+    /// first one. The file name checks that odd characters survive the trip through a URL.
+    #[tokio::test]
+    async fn every_sqlite_connection_is_durable() {
+        let dir = std::env::temp_dir().join(format!("wid-store-pragmas-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("w ?#%.db");
+        let store = Store::open_sqlite(&path).await.expect("open");
+        assert!(path.exists());
+        let mut conns = Vec::new();
+        for _ in 0..3 {
+            let mut conn = store.pool().acquire().await.expect("acquire");
+            for (pragma, expected) in [
+                ("journal_mode", "wal"),
+                ("synchronous", "2"),
+                ("foreign_keys", "1"),
+                ("busy_timeout", "5000"),
+            ] {
+                let row = conn
+                    .fetch_one(format!("PRAGMA {pragma}").as_str())
+                    .await
+                    .expect(pragma);
+                let value = row
+                    .try_get::<String, _>(0)
+                    .or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string()))
+                    .expect(pragma);
+                assert_eq!(value, expected, "PRAGMA {pragma}");
+            }
+            conns.push(conn);
+        }
+        drop(conns);
+        drop(store);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

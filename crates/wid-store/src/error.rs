@@ -1,0 +1,34 @@
+use wid_core::federation::CredentialError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("resource group not found")]
+    ResourceGroupNotFound,
+    #[error("managed identity not found")]
+    IdentityNotFound,
+    #[error(transparent)]
+    Rejected(#[from] CredentialError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Turns a unique-constraint violation into [`StoreError::Conflict`]: the caller chose a key
+/// that is taken, which is its mistake to report, not a database failure.
+pub(crate) fn conflict_if_taken(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(format!("{what} already exists"))
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// A foreign-key violation means the parent row vanished between our check and our insert
+/// (a concurrent delete on PostgreSQL); it is reported as the parent being missing.
+pub(crate) fn is_missing_parent(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}

@@ -1,0 +1,1203 @@
+//! The behaviour every backend must show, run on each: `sqlite::<test>` against a fresh
+//! temporary file, `postgres::<test>` against a fresh database on the server named by
+//! `WID_TEST_POSTGRES_URL` (which `scripts/test` sets up).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
+use wid_core::model::{
+    Audit, FederatedCredential, IdentityKey, ManagedIdentity, ResourceGroup, ServicePrincipal,
+    SigningKeyRecord, Subscription, Tenant,
+};
+use wid_store::{Backend, Store, StoreError};
+
+/// Declares each test once per backend. `store` tests get a migrated store; `reopen` tests
+/// also get its URL, to connect again; `fresh` tests get only the URL of an empty database.
+macro_rules! conformance {
+    (
+        store: [$($s:ident),* $(,)?],
+        reopen: [$($r:ident),* $(,)?],
+        fresh: [$($f:ident),* $(,)?] $(,)?
+    ) => {
+        conformance!(@backend sqlite, Sqlite, [$($s),*], [$($r),*], [$($f),*]);
+        conformance!(@backend postgres, Postgres, [$($s),*], [$($r),*], [$($f),*]);
+    };
+    (@backend $module:ident, $backend:ident, [$($s:ident),*], [$($r:ident),*], [$($f:ident),*]) => {
+        mod $module {
+            use wid_store::Backend::$backend as BACKEND;
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $s() {
+                    super::run(BACKEND, |url| async move {
+                        super::$s(super::connect(&url).await).await
+                    })
+                    .await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $r() {
+                    super::run(BACKEND, |url| async move {
+                        super::$r(super::connect(&url).await, url).await
+                    })
+                    .await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $f() {
+                    super::run(BACKEND, super::$f).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    store: [
+        settings_first_writer_wins,
+        tenancy_round_trip,
+        service_principals_round_trip,
+        signing_keys_round_trip,
+        resource_group_upsert,
+        resource_group_delete_cascades,
+        identity_upsert_keeps_ids,
+        identity_requires_group,
+        identity_by_client_id,
+        identity_client_id_is_unique,
+        credential_create_update_delete,
+        credential_limit,
+        credential_issuer_subject_unique,
+        credential_paging,
+        credentials_require_identity,
+        concurrent_puts_respect_limit,
+        concurrent_duplicates_rejected,
+    ],
+    reopen: [migrations_are_idempotent, data_survives_reopen],
+    fresh: [concurrent_first_start],
+}
+
+// ---- harness ----------------------------------------------------------------------------
+
+const POSTGRES_URL_VAR: &str = "WID_TEST_POSTGRES_URL";
+
+async fn connect(url: &str) -> Store {
+    Store::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"))
+}
+
+/// Runs `body` on the URL of a fresh, empty database and removes the database afterwards,
+/// also when the body panics (the panic is then passed on).
+async fn run<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match backend {
+        Backend::Sqlite => {
+            let dir = TempDir::new();
+            let url = format!("sqlite://{}", dir.0.join("wid.db").display());
+            finish(tokio::spawn(body(url)).await);
+        }
+        Backend::Postgres => {
+            let db = PgTestDb::create().await;
+            let outcome = tokio::spawn(body(db.url.clone())).await;
+            db.drop().await;
+            finish(outcome);
+        }
+    }
+}
+
+fn finish(outcome: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("wid-store-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct PgTestDb {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl PgTestDb {
+    async fn create() -> PgTestDb {
+        let server = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+            panic!(
+                "{POSTGRES_URL_VAR} is not set, so the PostgreSQL conformance tests cannot run. \
+                 Run `scripts/test`, which sets it up, or start a server with \
+                 `scripts/start-postgres /tmp/widpg 55432` and run \
+                 `{POSTGRES_URL_VAR}=<the URL it prints> cargo test -p wid-store`. \
+                 (To skip them: cargo test -p wid-store -- --skip postgres::)"
+            )
+        });
+        let name = format!("wid_test_{}", uuid::Uuid::new_v4().simple());
+        admin(&server, &format!("CREATE DATABASE {name}")).await;
+        let url = with_database(&server, &name);
+        PgTestDb { server, name, url }
+    }
+
+    async fn drop(self) {
+        admin(
+            &self.server,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        )
+        .await;
+    }
+}
+
+async fn admin(server: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {POSTGRES_URL_VAR}={server}: {e}"));
+    conn.execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+/// `postgres://u@h:p/db?x` with its database replaced.
+fn with_database(server: &str, db: &str) -> String {
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = base[authority..]
+        .find('/')
+        .map_or(base, |i| &base[..authority + i]);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+// ---- fixtures ---------------------------------------------------------------------------
+
+const SUB: &str = "7F1C0E3A-0000-4000-8000-00000000000A";
+const ISSUER: &str = "https://oidc.example.test/issuer/";
+
+fn audit(by: &str, at: i64) -> Audit {
+    Audit {
+        created_by: by.into(),
+        created_at: at,
+        modified_by: by.into(),
+        modified_at: at,
+    }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn group(name: &str) -> ResourceGroup {
+    ResourceGroup {
+        subscription_id: SUB.into(),
+        name: name.into(),
+        location: "westeurope".into(),
+        tags: tags(&[("env", "test")]),
+        managed_by: None,
+        audit: audit("alice", 1_000),
+    }
+}
+
+/// A distinct, upper-case client id per `n`, so lookups show case-insensitivity.
+fn client_id(n: u32) -> String {
+    format!("C11E0000-0000-4000-8000-{n:012X}")
+}
+
+fn identity(rg: &str, name: &str, n: u32) -> ManagedIdentity {
+    ManagedIdentity {
+        subscription_id: SUB.into(),
+        resource_group: rg.into(),
+        name: name.into(),
+        location: "westeurope".into(),
+        tags: tags(&[("team", "id")]),
+        tenant_id: "7E4A0000-0000-4000-8000-000000000001".into(),
+        client_id: client_id(n),
+        principal_id: format!("9121C000-0000-4000-8000-{n:012X}"),
+        isolation_scope: "None".into(),
+        audit: audit("alice", 2_000),
+    }
+}
+
+fn key(rg: &str, name: &str) -> IdentityKey {
+    IdentityKey {
+        subscription_id: SUB.into(),
+        resource_group: rg.into(),
+        name: name.into(),
+    }
+}
+
+fn cred(name: &str, subject: &str) -> FederatedCredential {
+    FederatedCredential {
+        name: name.into(),
+        issuer: ISSUER.into(),
+        subject: subject.into(),
+        audiences: vec![DEFAULT_AUDIENCE.into()],
+        audit: audit("alice", 3_000),
+    }
+}
+
+/// A resource group with one identity in it; returns the identity's key.
+async fn identity_in_group(store: &Store, rg: &str, name: &str, n: u32) -> IdentityKey {
+    store
+        .put_resource_group(&group(rg))
+        .await
+        .expect("put group");
+    store
+        .put_identity(&identity(rg, name, n))
+        .await
+        .expect("put identity");
+    key(rg, name)
+}
+
+async fn names(store: &Store, key: &IdentityKey) -> Vec<String> {
+    let all = store
+        .federated_credentials(key, None, 100)
+        .await
+        .expect("list credentials");
+    all.into_iter().map(|c| c.name).collect()
+}
+
+// ---- tests ------------------------------------------------------------------------------
+
+async fn migrations_are_idempotent(store: Store, url: String) {
+    let backend = store.backend();
+    store
+        .put_setting_if_absent("marker", "kept")
+        .await
+        .expect("put");
+    drop(store);
+    for _ in 0..2 {
+        let again = connect(&url).await;
+        assert_eq!(again.backend(), backend);
+        again.ping().await.expect("ping");
+        assert_eq!(
+            again.setting("marker").await.expect("get").as_deref(),
+            Some("kept")
+        );
+    }
+}
+
+async fn concurrent_first_start(url: String) {
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn({
+                let url = url.clone();
+                async move { Store::connect(&url).await }
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for start in starts {
+        stores.push(start.await.expect("join").expect("concurrent connect"));
+    }
+    stores[0]
+        .put_setting_if_absent("k", "v")
+        .await
+        .expect("put");
+    assert_eq!(
+        stores[3].setting("k").await.expect("get").as_deref(),
+        Some("v")
+    );
+}
+
+async fn settings_first_writer_wins(store: Store) {
+    assert_eq!(store.setting("tenant_id").await.expect("get"), None);
+    assert_eq!(
+        store
+            .put_setting_if_absent("tenant_id", "first")
+            .await
+            .expect("put"),
+        "first"
+    );
+    assert_eq!(
+        store
+            .put_setting_if_absent("tenant_id", "second")
+            .await
+            .expect("put"),
+        "first"
+    );
+    assert_eq!(
+        store.setting("tenant_id").await.expect("get").as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        store.setting("TENANT_ID").await.expect("get"),
+        None,
+        "setting keys are exact"
+    );
+
+    let racers: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { store.put_setting_if_absent("raced", &format!("v{i}")).await },
+            )
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for racer in racers {
+        seen.push(racer.await.expect("join").expect("put"));
+    }
+    let stored = store.setting("raced").await.expect("get").expect("stored");
+    assert!(seen.iter().all(|v| *v == stored), "{seen:?} vs {stored}");
+}
+
+async fn tenancy_round_trip(store: Store) {
+    let t = Tenant {
+        id: "7E4A0000-0000-4000-8000-000000000001".into(),
+        display_name: "Default Directory".into(),
+        default_domain: "wid.localhost".into(),
+    };
+    store.insert_tenant(&t).await.expect("insert tenant");
+    assert_eq!(store.tenants().await.expect("tenants"), vec![t.clone()]);
+    assert_eq!(
+        store.tenant(&t.id.to_lowercase()).await.expect("tenant"),
+        Some(t.clone())
+    );
+    assert_eq!(
+        store
+            .tenant("00000000-0000-0000-0000-000000000000")
+            .await
+            .expect("tenant"),
+        None
+    );
+    assert!(matches!(
+        store.insert_tenant(&t).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let s = Subscription {
+        id: SUB.into(),
+        tenant_id: t.id.clone(),
+        display_name: "wid".into(),
+    };
+    store
+        .insert_subscription(&s)
+        .await
+        .expect("insert subscription");
+    let other = Subscription {
+        id: "0".repeat(8),
+        ..s.clone()
+    };
+    store
+        .insert_subscription(&other)
+        .await
+        .expect("insert subscription");
+    assert_eq!(
+        store.subscriptions().await.expect("subscriptions"),
+        vec![other, s.clone()]
+    );
+    assert_eq!(
+        store.subscription(&SUB.to_lowercase()).await.expect("get"),
+        Some(s.clone())
+    );
+    assert_eq!(store.subscription("nope").await.expect("get"), None);
+    let dup = Subscription {
+        id: SUB.to_lowercase(),
+        ..s
+    };
+    assert!(matches!(
+        store.insert_subscription(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn service_principals_round_trip(store: Store) {
+    let sp = ServicePrincipal {
+        object_id: "0B1EC700-0000-4000-8000-000000000001".into(),
+        app_id: "A9910000-0000-4000-8000-000000000001".into(),
+        tenant_id: "7E4A0000-0000-4000-8000-000000000001".into(),
+        display_name: "wid-admin".into(),
+        secret_hash: vec![0, 1, 2, 0xfe, 0xff, 0],
+    };
+    store.insert_service_principal(&sp).await.expect("insert");
+    let found = store
+        .service_principal_by_app_id(&sp.tenant_id.to_lowercase(), &sp.app_id.to_lowercase())
+        .await
+        .expect("get");
+    assert_eq!(found, Some(sp.clone()));
+    let elsewhere = store
+        .service_principal_by_app_id("other-tenant", &sp.app_id)
+        .await
+        .expect("get");
+    assert_eq!(elsewhere, None);
+    let same_app = ServicePrincipal {
+        object_id: "another".into(),
+        ..sp.clone()
+    };
+    assert!(matches!(
+        store.insert_service_principal(&same_app).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let same_object = ServicePrincipal {
+        app_id: "another".into(),
+        ..sp
+    };
+    assert!(matches!(
+        store.insert_service_principal(&same_object).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn signing_keys_round_trip(store: Store) {
+    let k = |kid: &str, tenant: &str, at: i64| SigningKeyRecord {
+        kid: kid.into(),
+        tenant_id: tenant.into(),
+        alg: "RS256".into(),
+        public_spki_der: vec![0x30, 0x82, 0, 0xff],
+        sealed_private_key: kid.bytes().chain([0, 0xff]).collect(),
+        created_at: at,
+    };
+    // Inserted out of time order, with a tie that insertion order breaks.
+    let keys = [
+        k("k-late", "T1", 200),
+        k("k-early", "T1", 100),
+        k("k-late-2", "T1", 200),
+        k("other", "T2", 1),
+    ];
+    for key in &keys {
+        store.insert_signing_key(key).await.expect("insert");
+    }
+    let t1 = store.signing_keys("t1").await.expect("keys");
+    assert_eq!(t1, vec![keys[1].clone(), keys[0].clone(), keys[2].clone()]);
+    assert_eq!(
+        store.signing_keys("T2").await.expect("keys"),
+        vec![keys[3].clone()]
+    );
+    assert!(store.signing_keys("T3").await.expect("keys").is_empty());
+    assert!(matches!(
+        store.insert_signing_key(&keys[0]).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn resource_group_upsert(store: Store) {
+    let rg = group("MyGroup");
+    assert_eq!(
+        store.put_resource_group(&rg).await.expect("create"),
+        (rg.clone(), true)
+    );
+
+    let update = ResourceGroup {
+        subscription_id: SUB.to_lowercase(),
+        name: "MYGROUP".into(),
+        location: "eastus".into(),
+        tags: tags(&[("owner", "bob")]),
+        managed_by: Some("someone".into()),
+        audit: audit("bob", 5_000),
+    };
+    let (stored, created) = store.put_resource_group(&update).await.expect("update");
+    assert!(!created);
+    let expected = ResourceGroup {
+        tags: update.tags.clone(),
+        audit: Audit {
+            modified_by: "bob".into(),
+            modified_at: 5_000,
+            ..rg.audit.clone()
+        },
+        ..rg.clone()
+    };
+    assert_eq!(stored, expected);
+    assert_eq!(
+        store
+            .resource_group(&SUB.to_lowercase(), "mygroup")
+            .await
+            .expect("get"),
+        Some(expected.clone())
+    );
+    assert_eq!(store.resource_group(SUB, "other").await.expect("get"), None);
+
+    store
+        .put_resource_group(&group("b-group"))
+        .await
+        .expect("create");
+    store
+        .put_resource_group(&group("A-group"))
+        .await
+        .expect("create");
+    store
+        .put_resource_group(&ResourceGroup {
+            subscription_id: "elsewhere".into(),
+            ..group("c")
+        })
+        .await
+        .expect("create");
+    let listed: Vec<_> = store
+        .resource_groups(SUB)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(listed, ["A-group", "b-group", "MyGroup"]);
+    assert!(store
+        .resource_groups("nobody")
+        .await
+        .expect("list")
+        .is_empty());
+
+    assert!(store
+        .delete_resource_group(SUB, "MYGROUP")
+        .await
+        .expect("delete"));
+    assert!(!store
+        .delete_resource_group(SUB, "mygroup")
+        .await
+        .expect("delete"));
+    assert_eq!(
+        store.resource_group(SUB, "MyGroup").await.expect("get"),
+        None
+    );
+}
+
+async fn resource_group_delete_cascades(store: Store) {
+    let doomed = identity_in_group(&store, "Doomed", "id-a", 1).await;
+    store
+        .put_identity(&identity("doomed", "id-b", 2))
+        .await
+        .expect("put");
+    store
+        .put_federated_credential(&doomed, &cred("fic", "sub-a"))
+        .await
+        .expect("put");
+    store
+        .put_federated_credential(&key("Doomed", "id-b"), &cred("fic", "sub-b"))
+        .await
+        .expect("put");
+    let kept = identity_in_group(&store, "Kept", "id-c", 3).await;
+    store
+        .put_federated_credential(&kept, &cred("fic", "sub-c"))
+        .await
+        .expect("put");
+
+    assert!(store
+        .delete_resource_group(SUB, "doomed")
+        .await
+        .expect("delete"));
+    assert_eq!(store.identity(&doomed).await.expect("get"), None);
+    assert_eq!(
+        store
+            .identity_by_client_id(&client_id(2))
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(matches!(
+        store
+            .federated_credentials_by_client_id(&client_id(1))
+            .await,
+        Err(StoreError::IdentityNotFound)
+    ));
+    assert_eq!(
+        store
+            .identities_in_subscription(SUB)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(names(&store, &kept).await, ["fic"]);
+
+    // Nothing comes back when the names are reused.
+    store
+        .put_resource_group(&group("Doomed"))
+        .await
+        .expect("recreate");
+    assert!(store
+        .identities_in_group(SUB, "Doomed")
+        .await
+        .expect("list")
+        .is_empty());
+    store
+        .put_identity(&identity("Doomed", "id-a", 1))
+        .await
+        .expect("recreate");
+    assert!(names(&store, &doomed).await.is_empty());
+
+    // Deleting an identity takes its credentials too.
+    store
+        .put_federated_credential(&kept, &cred("fic2", "sub-d"))
+        .await
+        .expect("put");
+    assert!(store
+        .delete_identity(&key("KEPT", "ID-C"))
+        .await
+        .expect("delete"));
+    assert!(!store.delete_identity(&kept).await.expect("delete"));
+    store
+        .put_identity(&identity("Kept", "id-c", 3))
+        .await
+        .expect("recreate");
+    assert!(names(&store, &kept).await.is_empty());
+}
+
+async fn identity_upsert_keeps_ids(store: Store) {
+    store
+        .put_resource_group(&group("MyGroup"))
+        .await
+        .expect("group");
+    let id = identity("mygroup", "MyIdentity", 1);
+    let (stored, created) = store.put_identity(&id).await.expect("create");
+    assert!(created);
+    let expected = ManagedIdentity {
+        resource_group: "MyGroup".into(),
+        ..id.clone()
+    };
+    assert_eq!(stored, expected);
+
+    let update = ManagedIdentity {
+        subscription_id: SUB.to_lowercase(),
+        resource_group: "MYGROUP".into(),
+        name: "MYIDENTITY".into(),
+        location: "eastus".into(),
+        tags: tags(&[("v", "2")]),
+        tenant_id: "other-tenant".into(),
+        client_id: client_id(99),
+        principal_id: "other-principal".into(),
+        isolation_scope: "Regional".into(),
+        audit: audit("bob", 9_000),
+    };
+    let (stored, created) = store.put_identity(&update).await.expect("update");
+    assert!(!created);
+    let expected = ManagedIdentity {
+        location: "eastus".into(),
+        tags: update.tags.clone(),
+        isolation_scope: "Regional".into(),
+        audit: Audit {
+            modified_by: "bob".into(),
+            modified_at: 9_000,
+            ..id.audit.clone()
+        },
+        ..expected
+    };
+    assert_eq!(stored, expected);
+    assert_eq!(
+        store
+            .identity(&key("MYGROUP", "myidentity"))
+            .await
+            .expect("get"),
+        Some(expected.clone())
+    );
+    // The replaced client id was not taken: the identity still answers to its first one.
+    assert_eq!(
+        store
+            .identity_by_client_id(&client_id(99))
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .identity_by_client_id(&client_id(1))
+            .await
+            .expect("get"),
+        Some(expected.clone())
+    );
+    // Re-putting with the stored ids (what a client echoing the resource does) is fine too.
+    assert!(!store.put_identity(&expected).await.expect("update").1);
+
+    store
+        .put_identity(&identity("MyGroup", "b-second", 2))
+        .await
+        .expect("create");
+    store
+        .put_identity(&identity("MyGroup", "A-first", 3))
+        .await
+        .expect("create");
+    let in_group: Vec<_> = store
+        .identities_in_group(SUB, "mygroup")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(in_group, ["A-first", "b-second", "MyIdentity"]);
+    identity_in_group(&store, "Another", "z", 4).await;
+    let in_sub = store
+        .identities_in_subscription(&SUB.to_lowercase())
+        .await
+        .expect("list");
+    let in_sub: Vec<_> = in_sub
+        .iter()
+        .map(|i| (i.resource_group.as_str(), i.name.as_str()))
+        .collect();
+    assert_eq!(
+        in_sub,
+        [
+            ("Another", "z"),
+            ("MyGroup", "A-first"),
+            ("MyGroup", "b-second"),
+            ("MyGroup", "MyIdentity")
+        ]
+    );
+}
+
+async fn identity_requires_group(store: Store) {
+    let missing = identity("missing", "id", 1);
+    assert!(matches!(
+        store.put_identity(&missing).await,
+        Err(StoreError::ResourceGroupNotFound)
+    ));
+    assert!(matches!(
+        store.identities_in_group(SUB, "missing").await,
+        Err(StoreError::ResourceGroupNotFound)
+    ));
+    assert!(matches!(
+        store.delete_identity(&key("missing", "id")).await,
+        Err(StoreError::ResourceGroupNotFound)
+    ));
+    assert_eq!(
+        store.identity(&key("missing", "id")).await.expect("get"),
+        None
+    );
+    store
+        .put_resource_group(&group("present"))
+        .await
+        .expect("group");
+    assert!(store
+        .identities_in_group(SUB, "present")
+        .await
+        .expect("list")
+        .is_empty());
+    assert!(!store
+        .delete_identity(&key("present", "id"))
+        .await
+        .expect("delete"));
+}
+
+async fn identity_by_client_id(store: Store) {
+    identity_in_group(&store, "rg", "one", 1).await;
+    identity_in_group(&store, "rg", "two", 2).await;
+    let found = store
+        .identity_by_client_id(&client_id(2).to_lowercase())
+        .await
+        .expect("get");
+    assert_eq!(found.map(|i| i.name).as_deref(), Some("two"));
+    assert_eq!(
+        store
+            .identity_by_client_id(&client_id(3))
+            .await
+            .expect("get"),
+        None
+    );
+}
+
+async fn identity_client_id_is_unique(store: Store) {
+    identity_in_group(&store, "rg", "one", 1).await;
+    let clash = ManagedIdentity {
+        principal_id: "fresh".into(),
+        ..identity("rg", "two", 1)
+    };
+    assert!(matches!(
+        store.put_identity(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let clash = ManagedIdentity {
+        client_id: "fresh".into(),
+        ..identity("rg", "two", 1)
+    };
+    assert!(matches!(
+        store.put_identity(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .identities_in_group(SUB, "rg")
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+async fn credential_create_update_delete(store: Store) {
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    let c = cred("GitHub-Main", "repo:org/app:ref:refs/heads/main");
+    assert_eq!(
+        store
+            .put_federated_credential(&id, &c)
+            .await
+            .expect("create"),
+        (c.clone(), true)
+    );
+    let id_other_case = key("RG", "ID");
+    assert_eq!(
+        store
+            .federated_credential(&id_other_case, "github-main")
+            .await
+            .expect("get"),
+        Some(c.clone())
+    );
+
+    let update = FederatedCredential {
+        name: "GITHUB-MAIN".into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        subject: "repo:org/app:environment:prod".into(),
+        audiences: vec!["api://custom".into()],
+        audit: audit("bob", 8_000),
+    };
+    let (stored, created) = store
+        .put_federated_credential(&id, &update)
+        .await
+        .expect("update");
+    assert!(!created);
+    let expected = FederatedCredential {
+        name: "GitHub-Main".into(),
+        audit: Audit {
+            modified_by: "bob".into(),
+            modified_at: 8_000,
+            ..c.audit.clone()
+        },
+        ..update
+    };
+    assert_eq!(stored, expected);
+    assert_eq!(
+        store
+            .federated_credential(&id, "GitHub-Main")
+            .await
+            .expect("get"),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        store
+            .federated_credentials_by_client_id(&client_id(1))
+            .await
+            .expect("by client"),
+        vec![expected]
+    );
+
+    assert!(store
+        .delete_federated_credential(&id_other_case, "GITHUB-main")
+        .await
+        .expect("delete"));
+    assert!(!store
+        .delete_federated_credential(&id, "github-main")
+        .await
+        .expect("delete"));
+    assert_eq!(
+        store
+            .federated_credential(&id, "github-main")
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(store
+        .federated_credentials_by_client_id(&client_id(1))
+        .await
+        .expect("by client")
+        .is_empty());
+}
+
+async fn credential_limit(store: Store) {
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    for i in 0..20 {
+        store
+            .put_federated_credential(&id, &cred(&format!("fic{i:02}"), &format!("s{i}")))
+            .await
+            .expect("put");
+    }
+    let over = store
+        .put_federated_credential(&id, &cred("fic20", "s20"))
+        .await;
+    assert!(
+        matches!(over, Err(StoreError::Rejected(CredentialError::TooMany))),
+        "{over:?}"
+    );
+    // Replacing one of the twenty is not adding a twenty-first.
+    let (_, created) = store
+        .put_federated_credential(&id, &cred("FIC07", "s7-changed"))
+        .await
+        .expect("update at limit");
+    assert!(!created);
+    assert_eq!(names(&store, &id).await.len(), 20);
+    // Another identity has its own twenty.
+    let other = identity_in_group(&store, "rg", "other", 2).await;
+    store
+        .put_federated_credential(&other, &cred("fic20", "s20"))
+        .await
+        .expect("put");
+}
+
+async fn credential_issuer_subject_unique(store: Store) {
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    let subject = "system:serviceaccount:ns:sa";
+    store
+        .put_federated_credential(&id, &cred("first", subject))
+        .await
+        .expect("put");
+    let dup = store
+        .put_federated_credential(&id, &cred("second", subject))
+        .await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Rejected(
+                CredentialError::DuplicateIssuerSubject
+            ))
+        ),
+        "{dup:?}"
+    );
+    // Values compare exactly: another case, or another issuer, is another credential.
+    store
+        .put_federated_credential(&id, &cred("upper", "system:serviceaccount:ns:SA"))
+        .await
+        .expect("case");
+    let other_issuer = FederatedCredential {
+        issuer: "https://oidc.example.test/issuer".into(),
+        ..cred("slash", subject)
+    };
+    store
+        .put_federated_credential(&id, &other_issuer)
+        .await
+        .expect("issuer");
+    // A credential may be re-put with its own issuer and subject.
+    assert!(
+        !store
+            .put_federated_credential(&id, &cred("FIRST", subject))
+            .await
+            .expect("same")
+            .1
+    );
+    // But not moved onto another's.
+    let steal = store
+        .put_federated_credential(&id, &cred("upper", subject))
+        .await;
+    assert!(
+        matches!(
+            steal,
+            Err(StoreError::Rejected(
+                CredentialError::DuplicateIssuerSubject
+            ))
+        ),
+        "{steal:?}"
+    );
+    // The same pair on another identity is fine.
+    let other = identity_in_group(&store, "rg", "other", 2).await;
+    store
+        .put_federated_credential(&other, &cred("first", subject))
+        .await
+        .expect("other identity");
+    assert_eq!(names(&store, &id).await, ["first", "slash", "upper"]);
+}
+
+async fn credential_paging(store: Store) {
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    // Mixed case, inserted out of order; pages follow the lower-cased names.
+    let mut expected: Vec<String> = (0..20)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("FIC-{i:02}")
+            } else {
+                format!("fic-{i:02}")
+            }
+        })
+        .collect();
+    for i in [
+        7, 0, 19, 3, 12, 5, 18, 1, 9, 14, 2, 16, 4, 11, 6, 17, 8, 13, 10, 15,
+    ] {
+        store
+            .put_federated_credential(&id, &cred(&expected[i], &format!("s{i}")))
+            .await
+            .expect("put");
+    }
+    expected.sort_by_key(|n| n.to_lowercase());
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut sizes = Vec::new();
+    loop {
+        let page = store
+            .federated_credentials(&id, after.as_deref(), 7)
+            .await
+            .expect("page");
+        sizes.push(page.len());
+        let Some(last) = page.last() else { break };
+        // The cursor is a name key, whatever case the caller hands it back in.
+        after = Some(last.name.to_uppercase());
+        seen.extend(page.into_iter().map(|c| c.name));
+    }
+    assert_eq!(sizes, [7, 7, 6, 0]);
+    assert_eq!(seen, expected);
+    let tail = store
+        .federated_credentials(&id, Some("fic-17"), 100)
+        .await
+        .expect("tail");
+    assert_eq!(
+        tail.into_iter().map(|c| c.name).collect::<Vec<_>>(),
+        ["FIC-18", "fic-19"]
+    );
+    assert!(store
+        .federated_credentials(&id, None, 0)
+        .await
+        .expect("empty page")
+        .is_empty());
+}
+
+async fn credentials_require_identity(store: Store) {
+    store.put_resource_group(&group("rg")).await.expect("group");
+    let missing = key("rg", "missing");
+    let put = store
+        .put_federated_credential(&missing, &cred("fic", "s"))
+        .await;
+    assert!(matches!(put, Err(StoreError::IdentityNotFound)), "{put:?}");
+    let in_missing_group = store
+        .put_federated_credential(&key("nope", "missing"), &cred("fic", "s"))
+        .await;
+    assert!(
+        matches!(in_missing_group, Err(StoreError::IdentityNotFound)),
+        "{in_missing_group:?}"
+    );
+    assert!(matches!(
+        store.federated_credentials(&missing, None, 10).await,
+        Err(StoreError::IdentityNotFound)
+    ));
+    assert!(matches!(
+        store.delete_federated_credential(&missing, "fic").await,
+        Err(StoreError::IdentityNotFound)
+    ));
+    assert_eq!(
+        store
+            .federated_credential(&missing, "fic")
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(matches!(
+        store
+            .federated_credentials_by_client_id(&client_id(1))
+            .await,
+        Err(StoreError::IdentityNotFound)
+    ));
+    let id = identity_in_group(&store, "rg", "present", 1).await;
+    assert!(store
+        .federated_credentials(&id, None, 10)
+        .await
+        .expect("list")
+        .is_empty());
+    assert!(store
+        .federated_credentials_by_client_id(&client_id(1))
+        .await
+        .expect("by client")
+        .is_empty());
+}
+
+/// Twenty writers race for the last ten places: the count check and the insert must not
+/// interleave, on either backend.
+async fn concurrent_puts_respect_limit(store: Store) {
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    for i in 0..10 {
+        store
+            .put_federated_credential(&id, &cred(&format!("base{i:02}"), &format!("base{i}")))
+            .await
+            .expect("put");
+    }
+    let racers: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move {
+                store
+                    .put_federated_credential(
+                        &id,
+                        &cred(&format!("race{i:02}"), &format!("race{i}")),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for racer in racers {
+        match racer.await.expect("join") {
+            Ok((_, true)) => created += 1,
+            Err(StoreError::Rejected(CredentialError::TooMany)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(created, 10);
+    assert_eq!(names(&store, &id).await.len(), 20);
+    assert_eq!(
+        store
+            .federated_credentials_by_client_id(&client_id(1))
+            .await
+            .expect("by client")
+            .len(),
+        20
+    );
+}
+
+async fn concurrent_duplicates_rejected(store: Store) {
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    let racers: Vec<_> = (0..10)
+        .map(|i| {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move {
+                store
+                    .put_federated_credential(&id, &cred(&format!("dup{i}"), "same"))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for racer in racers {
+        match racer.await.expect("join") {
+            Ok((_, true)) => created += 1,
+            Err(StoreError::Rejected(CredentialError::DuplicateIssuerSubject)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(names(&store, &id).await.len(), 1);
+}
+
+async fn data_survives_reopen(store: Store, url: String) {
+    store
+        .put_setting_if_absent("tenant_id", "t1")
+        .await
+        .expect("setting");
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    let c = cred("fic", "s");
+    store
+        .put_federated_credential(&id, &c)
+        .await
+        .expect("credential");
+    let before = store.identity(&id).await.expect("get");
+    drop(store);
+
+    let store = connect(&url).await;
+    assert_eq!(
+        store
+            .setting("tenant_id")
+            .await
+            .expect("setting")
+            .as_deref(),
+        Some("t1")
+    );
+    assert_eq!(store.identity(&id).await.expect("get"), before);
+    assert_eq!(
+        store.federated_credential(&id, "fic").await.expect("get"),
+        Some(c)
+    );
+}
