@@ -44,7 +44,8 @@ pub fn load_or_create_kek(config: &ServerConfig) -> Result<Kek, ServerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let (kek, bytes) = Kek::generate()?;
             let text = base64::engine::general_purpose::STANDARD.encode(&*bytes);
-            datadir::write_private(&path, text.as_bytes()).map_err(ServerError::io("writing the KEK"))?;
+            datadir::write_private(&path, text.as_bytes())
+                .map_err(ServerError::io("writing the KEK"))?;
             Ok(kek)
         }
         Err(e) => Err(ServerError::io("reading the KEK")(e)),
@@ -61,8 +62,12 @@ pub async fn bootstrap(
     kek: Kek,
     clock: &dyn Clock,
 ) -> Result<Installation, ServerError> {
-    let tenant_id = store.put_setting_if_absent("tenant_id", &new_guid()).await?;
-    let subscription_id = store.put_setting_if_absent("subscription_id", &new_guid()).await?;
+    let tenant_id = store
+        .put_setting_if_absent("tenant_id", &new_guid())
+        .await?;
+    let subscription_id = store
+        .put_setting_if_absent("subscription_id", &new_guid())
+        .await?;
     let tenant = match store.tenant(&tenant_id).await? {
         Some(t) => t,
         None => {
@@ -89,7 +94,13 @@ pub async fn bootstrap(
     };
     let signing_keys = signing_keys(store, &kek, &tenant.id, clock).await?;
     let admin = admin_credentials(store, config, &tenant.id).await?;
-    Ok(Installation { kek, tenant, subscription, signing_keys, admin })
+    Ok(Installation {
+        kek,
+        tenant,
+        subscription,
+        signing_keys,
+        admin,
+    })
 }
 
 /// Another replica may have inserted the same row first; that is success too.
@@ -141,7 +152,10 @@ async fn admin_credentials(
     let existing: Option<AdminCredentials> =
         datadir::read_json(&path).map_err(ServerError::io("reading credentials.json"))?;
     if let Some(creds) = existing.filter(|c| c.tenant_id.eq_ignore_ascii_case(tenant_id)) {
-        if let Some(sp) = store.service_principal_by_app_id(tenant_id, &creds.client_id).await? {
+        if let Some(sp) = store
+            .service_principal_by_app_id(tenant_id, &creds.client_id)
+            .await?
+        {
             if wid_core::secret::verify(&creds.client_secret, &sp.secret_hash) {
                 return Ok(creds);
             }
@@ -162,6 +176,7 @@ async fn admin_credentials(
         client_secret: secret,
         object_id: sp.object_id,
     };
-    datadir::write_json(&path, &creds, 0o600).map_err(ServerError::io("writing credentials.json"))?;
+    datadir::write_json(&path, &creds, 0o600)
+        .map_err(ServerError::io("writing credentials.json"))?;
     Ok(creds)
 }

@@ -67,7 +67,10 @@ impl ServerConfig {
         }
         let ip = self.listen.ip();
         let host = if ip.is_loopback() || ip.is_unspecified() {
-            self.hostnames.first().cloned().unwrap_or_else(|| "localhost".to_owned())
+            self.hostnames
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "localhost".to_owned())
         } else if ip.is_ipv6() {
             format!("[{ip}]")
         } else {
@@ -80,8 +83,8 @@ impl ServerConfig {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("wid.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wid.db").display()))
     }
 }

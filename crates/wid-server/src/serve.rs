@@ -45,22 +45,37 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 }
 
 /// Starts with an injected clock, so tests can move time past token expiry.
-pub async fn start_with_clock(mut config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+pub async fn start_with_clock(
+    mut config: ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServerError> {
     // Bind first: with port 0 the URL, certificate and server.json must name the real port.
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(ServerError::io(format!("listening on {}", config.listen)))?;
-    let local_addr = listener.local_addr().map_err(ServerError::io("reading the listen address"))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(ServerError::io("reading the listen address"))?;
     config.listen = local_addr;
-    datadir::ensure_dir(&config.data_dir).map_err(ServerError::io("creating the data directory"))?;
+    datadir::ensure_dir(&config.data_dir)
+        .map_err(ServerError::io("creating the data directory"))?;
     let database = config.database_url();
     let store = Store::connect(&database).await?;
     let kek = bootstrap::load_or_create_kek(&config)?;
     let tls = crate::tls::load(&config, &kek, clock.now_unix())?;
-    let Installation { tenant, subscription, signing_keys, admin, .. } =
-        bootstrap::bootstrap(&store, &config, kek, clock.as_ref()).await?;
-    let keys = TenantKeys::new(signing_keys).ok_or_else(|| ServerError::Config("no signing key".into()))?;
-    let cloud = Cloud { public_url: config.effective_public_url(), dns_suffix: config.dns_suffix.clone() };
+    let Installation {
+        tenant,
+        subscription,
+        signing_keys,
+        admin,
+        ..
+    } = bootstrap::bootstrap(&store, &config, kek, clock.as_ref()).await?;
+    let keys = TenantKeys::new(signing_keys)
+        .ok_or_else(|| ServerError::Config("no signing key".into()))?;
+    let cloud = Cloud {
+        public_url: config.effective_public_url(),
+        dns_suffix: config.dns_suffix.clone(),
+    };
     let info = ServerInfo {
         url: cloud.public_url.clone(),
         ca_bundle: tls.ca_bundle.clone(),
@@ -80,7 +95,13 @@ pub async fn start_with_clock(mut config: ServerConfig, clock: Arc<dyn Clock>) -
         limits: config.limits.clone(),
     });
     let (shutdown, stop) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, tls.server_config, crate::app(state), config.limits.clone(), stop));
+    let task = tokio::spawn(accept_loop(
+        listener,
+        tls.server_config,
+        crate::app(state),
+        config.limits.clone(),
+        stop,
+    ));
     datadir::write_json(&config.data_dir.join(datadir::SERVER_INFO), &info, 0o644)
         .map_err(ServerError::io("writing server.json"))?;
     Ok(RunningServer {
@@ -120,7 +141,10 @@ async fn accept_loop(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256);
     let builder = Arc::new(builder);
     loop {
         let (stream, peer) = tokio::select! {
@@ -141,17 +165,18 @@ async fn accept_loop(
         let watcher = graceful.watcher();
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let tls_stream =
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
             let service = TowerToHyperService::new(app);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {

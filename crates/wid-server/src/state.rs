@@ -54,9 +54,15 @@ impl TenantKeys {
             .iter()
             .map(|k| (k.kid().to_owned(), k.verifying_key()))
             .collect();
-        let jwks = Jwks { keys: keys.iter().map(|k| k.verifying_key().to_jwk()).collect() };
+        let jwks = Jwks {
+            keys: keys.iter().map(|k| k.verifying_key().to_jwk()).collect(),
+        };
         let signing = keys.pop()?;
-        Some(Self { signing, verifying, jwks })
+        Some(Self {
+            signing,
+            verifying,
+            jwks,
+        })
     }
 
     pub fn signing(&self) -> &SigningKey {

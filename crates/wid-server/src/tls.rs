@@ -49,21 +49,29 @@ pub fn load(config: &ServerConfig, kek: &Kek, now: i64) -> Result<TlsMaterial, S
         .with_single_cert(chain, key)
         .map_err(|e| ServerError::Tls(e.to_string()))?;
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsMaterial { server_config: Arc::new(server_config), ca_bundle })
+    Ok(TlsMaterial {
+        server_config: Arc::new(server_config),
+        ca_bundle,
+    })
 }
 
 fn operator_material(
     cert: &PathBuf,
     key: &PathBuf,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ServerError> {
-    let cert_pem = std::fs::read(cert).map_err(ServerError::io(format!("reading {}", cert.display())))?;
+    let cert_pem =
+        std::fs::read(cert).map_err(ServerError::io(format!("reading {}", cert.display())))?;
     let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServerError::Tls(format!("{}: {e}", cert.display())))?;
     if chain.is_empty() {
-        return Err(ServerError::Tls(format!("{} holds no certificate", cert.display())));
+        return Err(ServerError::Tls(format!(
+            "{} holds no certificate",
+            cert.display()
+        )));
     }
-    let key_pem = std::fs::read(key).map_err(ServerError::io(format!("reading {}", key.display())))?;
+    let key_pem =
+        std::fs::read(key).map_err(ServerError::io(format!("reading {}", key.display())))?;
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(|e| ServerError::Tls(format!("{}: {e}", key.display())))?
         .ok_or_else(|| ServerError::Tls(format!("{} holds no private key", key.display())))?;
@@ -100,7 +108,11 @@ fn tls_err(e: rcgen::Error) -> ServerError {
 /// Names the serving certificate covers: loopback, the configured host names, and the
 /// service hosts under the DNS suffix (vault hosts must be subdomains of it).
 pub fn serving_names(config: &ServerConfig) -> Vec<String> {
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     names.extend(config.hostnames.iter().cloned());
     let ip = config.listen.ip();
     if !ip.is_unspecified() {
@@ -113,7 +125,11 @@ pub fn serving_names(config: &ServerConfig) -> Vec<String> {
         names.push(host);
     }
     let suffix = &config.dns_suffix;
-    names.extend([suffix.clone(), format!("*.{suffix}"), format!("*.vault.{suffix}")]);
+    names.extend([
+        suffix.clone(),
+        format!("*.{suffix}"),
+        format!("*.vault.{suffix}"),
+    ]);
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| seen.insert(n.to_ascii_lowercase()));
     names
@@ -129,14 +145,16 @@ fn local_ca_material(
     let ca_key = match std::fs::read(&key_path) {
         Ok(sealed) => {
             let pem = kek.open(&sealed, CA_KEY_PURPOSE)?;
-            let pem = std::str::from_utf8(&pem).map_err(|_| ServerError::Tls("CA key is not PEM".into()))?;
+            let pem = std::str::from_utf8(&pem)
+                .map_err(|_| ServerError::Tls("CA key is not PEM".into()))?;
             KeyPair::from_pem(pem).map_err(tls_err)?
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = KeyPair::generate().map_err(tls_err)?;
             let cert = ca_params(now)?.self_signed(&key).map_err(tls_err)?;
             let sealed = kek.seal(key.serialize_pem().as_bytes(), CA_KEY_PURPOSE)?;
-            datadir::write_private(&key_path, &sealed).map_err(ServerError::io("writing the CA key"))?;
+            datadir::write_private(&key_path, &sealed)
+                .map_err(ServerError::io("writing the CA key"))?;
             datadir::write_atomic(&cert_path, cert.pem().as_bytes(), 0o644)
                 .map_err(ServerError::io("writing ca.pem"))?;
             key
@@ -160,7 +178,10 @@ fn local_ca_material(
     leaf.use_authority_key_identifier_extension = true;
     set_validity(&mut leaf, now - DAY, now + 397 * DAY);
     let leaf_key = KeyPair::generate().map_err(tls_err)?;
-    let cert = leaf.signed_by(&leaf_key, &issuer, &ca_key).map_err(tls_err)?;
-    let key = PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(|e| ServerError::Tls(e.to_string()))?;
+    let cert = leaf
+        .signed_by(&leaf_key, &issuer, &ca_key)
+        .map_err(tls_err)?;
+    let key = PrivateKeyDer::try_from(leaf_key.serialize_der())
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
     Ok((vec![cert.der().clone()], key))
 }

@@ -37,14 +37,20 @@ impl FromRequestParts<AppState> for Caller {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ArmError::authentication_failed("The 'Authorization' header is missing."))?
+            .ok_or_else(|| {
+                ArmError::authentication_failed("The 'Authorization' header is missing.")
+            })?
             .to_str()
-            .map_err(|_| ArmError::authentication_failed("The 'Authorization' header is invalid."))?;
+            .map_err(|_| {
+                ArmError::authentication_failed("The 'Authorization' header is invalid.")
+            })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| {
-                ArmError::authentication_failed("The 'Authorization' header is not in the format 'Bearer <token>'.")
+                ArmError::authentication_failed(
+                    "The 'Authorization' header is not in the format 'Bearer <token>'.",
+                )
             })?;
         authenticate(state, token.trim())
     }
@@ -53,7 +59,8 @@ impl FromRequestParts<AppState> for Caller {
 /// Checks a management token: signature by one of the tenant's keys, issuer, audience and
 /// validity window, in that order, so a forged token never reaches the claims checks.
 pub fn authenticate(state: &AppState, token: &str) -> Result<Caller, ArmError> {
-    let jwt = wid_jose::decode(token).map_err(|_| ArmError::invalid_token("The token is malformed."))?;
+    let jwt =
+        wid_jose::decode(token).map_err(|_| ArmError::invalid_token("The token is malformed."))?;
     let key = jwt
         .header
         .kid
@@ -65,20 +72,31 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<Caller, ArmError> {
     let claims: Claims = jwt
         .claims()
         .map_err(|_| ArmError::invalid_token("The token lacks required claims."))?;
-    if claims.iss != state.cloud.access_token_issuer(&state.tenant.id) || claims.tid != state.tenant.id {
+    if claims.iss != state.cloud.access_token_issuer(&state.tenant.id)
+        || claims.tid != state.tenant.id
+    {
         return Err(ArmError::invalid_token("The token issuer is not trusted."));
     }
     if !state.cloud.management_audiences().contains(&claims.aud) {
         return Err(ArmError::invalid_audience());
     }
     let now = state.now();
-    match wid_jose::check_time_window(now, claims.nbf, claims.exp, wid_core::token::CLOCK_SKEW_SECS) {
+    match wid_jose::check_time_window(
+        now,
+        claims.nbf,
+        claims.exp,
+        wid_core::token::CLOCK_SKEW_SECS,
+    ) {
         Ok(()) => {}
-        Err(TimeWindowError::Expired { exp, now }) => return Err(ArmError::expired_token(exp, now)),
+        Err(TimeWindowError::Expired { exp, now }) => {
+            return Err(ArmError::expired_token(exp, now))
+        }
         Err(TimeWindowError::NotYetValid { .. }) => {
             return Err(ArmError::invalid_token("The token is not yet valid."))
         }
-        Err(TimeWindowError::MissingExp) => return Err(ArmError::invalid_token("The token has no expiry.")),
+        Err(TimeWindowError::MissingExp) => {
+            return Err(ArmError::invalid_token("The token has no expiry."))
+        }
     }
     Ok(Caller {
         tenant_id: claims.tid,

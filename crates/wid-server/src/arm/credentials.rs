@@ -31,7 +31,11 @@ async fn parent(
     action: &str,
 ) -> Result<(IdentityKey, ManagedIdentity), ArmError> {
     let sub = super::subscription(state, caller, sub)?;
-    let key = IdentityKey { subscription_id: sub.to_owned(), resource_group: rg, name };
+    let key = IdentityKey {
+        subscription_id: sub.to_owned(),
+        resource_group: rg,
+        name,
+    };
     match state.store.identity(&key).await? {
         Some(mi) => Ok((key, mi)),
         None => {
@@ -45,7 +49,11 @@ async fn parent(
 }
 
 fn identity_ref(mi: &ManagedIdentity) -> IdentityRef<'_> {
-    IdentityRef { subscription_id: &mi.subscription_id, resource_group: &mi.resource_group, name: &mi.name }
+    IdentityRef {
+        subscription_id: &mi.subscription_id,
+        resource_group: &mi.resource_group,
+        name: &mi.name,
+    }
 }
 
 pub async fn put(
@@ -58,7 +66,9 @@ pub async fn put(
     check_version(&query)?;
     wid_core::names::federated_credential(&fic)?;
     let props = body.properties.ok_or_else(|| {
-        ArmError::bad_request(format!("The federated identity credential '{fic}' has empty properties."))
+        ArmError::bad_request(format!(
+            "The federated identity credential '{fic}' has empty properties."
+        ))
     })?;
     let issuer = props.issuer.ok_or(CredentialError::Missing("issuer"))?;
     let subject = props.subject.ok_or(CredentialError::Missing("subject"))?;
@@ -71,7 +81,12 @@ pub async fn put(
         issuer,
         subject,
         audiences,
-        audit: Audit { created_by: caller.app_id.clone(), created_at: now, modified_by: caller.app_id, modified_at: now },
+        audit: Audit {
+            created_by: caller.app_id.clone(),
+            created_at: now,
+            modified_by: caller.app_id,
+            modified_at: now,
+        },
     };
     let (stored, created) = match state.store.put_federated_credential(&key, &record).await {
         Err(wid_store::StoreError::IdentityNotFound) => {
@@ -80,8 +95,16 @@ pub async fn put(
         }
         other => other?,
     };
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(render::credential(&identity_ref(&mi), &stored))).into_response())
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(render::credential(&identity_ref(&mi), &stored)),
+    )
+        .into_response())
 }
 
 pub async fn show(
@@ -96,7 +119,13 @@ pub async fn show(
         .store
         .federated_credential(&key, &fic)
         .await?
-        .ok_or_else(|| ArmError::resource_not_found(CREDENTIAL_TYPE, &format!("{}/{fic}", mi.name), &mi.resource_group))?;
+        .ok_or_else(|| {
+            ArmError::resource_not_found(
+                CREDENTIAL_TYPE,
+                &format!("{}/{fic}", mi.name),
+                &mi.resource_group,
+            )
+        })?;
     Ok(Json(render::credential(&identity_ref(&mi), &found)))
 }
 
@@ -108,12 +137,25 @@ pub async fn delete(
 ) -> Result<StatusCode, ArmError> {
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
-    let key = IdentityKey { subscription_id: sub.to_owned(), resource_group: rg, name };
+    let key = IdentityKey {
+        subscription_id: sub.to_owned(),
+        resource_group: rg,
+        name,
+    };
     if state.store.identity(&key).await?.is_none() {
         return Err(not_found(&state, sub, &key.resource_group, &key.name).await);
     }
-    let deleted = state.store.delete_federated_credential(&key, &fic).await?;
-    Ok(if deleted { StatusCode::OK } else { StatusCode::NO_CONTENT })
+    let deleted = match state.store.delete_federated_credential(&key, &fic).await {
+        Err(wid_store::StoreError::IdentityNotFound) => {
+            return Err(not_found(&state, sub, &key.resource_group, &key.name).await)
+        }
+        other => other?,
+    };
+    Ok(if deleted {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    })
 }
 
 /// Keyset paging: `$skiptoken` is the lower-cased name of the last credential returned, and
@@ -130,7 +172,17 @@ pub async fn list(
     let limit = top.unwrap_or(DEFAULT_PAGE);
     let (key, mi) = parent(&state, &caller, &sub, rg, name, "read").await?;
     let after = query.get("$skiptoken");
-    let mut page = state.store.federated_credentials(&key, after, limit + 1).await?;
+    let mut page = match state
+        .store
+        .federated_credentials(&key, after, limit + 1)
+        .await
+    {
+        Err(wid_store::StoreError::IdentityNotFound) => {
+            let id = resource_id::identity(&key.subscription_id, &key.resource_group, &key.name);
+            return Err(ArmError::parent_not_found("read", CHILD_TYPE, &id));
+        }
+        other => other?,
+    };
     let more = page.len() > limit;
     page.truncate(limit);
     let next_link = match (more, page.last()) {
@@ -145,6 +197,9 @@ pub async fn list(
         }
         _ => None,
     };
-    let value = page.iter().map(|c| render::credential(&identity_ref(&mi), c)).collect();
+    let value = page
+        .iter()
+        .map(|c| render::credential(&identity_ref(&mi), c))
+        .collect();
     Ok(Json(Page { value, next_link }))
 }

@@ -16,12 +16,20 @@ pub struct ArmError {
 }
 
 fn e(status: StatusCode, code: &'static str, message: impl Into<String>) -> ArmError {
-    ArmError { status, code, message: message.into() }
+    ArmError {
+        status,
+        code,
+        message: message.into(),
+    }
 }
 
 impl ArmError {
     pub fn authentication_failed(detail: &str) -> Self {
-        e(StatusCode::UNAUTHORIZED, "AuthenticationFailed", format!("Authentication failed. {detail}"))
+        e(
+            StatusCode::UNAUTHORIZED,
+            "AuthenticationFailed",
+            format!("Authentication failed. {detail}"),
+        )
     }
 
     pub fn invalid_token(detail: &str) -> Self {
@@ -44,7 +52,11 @@ impl ArmError {
         e(
             StatusCode::UNAUTHORIZED,
             "ExpiredAuthenticationToken",
-            format!("The access token expiry UTC time '{}' is earlier than current UTC time '{}'.", wid_core::timefmt::rfc3339(exp), wid_core::timefmt::rfc3339(now)),
+            format!(
+                "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
+                wid_core::timefmt::rfc3339(exp),
+                wid_core::timefmt::rfc3339(now)
+            ),
         )
     }
 
@@ -60,7 +72,10 @@ impl ArmError {
         e(
             StatusCode::BAD_REQUEST,
             "InvalidApiVersionParameter",
-            format!("The api-version '{version}' is invalid. The supported versions are '{}'.", supported.join(",")),
+            format!(
+                "The api-version '{version}' is invalid. The supported versions are '{}'.",
+                supported.join(",")
+            ),
         )
     }
 
@@ -100,7 +115,11 @@ impl ArmError {
     }
 
     pub fn location_required() -> Self {
-        e(StatusCode::BAD_REQUEST, "LocationRequired", "The location property is required for this definition.")
+        e(
+            StatusCode::BAD_REQUEST,
+            "LocationRequired",
+            "The location property is required for this definition.",
+        )
     }
 
     pub fn invalid_resource_group_location(existing: &str, requested: &str, rg: &str) -> Self {
@@ -112,11 +131,19 @@ impl ArmError {
     }
 
     pub fn subscription_not_found(sub: &str) -> Self {
-        e(StatusCode::NOT_FOUND, "SubscriptionNotFound", format!("The subscription '{sub}' could not be found."))
+        e(
+            StatusCode::NOT_FOUND,
+            "SubscriptionNotFound",
+            format!("The subscription '{sub}' could not be found."),
+        )
     }
 
     pub fn resource_group_not_found(rg: &str) -> Self {
-        e(StatusCode::NOT_FOUND, "ResourceGroupNotFound", format!("Resource group '{rg}' could not be found."))
+        e(
+            StatusCode::NOT_FOUND,
+            "ResourceGroupNotFound",
+            format!("Resource group '{rg}' could not be found."),
+        )
     }
 
     pub fn resource_not_found(resource_type: &str, name: &str, rg: &str) -> Self {
@@ -187,7 +214,12 @@ impl IntoResponse for ArmError {
     fn into_response(self) -> Response {
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let body = ErrorResponse {
-            error: ErrorBody { code: self.code.to_owned(), message: self.message, target: None, details: vec![] },
+            error: ErrorBody {
+                code: self.code.to_owned(),
+                message: self.message,
+                target: None,
+                details: vec![],
+            },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();

@@ -29,7 +29,11 @@ pub async fn put(
     }
     if let Some(existing) = state.store.resource_group(sub, &rg).await? {
         if existing.location != location {
-            return Err(ArmError::invalid_resource_group_location(&existing.location, &location, &existing.name));
+            return Err(ArmError::invalid_resource_group_location(
+                &existing.location,
+                &location,
+                &existing.name,
+            ));
         }
     }
     let now = state.now();
@@ -39,10 +43,19 @@ pub async fn put(
         location,
         tags: body.tags.unwrap_or_default(),
         managed_by: body.managed_by,
-        audit: Audit { created_by: caller.app_id.clone(), created_at: now, modified_by: caller.app_id, modified_at: now },
+        audit: Audit {
+            created_by: caller.app_id.clone(),
+            created_at: now,
+            modified_by: caller.app_id,
+            modified_at: now,
+        },
     };
     let (stored, created) = state.store.put_resource_group(&record).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(render::resource_group(&stored))).into_response())
 }
 
@@ -54,7 +67,11 @@ pub async fn show(
 ) -> Result<Json<wire::ResourceGroup>, ArmError> {
     query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
-    let found = state.store.resource_group(sub, &rg).await?.ok_or_else(|| ArmError::resource_group_not_found(&rg))?;
+    let found = state
+        .store
+        .resource_group(sub, &rg)
+        .await?
+        .ok_or_else(|| ArmError::resource_group_not_found(&rg))?;
     Ok(Json(render::resource_group(&found)))
 }
 
@@ -81,8 +98,17 @@ pub async fn list(
 ) -> Result<Json<Page<wire::ResourceGroup>>, ArmError> {
     query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
-    let value = state.store.resource_groups(sub).await?.iter().map(render::resource_group).collect();
-    Ok(Json(Page { value, next_link: None }))
+    let value = state
+        .store
+        .resource_groups(sub)
+        .await?
+        .iter()
+        .map(render::resource_group)
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
 }
 
 /// Deletes the group and everything in it. Completes before answering, so it answers 200

@@ -20,7 +20,10 @@ pub(super) fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
     query.require_provider_version(MSI_API_VERSIONS, TYPE_NAME)
 }
 
-fn isolation_scope(input: Option<&wire::IdentityPropertiesInput>, current: &str) -> Result<String, ArmError> {
+fn isolation_scope(
+    input: Option<&wire::IdentityPropertiesInput>,
+    current: &str,
+) -> Result<String, ArmError> {
     match input.and_then(|p| p.isolation_scope.as_deref()) {
         None => Ok(current.to_owned()),
         Some(v) if v.eq_ignore_ascii_case("none") => Ok("None".to_owned()),
@@ -41,7 +44,11 @@ pub(super) async fn not_found(state: &AppState, sub: &str, rg: &str, name: &str)
 }
 
 fn key(sub: &str, rg: String, name: String) -> IdentityKey {
-    IdentityKey { subscription_id: sub.to_owned(), resource_group: rg, name }
+    IdentityKey {
+        subscription_id: sub.to_owned(),
+        resource_group: rg,
+        name,
+    }
 }
 
 pub async fn put(
@@ -69,13 +76,24 @@ pub async fn put(
         client_id: uuid::Uuid::new_v4().to_string(),
         principal_id: uuid::Uuid::new_v4().to_string(),
         isolation_scope: isolation_scope(body.properties.as_ref(), "None")?,
-        audit: Audit { created_by: caller.app_id.clone(), created_at: now, modified_by: caller.app_id, modified_at: now },
+        audit: Audit {
+            created_by: caller.app_id.clone(),
+            created_at: now,
+            modified_by: caller.app_id,
+            modified_at: now,
+        },
     };
     let (stored, created) = match state.store.put_identity(&record).await {
-        Err(wid_store::StoreError::ResourceGroupNotFound) => return Err(ArmError::resource_group_not_found(&rg)),
+        Err(wid_store::StoreError::ResourceGroupNotFound) => {
+            return Err(ArmError::resource_group_not_found(&rg))
+        }
         other => other?,
     };
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(render::identity(&stored))).into_response())
 }
 
@@ -126,8 +144,21 @@ pub async fn delete(
 ) -> Result<StatusCode, ArmError> {
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
-    let deleted = state.store.delete_identity(&key(sub, rg, name)).await?;
-    Ok(if deleted { StatusCode::OK } else { StatusCode::NO_CONTENT })
+    let deleted = match state
+        .store
+        .delete_identity(&key(sub, rg.clone(), name))
+        .await
+    {
+        Err(wid_store::StoreError::ResourceGroupNotFound) => {
+            return Err(ArmError::resource_group_not_found(&rg))
+        }
+        other => other?,
+    };
+    Ok(if deleted {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    })
 }
 
 pub async fn list_in_group(
@@ -141,8 +172,17 @@ pub async fn list_in_group(
     if state.store.resource_group(sub, &rg).await?.is_none() {
         return Err(ArmError::resource_group_not_found(&rg));
     }
-    let value = state.store.identities_in_group(sub, &rg).await?.iter().map(render::identity).collect();
-    Ok(Json(Page { value, next_link: None }))
+    let value = state
+        .store
+        .identities_in_group(sub, &rg)
+        .await?
+        .iter()
+        .map(render::identity)
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
 }
 
 pub async fn list_in_subscription(
@@ -153,6 +193,15 @@ pub async fn list_in_subscription(
 ) -> Result<Json<Page<wire::Identity>>, ArmError> {
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
-    let value = state.store.identities_in_subscription(sub).await?.iter().map(render::identity).collect();
-    Ok(Json(Page { value, next_link: None }))
+    let value = state
+        .store
+        .identities_in_subscription(sub)
+        .await?
+        .iter()
+        .map(render::identity)
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
 }

@@ -32,7 +32,10 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .route("/subscriptions/{sub}/resourcegroups", get(groups::list))
         .route(
             "/subscriptions/{sub}/resourcegroups/{rg}",
-            get(groups::show).put(groups::put).delete(groups::delete).head(groups::exists),
+            get(groups::show)
+                .put(groups::put)
+                .delete(groups::delete)
+                .head(groups::exists),
         )
         .route(
             "/subscriptions/{sub}/providers/microsoft.managedidentity/userassignedidentities",
@@ -41,17 +44,27 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .route(IDENTITIES, get(identities::list_in_group))
         .route(
             &format!("{IDENTITIES}/{{name}}"),
-            get(identities::show).put(identities::put).patch(identities::patch).delete(identities::delete),
+            get(identities::show)
+                .put(identities::put)
+                .patch(identities::patch)
+                .delete(identities::delete),
         )
-        .route(&format!("{IDENTITIES}/{{name}}/federatedidentitycredentials"), get(credentials::list))
+        .route(
+            &format!("{IDENTITIES}/{{name}}/federatedidentitycredentials"),
+            get(credentials::list),
+        )
         .route(
             &format!("{IDENTITIES}/{{name}}/federatedidentitycredentials/{{fic}}"),
-            get(credentials::show).put(credentials::put).delete(credentials::delete),
+            get(credentials::show)
+                .put(credentials::put)
+                .delete(credentials::delete),
         )
-        .layer(axum::middleware::from_fn(move |mut req: Request, next: Next| {
-            req.extensions_mut().insert(BodyLimit(max_body));
-            request_ids(req, next)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |mut req: Request, next: Next| {
+                req.extensions_mut().insert(BodyLimit(max_body));
+                request_ids(req, next)
+            },
+        ))
         .layer(DefaultBodyLimit::max(max_body))
 }
 
@@ -146,7 +159,10 @@ mod tests {
             "/subscriptions/S/resourcegroups/MyRG/providers/microsoft.managedidentity/userassignedidentities/Id1/federatedidentitycredentials/Fic"
         );
         assert_eq!(
-            normalize_path("/SUBSCRIPTIONS/S/providers/Microsoft.ManagedIdentity/userAssignedIdentities").unwrap(),
+            normalize_path(
+                "/SUBSCRIPTIONS/S/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+            )
+            .unwrap(),
             "/subscriptions/S/providers/microsoft.managedidentity/userassignedidentities"
         );
         assert_eq!(normalize_path("/Tenants").unwrap(), "/tenants");

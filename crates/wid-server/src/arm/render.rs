@@ -25,7 +25,9 @@ pub fn resource_group(rg: &ResourceGroup) -> wire::ResourceGroup {
         location: rg.location.clone(),
         managed_by: rg.managed_by.clone(),
         tags: (!rg.tags.is_empty()).then(|| rg.tags.clone()),
-        properties: wire::ProvisioningState { provisioning_state: "Succeeded".to_owned() },
+        properties: wire::ProvisioningState {
+            provisioning_state: "Succeeded".to_owned(),
+        },
     }
 }
 
@@ -48,7 +50,12 @@ pub fn identity(mi: &ManagedIdentity) -> wire::Identity {
 
 pub fn credential(mi: &IdentityRef<'_>, c: &FederatedCredential) -> wire::FederatedCredential {
     wire::FederatedCredential {
-        id: resource_id::federated_credential(mi.subscription_id, mi.resource_group, mi.name, &c.name),
+        id: resource_id::federated_credential(
+            mi.subscription_id,
+            mi.resource_group,
+            mi.name,
+            &c.name,
+        ),
         name: c.name.clone(),
         kind: resource_id::CREDENTIAL_TYPE.to_owned(),
         system_data: system_data(&c.audit),
@@ -69,5 +76,9 @@ pub struct IdentityRef<'a> {
 
 /// ARM prints locations in their short form: `East US` is `eastus`.
 pub fn normalize_location(location: &str) -> String {
-    location.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase()
+    location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }

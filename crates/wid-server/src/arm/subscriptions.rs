@@ -41,7 +41,10 @@ pub async fn list(
         .filter(|s| s.tenant_id == caller.tenant_id)
         .map(render)
         .collect();
-    Ok(Json(Page { value, next_link: None }))
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
 }
 
 pub async fn show(
@@ -52,7 +55,11 @@ pub async fn show(
 ) -> Result<Json<wire::Subscription>, ArmError> {
     query.require_resources_version()?;
     super::subscription(&state, &caller, &sub)?;
-    let found = state.store.subscription(&sub).await?.ok_or_else(|| ArmError::subscription_not_found(&sub))?;
+    let found = state
+        .store
+        .subscription(&sub)
+        .await?
+        .ok_or_else(|| ArmError::subscription_not_found(&sub))?;
     Ok(Json(render(&found)))
 }
 
@@ -79,5 +86,8 @@ pub async fn tenants(
             tenant_type: "AAD".to_owned(),
         })
         .collect();
-    Ok(Json(Page { value, next_link: None }))
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
 }

@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 
 fn cached(body: Value) -> Response {
     let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=86400, private"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=86400, private"),
+    );
     response
 }
 
@@ -37,7 +38,11 @@ pub async fn openid_configuration_v2(
         return refuse(&state, &headers, &tenant);
     };
     let base = format!("{}/{}", state.cloud.authority(), t.id);
-    let host = state.cloud.authority().trim_start_matches("https://").to_owned();
+    let host = state
+        .cloud
+        .authority()
+        .trim_start_matches("https://")
+        .to_owned();
     cached(json!({
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -87,7 +92,11 @@ pub async fn openid_configuration_v1(
     }))
 }
 
-pub async fn keys(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+pub async fn keys(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Ok(t) = resolve_tenant(&state, &tenant) else {
         return refuse(&state, &headers, &tenant);
     };

@@ -16,7 +16,12 @@ pub struct StsError {
 
 impl StsError {
     fn new(status: StatusCode, error: &'static str, code: u32, message: String) -> Self {
-        Self { status, error, code, message }
+        Self {
+            status,
+            error,
+            code,
+            message,
+        }
     }
 
     pub fn missing_parameter(name: &str) -> Self {
@@ -57,7 +62,10 @@ impl StsError {
 
     /// Discovery documents name the same failure `invalid_tenant`.
     pub fn tenant_not_found_discovery(tenant: &str) -> Self {
-        Self { error: "invalid_tenant", ..Self::tenant_not_found(tenant) }
+        Self {
+            error: "invalid_tenant",
+            ..Self::tenant_not_found(tenant)
+        }
     }
 
     pub fn request_too_large(limit: usize) -> Self {
@@ -110,7 +118,12 @@ impl StsError {
             ScopeError::NotDefault(_) => 1002012,
             ScopeError::MultipleResources(_) => 700022,
         };
-        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", code, err.to_string())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            code,
+            err.to_string(),
+        )
     }
 
     pub fn resource_not_found(resource: &str, tenant: &str) -> Self {
@@ -156,6 +169,9 @@ impl StsError {
 /// Token responses must never be cached by intermediaries.
 pub fn no_store(response: &mut Response) {
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }

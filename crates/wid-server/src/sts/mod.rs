@@ -24,8 +24,14 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
         .route("/{tenant}/oauth2/token", post(token_v1))
         .layer(DefaultBodyLimit::max(MAX_TOKEN_REQUEST))
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery::openid_configuration_v2))
-        .route("/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration_v1))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration_v2),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery::openid_configuration_v1),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
         .route("/{tenant}/discovery/keys", get(discovery::keys))
 }
@@ -34,7 +40,13 @@ pub fn router() -> Router<AppState> {
 pub fn correlation_id(headers: &HeaderMap) -> String {
     ["client-request-id", "x-ms-client-request-id"]
         .iter()
-        .find_map(|h| headers.get(*h)?.to_str().ok().filter(|v| wid_core::names::is_guid(v)))
+        .find_map(|h| {
+            headers
+                .get(*h)?
+                .to_str()
+                .ok()
+                .filter(|v| wid_core::names::is_guid(v))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
@@ -68,10 +80,13 @@ async fn token(
     let body = match body {
         Ok(body) => body,
         Err(_) => {
-            return StsError::request_too_large(MAX_TOKEN_REQUEST).into_response_at(state.now(), &correlation)
+            return StsError::request_too_large(MAX_TOKEN_REQUEST)
+                .into_response_at(state.now(), &correlation)
         }
     };
-    let authorization = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let request = TokenRequest::from_form(&body, authorization);
     match token::issue(&state, &tenant, &request, endpoint).await {
         Ok(issued) => {

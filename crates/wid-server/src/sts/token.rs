@@ -69,8 +69,12 @@ impl TokenRequest {
 
 /// `client_secret_basic`: `Authorization: Basic base64(urlencode(id):urlencode(secret))`.
 fn basic_credentials(header: &str) -> Option<(String, String)> {
-    let encoded = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     let unescape = |s: &str| {
@@ -92,14 +96,19 @@ pub struct Issued {
 /// The tenant a path segment names: its id or its default domain.
 pub fn resolve_tenant<'a>(state: &'a AppState, segment: &str) -> Result<&'a Tenant, StsError> {
     let tenant = &state.tenant;
-    if segment.eq_ignore_ascii_case(&tenant.id) || segment.eq_ignore_ascii_case(&tenant.default_domain) {
+    if segment.eq_ignore_ascii_case(&tenant.id)
+        || segment.eq_ignore_ascii_case(&tenant.default_domain)
+    {
         return Ok(tenant);
     }
     let dns_like = segment.contains('.')
         && segment.split('.').all(|label| {
             !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
-    if wid_core::names::is_guid(segment) || dns_like || matches!(segment, "common" | "organizations" | "consumers") {
+    if wid_core::names::is_guid(segment)
+        || dns_like
+        || matches!(segment, "common" | "organizations" | "consumers")
+    {
         Err(StsError::tenant_not_found(segment))
     } else {
         Err(StsError::invalid_tenant_name(segment))
@@ -112,7 +121,10 @@ pub async fn issue(
     req: &TokenRequest,
     endpoint: Endpoint,
 ) -> Result<Issued, StsError> {
-    let grant_type = req.grant_type.as_deref().ok_or_else(|| StsError::missing_parameter("grant_type"))?;
+    let grant_type = req
+        .grant_type
+        .as_deref()
+        .ok_or_else(|| StsError::missing_parameter("grant_type"))?;
     if grant_type != "client_credentials" {
         return Err(StsError::unsupported_grant_type(grant_type));
     }
@@ -120,10 +132,16 @@ pub async fn issue(
         return Err(StsError::resource_not_supported());
     }
     let tenant = resolve_tenant(state, tenant_segment)?;
-    let client_id = req.client_id.as_deref().ok_or_else(|| StsError::missing_parameter("client_id"))?;
+    let client_id = req
+        .client_id
+        .as_deref()
+        .ok_or_else(|| StsError::missing_parameter("client_id"))?;
     let resource = match endpoint {
         Endpoint::V2 => {
-            let scope = req.scope.as_deref().ok_or_else(|| StsError::missing_parameter("scope"))?;
+            let scope = req
+                .scope
+                .as_deref()
+                .ok_or_else(|| StsError::missing_parameter("scope"))?;
             token::resource_from_scope(scope).map_err(|e| StsError::scope(&e))?
         }
         Endpoint::V1 => req
@@ -168,10 +186,23 @@ pub async fn issue(
         lifetime,
         uuid::Uuid::new_v4().simple().to_string(),
     );
-    let header = HeaderParams { typ: Some("JWT".to_owned()), kid: None, x5t: true };
-    let access_token = state.keys.signing().sign_jwt(&claims, &header).map_err(|e| {
-        tracing::error!(error = %e, "signing failed");
-        StsError::internal()
-    })?;
-    Ok(Issued { access_token, resource, issued_at: now, lifetime })
+    let header = HeaderParams {
+        typ: Some("JWT".to_owned()),
+        kid: None,
+        x5t: true,
+    };
+    let access_token = state
+        .keys
+        .signing()
+        .sign_jwt(&claims, &header)
+        .map_err(|e| {
+            tracing::error!(error = %e, "signing failed");
+            StsError::internal()
+        })?;
+    Ok(Issued {
+        access_token,
+        resource,
+        issued_at: now,
+        lifetime,
+    })
 }
