@@ -32,7 +32,10 @@ pub struct VerifyingKey {
 
 impl std::fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyingKey").field("alg", &self.alg).field("kid", &self.kid).finish()
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish()
     }
 }
 
@@ -49,13 +52,21 @@ impl VerifyingKey {
             .as_ref()
             .to_vec();
         if alg == Algorithm::RS256 {
-            let rsa = RsaPublicKey::from_der(&spki).map_err(|_| JoseError::InvalidKey("not an RSA key"))?;
+            let rsa = RsaPublicKey::from_der(&spki)
+                .map_err(|_| JoseError::InvalidKey("not an RSA key"))?;
             if rsa.modulus_len() < 256 {
-                return Err(JoseError::InvalidKey("RSA keys must have at least 2048 bits"));
+                return Err(JoseError::InvalidKey(
+                    "RSA keys must have at least 2048 bits",
+                ));
             }
         }
         let kid = kid_from_spki_der(&spki);
-        Ok(Self { alg, key, spki, kid })
+        Ok(Self {
+            alg,
+            key,
+            spki,
+            kid,
+        })
     }
 
     /// A SubjectPublicKeyInfo of an RSA (2048 bits or more) or P-256 key.
@@ -65,10 +76,16 @@ impl VerifyingKey {
 
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
         let field = |v: &Option<String>| -> Result<Vec<u8>, JoseError> {
-            b64::decode(v.as_deref().ok_or(JoseError::InvalidKey("missing key member"))?)
+            b64::decode(
+                v.as_deref()
+                    .ok_or(JoseError::InvalidKey("missing key member"))?,
+            )
         };
         let key = match jwk.kty.as_str() {
-            "RSA" => Self::parsed(Algorithm::RS256, &rsa_public_key_der(&field(&jwk.n)?, &field(&jwk.e)?))?,
+            "RSA" => Self::parsed(
+                Algorithm::RS256,
+                &rsa_public_key_der(&field(&jwk.n)?, &field(&jwk.e)?),
+            )?,
             "EC" => {
                 if jwk.crv.as_deref() != Some("P-256") {
                     return Err(JoseError::InvalidKey("only the P-256 curve is supported"));
@@ -128,7 +145,9 @@ impl VerifyingKey {
                 jwk.kty = "RSA".to_owned();
                 if let Ok(rsa) = RsaPublicKey::from_der(&self.spki) {
                     jwk.n = Some(b64::encode(rsa.modulus().big_endian_without_leading_zero()));
-                    jwk.e = Some(b64::encode(rsa.exponent().big_endian_without_leading_zero()));
+                    jwk.e = Some(b64::encode(
+                        rsa.exponent().big_endian_without_leading_zero(),
+                    ));
                 }
             }
             Algorithm::ES256 => {
@@ -145,7 +164,9 @@ impl VerifyingKey {
     }
 
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), JoseError> {
-        self.key.verify_sig(message, signature).map_err(|_| JoseError::BadSignature)
+        self.key
+            .verify_sig(message, signature)
+            .map_err(|_| JoseError::BadSignature)
     }
 }
 
@@ -153,7 +174,10 @@ impl VerifyingKey {
 fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     fn integer(bytes: &[u8]) -> Vec<u8> {
         let trimmed: &[u8] = {
-            let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+            let start = bytes
+                .iter()
+                .position(|b| *b != 0)
+                .unwrap_or(bytes.len().saturating_sub(1));
             &bytes[start..]
         };
         let mut content = Vec::with_capacity(trimmed.len() + 1);
@@ -175,7 +199,10 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
         out.push(len as u8);
     } else {
         let bytes = len.to_be_bytes();
-        let skip = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
+        let skip = bytes
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bytes.len() - 1);
         out.push(0x80 | (bytes.len() - skip) as u8);
         out.extend_from_slice(&bytes[skip..]);
     }
@@ -185,14 +212,21 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// The label and DER of the first PEM block.
 fn pem_decode(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), JoseError> {
-    let begin = pem.find("-----BEGIN ").ok_or(JoseError::InvalidKey("not PEM"))?;
+    let begin = pem
+        .find("-----BEGIN ")
+        .ok_or(JoseError::InvalidKey("not PEM"))?;
     let rest = &pem[begin + 11..];
     let label_end = rest.find("-----").ok_or(JoseError::InvalidKey("not PEM"))?;
     let label = rest[..label_end].to_owned();
     let body_start = label_end + 5;
     let end_marker = format!("-----END {label}-----");
-    let body_end = rest.find(&end_marker).ok_or(JoseError::InvalidKey("unterminated PEM"))?;
-    let body: String = rest[body_start..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+    let body_end = rest
+        .find(&end_marker)
+        .ok_or(JoseError::InvalidKey("unterminated PEM"))?;
+    let body: String = rest[body_start..body_end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let der = base64::engine::general_purpose::STANDARD
         .decode(body)
         .map_err(|_| JoseError::InvalidKey("PEM body is not base64"))?;
@@ -221,15 +255,24 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     fn from_pair(pair: Pair) -> Result<Self, JoseError> {
         let spki = match &pair {
-            Pair::Rsa(k) => k.public_key().as_der().map(|d: PublicKeyX509Der| d.as_ref().to_vec()),
-            Pair::Ec(k) => k.public_key().as_der().map(|d: PublicKeyX509Der| d.as_ref().to_vec()),
+            Pair::Rsa(k) => k
+                .public_key()
+                .as_der()
+                .map(|d: PublicKeyX509Der| d.as_ref().to_vec()),
+            Pair::Ec(k) => k
+                .public_key()
+                .as_der()
+                .map(|d: PublicKeyX509Der| d.as_ref().to_vec()),
         }
         .map_err(|_| JoseError::InvalidKey("cannot encode the public key"))?;
         let alg = match pair {
             Pair::Rsa(_) => Algorithm::RS256,
             Pair::Ec(_) => Algorithm::ES256,
         };
-        Ok(Self { verifying: VerifyingKey::parsed(alg, &spki)?, pair })
+        Ok(Self {
+            verifying: VerifyingKey::parsed(alg, &spki)?,
+            pair,
+        })
     }
 
     /// A new RSA-2048 key, with its PKCS#8 DER for sealed storage.
@@ -241,8 +284,9 @@ impl SigningKey {
     }
 
     pub fn generate_p256() -> Result<(Self, Zeroizing<Vec<u8>>), JoseError> {
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map_err(|_| JoseError::Signing)?;
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| JoseError::Signing)?;
         let pkcs8 = Zeroizing::new(doc.as_ref().to_vec());
         Ok((Self::from_pkcs8_der(&pkcs8)?, pkcs8))
     }
@@ -264,9 +308,11 @@ impl SigningKey {
             "RSA PRIVATE KEY" => RsaKeyPair::from_der(&der)
                 .map_err(|_| JoseError::InvalidKey("not an RSA private key"))
                 .and_then(|k| Self::from_pair(Pair::Rsa(k))),
-            "EC PRIVATE KEY" => EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
-                .map_err(|_| JoseError::InvalidKey("not a P-256 private key"))
-                .and_then(|k| Self::from_pair(Pair::Ec(k))),
+            "EC PRIVATE KEY" => {
+                EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                    .map_err(|_| JoseError::InvalidKey("not a P-256 private key"))
+                    .and_then(|k| Self::from_pair(Pair::Ec(k)))
+            }
             _ => Err(JoseError::InvalidKey("PEM holds no private key")),
         }
     }
@@ -287,7 +333,11 @@ impl SigningKey {
         self.verifying.spki.clone()
     }
 
-    pub fn sign_jwt<C: Serialize>(&self, claims: &C, params: &HeaderParams) -> Result<String, JoseError> {
+    pub fn sign_jwt<C: Serialize>(
+        &self,
+        claims: &C,
+        params: &HeaderParams,
+    ) -> Result<String, JoseError> {
         #[derive(Serialize)]
         struct Header<'a> {
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -298,7 +348,12 @@ impl SigningKey {
             x5t: Option<&'a str>,
         }
         let kid = params.kid.as_deref().unwrap_or(self.kid());
-        let header = Header { typ: params.typ.as_deref(), alg: self.algorithm().as_str(), kid, x5t: params.x5t.then_some(kid) };
+        let header = Header {
+            typ: params.typ.as_deref(),
+            alg: self.algorithm().as_str(),
+            kid,
+            x5t: params.x5t.then_some(kid),
+        };
         let header = serde_json::to_vec(&header).map_err(|_| JoseError::Signing)?;
         let claims = serde_json::to_vec(claims).map_err(|_| JoseError::Signing)?;
         let signing_input = format!("{}.{}", b64::encode(&header), b64::encode(&claims));
@@ -311,10 +366,15 @@ impl SigningKey {
         match &self.pair {
             Pair::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig).map_err(|_| JoseError::Signing)?;
+                k.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                    .map_err(|_| JoseError::Signing)?;
                 Ok(sig)
             }
-            Pair::Ec(k) => Ok(k.sign(&rng, message).map_err(|_| JoseError::Signing)?.as_ref().to_vec()),
+            Pair::Ec(k) => Ok(k
+                .sign(&rng, message)
+                .map_err(|_| JoseError::Signing)?
+                .as_ref()
+                .to_vec()),
         }
     }
 }

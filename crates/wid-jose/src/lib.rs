@@ -100,7 +100,9 @@ pub mod b64 {
 
     /// Strict base64url without padding; anything else is malformed.
     pub fn decode(s: &str) -> Result<Vec<u8>, JoseError> {
-        URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed("invalid base64url"))
+        URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| JoseError::Malformed("invalid base64url"))
     }
 }
 
@@ -109,7 +111,9 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, JoseError> {
         return Err(JoseError::Malformed("token too large"));
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(JoseError::Malformed("a JWS has three segments"));
     };
     if h.is_empty() || c.is_empty() || s.is_empty() {
@@ -118,7 +122,9 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, JoseError> {
     let raw: RawHeader = serde_json::from_slice(&b64::decode(h)?)
         .map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
     if raw.crit.is_some() {
-        return Err(JoseError::Malformed("critical header parameters are not supported"));
+        return Err(JoseError::Malformed(
+            "critical header parameters are not supported",
+        ));
     }
     let alg = Algorithm::parse(raw.alg.as_deref().unwrap_or(""))?;
     let claims = b64::decode(c)?;
@@ -126,7 +132,11 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, JoseError> {
         return Err(JoseError::Malformed("claims are not a JSON object"));
     }
     Ok(UnverifiedJwt {
-        header: Header { alg, kid: raw.kid, typ: raw.typ },
+        header: Header {
+            alg,
+            kid: raw.kid,
+            typ: raw.typ,
+        },
         signing_input: format!("{h}.{c}"),
         signature: b64::decode(s)?,
         claims,
@@ -135,7 +145,8 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, JoseError> {
 
 impl UnverifiedJwt {
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JoseError> {
-        serde_json::from_slice(&self.claims).map_err(|_| JoseError::Malformed("claims do not have the expected shape"))
+        serde_json::from_slice(&self.claims)
+            .map_err(|_| JoseError::Malformed("claims do not have the expected shape"))
     }
 
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), JoseError> {
@@ -167,7 +178,12 @@ pub enum TimeWindowError {
 }
 
 /// A token is valid from `nbf - skew` until `exp + skew`; one without `exp` never is.
-pub fn check_time_window(now: i64, nbf: Option<i64>, exp: Option<i64>, skew_secs: i64) -> Result<(), TimeWindowError> {
+pub fn check_time_window(
+    now: i64,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    skew_secs: i64,
+) -> Result<(), TimeWindowError> {
     let exp = exp.ok_or(TimeWindowError::MissingExp)?;
     if now > exp.saturating_add(skew_secs) {
         return Err(TimeWindowError::Expired { exp, now });
