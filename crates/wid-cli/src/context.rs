@@ -34,17 +34,29 @@ impl Context {
                 data_dir.display()
             )
         })?;
-        let credentials: AdminCredentials = datadir::read_json(&data_dir.join(datadir::CREDENTIALS))?
-            .ok_or_else(|| anyhow!("no credentials.json in {}", data_dir.display()))?;
+        let credentials: AdminCredentials =
+            datadir::read_json(&data_dir.join(datadir::CREDENTIALS))?
+                .ok_or_else(|| anyhow!("no credentials.json in {}", data_dir.display()))?;
         let ca_path = server
             .ca_bundle
             .clone()
             .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))
             .or_else(|| std::env::var_os("REQUESTS_CA_BUNDLE").map(PathBuf::from))
-            .ok_or_else(|| anyhow!("the server uses an operator certificate: set SSL_CERT_FILE to its CA bundle"))?;
-        let ca = std::fs::read(&ca_path).with_context(|| format!("reading CA bundle {}", ca_path.display()))?;
+            .ok_or_else(|| {
+                anyhow!(
+                    "the server uses an operator certificate: set SSL_CERT_FILE to its CA bundle"
+                )
+            })?;
+        let ca = std::fs::read(&ca_path)
+            .with_context(|| format!("reading CA bundle {}", ca_path.display()))?;
         let client = WidClient::new(&server.url, &ca)?;
-        Ok(Self { data_dir: data_dir.to_owned(), server, credentials, client, token: tokio::sync::OnceCell::new() })
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            server,
+            credentials,
+            client,
+            token: tokio::sync::OnceCell::new(),
+        })
     }
 
     pub fn profile(&self) -> Result<Profile> {
@@ -62,12 +74,18 @@ impl Context {
         if let Some(s) = explicit {
             return Ok(s.to_owned());
         }
-        Ok(self.profile()?.subscription_id.unwrap_or_else(|| self.server.subscription_id.clone()))
+        Ok(self
+            .profile()?
+            .subscription_id
+            .unwrap_or_else(|| self.server.subscription_id.clone()))
     }
 
     pub async fn token_for(&self, scope: &str) -> Result<wid_types::oauth::TokenResponseV2> {
         let c = &self.credentials;
-        Ok(self.client.token_with_secret(&c.tenant_id, &c.client_id, &c.client_secret, scope).await?)
+        Ok(self
+            .client
+            .token_with_secret(&c.tenant_id, &c.client_id, &c.client_secret, scope)
+            .await?)
     }
 
     async fn management_token(&self) -> Result<&str> {
@@ -80,13 +98,18 @@ impl Context {
             .map(String::as_str)
     }
 
-    pub async fn arm(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<ArmResponse> {
+    pub async fn arm(
+        &self,
+        method: wid_client::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<ArmResponse> {
         self.arm_with_headers(method, path, body, &[]).await
     }
 
     pub async fn arm_with_headers(
         &self,
-        method: reqwest::Method,
+        method: wid_client::Method,
         path: &str,
         body: Option<&Value>,
         headers: &[(String, String)],
@@ -96,7 +119,12 @@ impl Context {
     }
 
     /// A GET/PUT/… that must return a body.
-    pub async fn arm_value(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    pub async fn arm_value(
+        &self,
+        method: wid_client::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
         match self.arm(method, path, body).await?.body {
             Some(v) => Ok(v),
             None => bail!("the server returned no content"),
@@ -108,11 +136,14 @@ impl Context {
         let mut items = Vec::new();
         let mut next = Some(path.to_owned());
         while let Some(url) = next.take() {
-            let page = self.arm_value(reqwest::Method::GET, &url, None).await?;
+            let page = self.arm_value(wid_client::Method::GET, &url, None).await?;
             if let Some(Value::Array(values)) = page.get("value") {
                 items.extend(values.iter().cloned());
             }
-            next = page.get("nextLink").and_then(Value::as_str).map(str::to_owned);
+            next = page
+                .get("nextLink")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
         }
         Ok(items)
     }

@@ -26,14 +26,19 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let data_dir = cli.data_dir.unwrap_or_else(wid_server::datadir::default_data_dir);
+    let data_dir = cli
+        .data_dir
+        .unwrap_or_else(wid_server::datadir::default_data_dir);
     match runtime.block_on(commands::run(cli.command, data_dir)) {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(value)) => match output::render(&value, cli.output, cli.query.as_deref()) {

@@ -1,7 +1,8 @@
 //! A typed HTTPS client for wid's planes. The CLI, the bench and tests all talk to wid
 //! through it, so TLS trust, token acquisition and error decoding live in one place.
 
-use reqwest::{Method, StatusCode};
+pub use reqwest::Method;
+use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;

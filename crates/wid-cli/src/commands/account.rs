@@ -3,7 +3,6 @@
 use crate::context::{Context, Profile};
 use anyhow::{bail, Result};
 use clap::Subcommand;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const API: &str = "2022-12-01";
@@ -12,7 +11,12 @@ const API: &str = "2022-12-01";
 pub enum AccountCommand {
     /// Show the subscription in use.
     Show {
-        #[arg(short = 's', long = "subscription", visible_alias = "name", short_alias = 'n')]
+        #[arg(
+            short = 's',
+            long = "subscription",
+            visible_alias = "name",
+            short_alias = 'n'
+        )]
         subscription: Option<String>,
     },
     /// List the subscriptions of the signed-in principal.
@@ -23,7 +27,12 @@ pub enum AccountCommand {
     },
     /// Set the subscription in use.
     Set {
-        #[arg(short = 's', long = "subscription", visible_alias = "name", short_alias = 'n')]
+        #[arg(
+            short = 's',
+            long = "subscription",
+            visible_alias = "name",
+            short_alias = 'n'
+        )]
         subscription: String,
     },
     /// Get an access token for the signed-in principal.
@@ -34,7 +43,12 @@ pub enum AccountCommand {
         /// Scope the token is for, instead of --resource.
         #[arg(long, conflicts_with = "resource", num_args = 1..)]
         scope: Option<Vec<String>>,
-        #[arg(short = 's', long = "subscription", visible_alias = "name", short_alias = 'n')]
+        #[arg(
+            short = 's',
+            long = "subscription",
+            visible_alias = "name",
+            short_alias = 'n'
+        )]
         subscription: Option<String>,
         #[arg(short = 't', long)]
         tenant: Option<String>,
@@ -43,7 +57,10 @@ pub enum AccountCommand {
 
 /// The `az account show` shape of one subscription.
 fn account(ctx: &Context, sub: &Value, default_id: &str) -> Value {
-    let id = sub.get("subscriptionId").and_then(Value::as_str).unwrap_or_default();
+    let id = sub
+        .get("subscriptionId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     json!({
         "environmentName": "wid",
         "homeTenantId": sub.get("tenantId"),
@@ -58,15 +75,18 @@ fn account(ctx: &Context, sub: &Value, default_id: &str) -> Value {
 }
 
 async fn subscriptions(ctx: &Context) -> Result<Vec<Value>> {
-    ctx.arm_list(&format!("/subscriptions?api-version={API}")).await
+    ctx.arm_list(&format!("/subscriptions?api-version={API}"))
+        .await
 }
 
 /// A subscription named by id or display name, as az accepts either.
 fn find<'a>(subs: &'a [Value], wanted: &str) -> Option<&'a Value> {
     subs.iter().find(|s| {
-        ["subscriptionId", "displayName"]
-            .iter()
-            .any(|k| s.get(*k).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(wanted)))
+        ["subscriptionId", "displayName"].iter().any(|k| {
+            s.get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(wanted))
+        })
     })
 }
 
@@ -84,25 +104,42 @@ pub async fn run(command: AccountCommand, ctx: &Context) -> Result<Option<Value>
         AccountCommand::List { all: _ } => {
             let current = ctx.subscription(None)?;
             let subs = subscriptions(ctx).await?;
-            Ok(Some(Value::Array(subs.iter().map(|s| account(ctx, s, &current)).collect())))
+            Ok(Some(Value::Array(
+                subs.iter().map(|s| account(ctx, s, &current)).collect(),
+            )))
         }
         AccountCommand::Set { subscription } => {
             let subs = subscriptions(ctx).await?;
             let Some(found) = find(&subs, &subscription) else {
                 bail!("The subscription of '{subscription}' doesn't exist in cloud 'wid'.");
             };
-            let id = found.get("subscriptionId").and_then(Value::as_str).unwrap_or_default().to_owned();
-            ctx.save_profile(&Profile { subscription_id: Some(id) })?;
+            let id = found
+                .get("subscriptionId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            ctx.save_profile(&Profile {
+                subscription_id: Some(id),
+            })?;
             Ok(None)
         }
-        AccountCommand::GetAccessToken { resource, scope, subscription, tenant } => {
+        AccountCommand::GetAccessToken {
+            resource,
+            scope,
+            subscription,
+            tenant,
+        } => {
             let scope = match (scope, resource) {
                 (Some(scopes), _) => scopes.join(" "),
                 (None, Some(r)) => format!("{}/.default", r.trim_end_matches('/')),
                 (None, None) => format!("{}.default", ctx.server.management_resource),
             };
-            if let Some(t) = tenant.filter(|t| !t.eq_ignore_ascii_case(&ctx.credentials.tenant_id)) {
-                bail!("the signed-in principal belongs to tenant {}, not {t}", ctx.credentials.tenant_id);
+            if let Some(t) = tenant.filter(|t| !t.eq_ignore_ascii_case(&ctx.credentials.tenant_id))
+            {
+                bail!(
+                    "the signed-in principal belongs to tenant {}, not {t}",
+                    ctx.credentials.tenant_id
+                );
             }
             let sub = ctx.subscription(subscription.as_deref())?;
             let token = ctx.token_for(&scope).await?;

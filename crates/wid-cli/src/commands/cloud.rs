@@ -18,7 +18,10 @@ pub enum CloudCommand {
 
 pub fn run(command: CloudCommand, ctx: &Context) -> Result<Option<Value>> {
     let CloudCommand::Show { name: _ } = command;
-    let cloud = Cloud { public_url: ctx.server.url.clone(), dns_suffix: ctx.server.dns_suffix.clone() };
+    let cloud = Cloud {
+        public_url: ctx.server.url.clone(),
+        dns_suffix: ctx.server.dns_suffix.clone(),
+    };
     Ok(Some(json!({
         "endpoints": {
             "activeDirectory": cloud.authority(),

@@ -4,8 +4,8 @@ use super::parse_tags;
 use crate::context::Context;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use reqwest::Method;
 use serde_json::{json, Value};
+use wid_client::Method;
 
 const API: &str = "2024-11-01";
 
@@ -62,7 +62,12 @@ pub enum GroupCommand {
 #[derive(Args)]
 pub struct GroupName {
     /// Name of the resource group.
-    #[arg(short = 'n', long = "name", visible_alias = "resource-group", short_alias = 'g')]
+    #[arg(
+        short = 'n',
+        long = "name",
+        visible_alias = "resource-group",
+        short_alias = 'g'
+    )]
     name: String,
 }
 
@@ -81,7 +86,13 @@ fn az_shape(mut group: Value) -> Value {
 
 pub async fn run(command: GroupCommand, ctx: &Context) -> Result<Option<Value>> {
     match command {
-        GroupCommand::Create { name, location, tags, managed_by, subscription } => {
+        GroupCommand::Create {
+            name,
+            location,
+            tags,
+            managed_by,
+            subscription,
+        } => {
             let sub = ctx.subscription(subscription.as_deref())?;
             let mut body = json!({ "location": location });
             if !tags.is_empty() {
@@ -90,24 +101,45 @@ pub async fn run(command: GroupCommand, ctx: &Context) -> Result<Option<Value>> 
             if let Some(m) = managed_by {
                 body["managedBy"] = Value::String(m);
             }
-            let group = ctx.arm_value(Method::PUT, &path(&sub, &name.name), Some(&body)).await?;
+            let group = ctx
+                .arm_value(Method::PUT, &path(&sub, &name.name), Some(&body))
+                .await?;
             Ok(Some(az_shape(group)))
         }
         GroupCommand::Show { name, subscription } => {
             let sub = ctx.subscription(subscription.as_deref())?;
-            Ok(Some(az_shape(ctx.arm_value(Method::GET, &path(&sub, &name.name), None).await?)))
+            Ok(Some(az_shape(
+                ctx.arm_value(Method::GET, &path(&sub, &name.name), None)
+                    .await?,
+            )))
         }
         GroupCommand::List { subscription } => {
             let sub = ctx.subscription(subscription.as_deref())?;
-            let groups = ctx.arm_list(&format!("/subscriptions/{sub}/resourcegroups?api-version={API}")).await?;
-            Ok(Some(Value::Array(groups.into_iter().map(az_shape).collect())))
+            let groups = ctx
+                .arm_list(&format!(
+                    "/subscriptions/{sub}/resourcegroups?api-version={API}"
+                ))
+                .await?;
+            Ok(Some(Value::Array(
+                groups.into_iter().map(az_shape).collect(),
+            )))
         }
-        GroupCommand::Delete { name, yes, no_wait: _, subscription } => {
-            if !yes && !confirm(&format!("Are you sure you want to perform this operation? (y/n): "))? {
+        GroupCommand::Delete {
+            name,
+            yes,
+            no_wait: _,
+            subscription,
+        } => {
+            if !yes
+                && !confirm(&format!(
+                    "Are you sure you want to perform this operation? (y/n): "
+                ))?
+            {
                 return Ok(None);
             }
             let sub = ctx.subscription(subscription.as_deref())?;
-            ctx.arm(Method::DELETE, &path(&sub, &name.name), None).await?;
+            ctx.arm(Method::DELETE, &path(&sub, &name.name), None)
+                .await?;
             Ok(None)
         }
         GroupCommand::Exists { name, subscription } => {

@@ -5,8 +5,8 @@ use super::{flatten, parse_tags};
 use crate::context::Context;
 use anyhow::Result;
 use clap::Subcommand;
-use reqwest::Method;
 use serde_json::{json, Value};
+use wid_client::Method;
 
 const API: &str = "2024-11-30";
 const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -137,7 +137,13 @@ fn credential_path(ctx: &Context, t: &CredentialTarget) -> Result<String> {
 
 pub async fn run(command: IdentityCommand, ctx: &Context) -> Result<Option<Value>> {
     match command {
-        IdentityCommand::Create { name, resource_group, location, tags, subscription } => {
+        IdentityCommand::Create {
+            name,
+            resource_group,
+            location,
+            tags,
+            subscription,
+        } => {
             let sub = ctx.subscription(subscription.as_deref())?;
             let location = match location {
                 Some(l) => l,
@@ -145,32 +151,65 @@ pub async fn run(command: IdentityCommand, ctx: &Context) -> Result<Option<Value
                     let rg = ctx
                         .arm_value(Method::GET, &format!("/subscriptions/{sub}/resourcegroups/{resource_group}?api-version=2024-11-01"), None)
                         .await?;
-                    rg.get("location").and_then(Value::as_str).unwrap_or_default().to_owned()
+                    rg.get("location")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
                 }
             };
             let mut body = json!({ "location": location });
             if !tags.is_empty() {
                 body["tags"] = parse_tags(&tags);
             }
-            let path = format!("{}?api-version={API}", identity_path(&sub, &resource_group, &name));
-            Ok(Some(flatten(ctx.arm_value(Method::PUT, &path, Some(&body)).await?)))
+            let path = format!(
+                "{}?api-version={API}",
+                identity_path(&sub, &resource_group, &name)
+            );
+            Ok(Some(flatten(
+                ctx.arm_value(Method::PUT, &path, Some(&body)).await?,
+            )))
         }
-        IdentityCommand::Show { name, resource_group, subscription } => {
+        IdentityCommand::Show {
+            name,
+            resource_group,
+            subscription,
+        } => {
             let sub = ctx.subscription(subscription.as_deref())?;
-            let path = format!("{}?api-version={API}", identity_path(&sub, &resource_group, &name));
-            Ok(Some(flatten(ctx.arm_value(Method::GET, &path, None).await?)))
+            let path = format!(
+                "{}?api-version={API}",
+                identity_path(&sub, &resource_group, &name)
+            );
+            Ok(Some(flatten(
+                ctx.arm_value(Method::GET, &path, None).await?,
+            )))
         }
-        IdentityCommand::List { resource_group, subscription } => {
+        IdentityCommand::List {
+            resource_group,
+            subscription,
+        } => {
             let sub = ctx.subscription(subscription.as_deref())?;
             let path = match resource_group {
                 Some(rg) => format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version={API}"),
                 None => format!("/subscriptions/{sub}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version={API}"),
             };
-            Ok(Some(Value::Array(ctx.arm_list(&path).await?.into_iter().map(flatten).collect())))
+            Ok(Some(Value::Array(
+                ctx.arm_list(&path)
+                    .await?
+                    .into_iter()
+                    .map(flatten)
+                    .collect(),
+            )))
         }
-        IdentityCommand::Delete { name, resource_group, subscription } => {
+        IdentityCommand::Delete {
+            name,
+            resource_group,
+            subscription,
+        } => {
             let sub = ctx.subscription(subscription.as_deref())?;
-            let path = format!("{}?api-version={API}", identity_path(&sub, &resource_group, &name));
+            let path = format!(
+                "{}?api-version={API}",
+                identity_path(&sub, &resource_group, &name)
+            );
             ctx.arm(Method::DELETE, &path, None).await?;
             Ok(None)
         }
@@ -187,12 +226,17 @@ async fn credential(command: CredentialCommand, ctx: &Context) -> Result<Option<
                 "audiences": fields.audiences.unwrap_or_else(|| vec![DEFAULT_AUDIENCE.to_owned()]),
             }});
             let path = credential_path(ctx, &target)?;
-            Ok(Some(flatten(ctx.arm_value(Method::PUT, &path, Some(&body)).await?)))
+            Ok(Some(flatten(
+                ctx.arm_value(Method::PUT, &path, Some(&body)).await?,
+            )))
         }
         CredentialCommand::Update { target, fields } => {
             let path = credential_path(ctx, &target)?;
             let current = ctx.arm_value(Method::GET, &path, None).await?;
-            let mut props = current.get("properties").cloned().unwrap_or_else(|| json!({}));
+            let mut props = current
+                .get("properties")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             if let Some(issuer) = fields.issuer {
                 props["issuer"] = Value::String(issuer);
             }
@@ -203,19 +247,33 @@ async fn credential(command: CredentialCommand, ctx: &Context) -> Result<Option<
                 props["audiences"] = json!(audiences);
             }
             let body = json!({ "properties": props });
-            Ok(Some(flatten(ctx.arm_value(Method::PUT, &path, Some(&body)).await?)))
+            Ok(Some(flatten(
+                ctx.arm_value(Method::PUT, &path, Some(&body)).await?,
+            )))
         }
         CredentialCommand::Show { target } => {
             let path = credential_path(ctx, &target)?;
-            Ok(Some(flatten(ctx.arm_value(Method::GET, &path, None).await?)))
+            Ok(Some(flatten(
+                ctx.arm_value(Method::GET, &path, None).await?,
+            )))
         }
-        CredentialCommand::List { identity_name, resource_group, subscription } => {
+        CredentialCommand::List {
+            identity_name,
+            resource_group,
+            subscription,
+        } => {
             let sub = ctx.subscription(subscription.as_deref())?;
             let path = format!(
                 "{}/federatedIdentityCredentials?api-version={API}",
                 identity_path(&sub, &resource_group, &identity_name)
             );
-            Ok(Some(Value::Array(ctx.arm_list(&path).await?.into_iter().map(flatten).collect())))
+            Ok(Some(Value::Array(
+                ctx.arm_list(&path)
+                    .await?
+                    .into_iter()
+                    .map(flatten)
+                    .collect(),
+            )))
         }
         CredentialCommand::Delete { target, yes } => {
             if !yes && !confirm("Are you sure you want to perform this operation? (y/n): ")? {

@@ -83,7 +83,11 @@ pub fn flatten(mut resource: Value) -> Value {
             map.entry(k).or_insert(v);
         }
     }
-    if let Some(rg) = map.get("id").and_then(Value::as_str).and_then(resource_group_of) {
+    if let Some(rg) = map
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(resource_group_of)
+    {
         map.insert("resourceGroup".to_owned(), Value::String(rg));
     }
     resource
@@ -96,12 +100,20 @@ mod tests {
 
     #[test]
     fn flatten_merges_properties_and_adds_group() {
-        let v = flatten(json!({"id": "/subscriptions/s/resourcegroups/RG1/providers/x/y/n", "name": "n", "properties": {"clientId": "c"}}));
-        assert_eq!(v, json!({"id": "/subscriptions/s/resourcegroups/RG1/providers/x/y/n", "name": "n", "clientId": "c", "resourceGroup": "RG1"}));
+        let v = flatten(
+            json!({"id": "/subscriptions/s/resourcegroups/RG1/providers/x/y/n", "name": "n", "properties": {"clientId": "c"}}),
+        );
+        assert_eq!(
+            v,
+            json!({"id": "/subscriptions/s/resourcegroups/RG1/providers/x/y/n", "name": "n", "clientId": "c", "resourceGroup": "RG1"})
+        );
     }
 
     #[test]
     fn tags() {
-        assert_eq!(parse_tags(&["a=b".into(), "c".into(), "d=e=f".into()]), json!({"a": "b", "c": "", "d": "e=f"}));
+        assert_eq!(
+            parse_tags(&["a=b".into(), "c".into(), "d=e=f".into()]),
+            json!({"a": "b", "c": "", "d": "e=f"})
+        );
     }
 }

@@ -3,9 +3,9 @@
 use crate::context::Context;
 use anyhow::{Context as _, Result};
 use clap::Args;
-use reqwest::Method;
 use serde_json::Value;
 use wid_cli::relaxed_json;
+use wid_client::Method;
 
 #[derive(Args)]
 pub struct RestArgs {
@@ -35,7 +35,14 @@ fn parse_headers(headers: &[String]) -> Result<Vec<(String, String)>> {
         if h.trim_start().starts_with('{') {
             let map = relaxed_json::parse(h)?;
             if let Value::Object(map) = map {
-                out.extend(map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))));
+                out.extend(map.into_iter().map(|(k, v)| {
+                    (
+                        k,
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                }));
             }
         } else if let Some((k, v)) = h.split_once('=') {
             out.push((k.to_owned(), v.to_owned()));
@@ -60,7 +67,9 @@ pub async fn run(args: RestArgs, ctx: &Context) -> Result<Option<Value>> {
         None => None,
     };
     let headers = parse_headers(&args.headers)?;
-    let response = ctx.arm_with_headers(method, &url, body.as_ref(), &headers).await?;
+    let response = ctx
+        .arm_with_headers(method, &url, body.as_ref(), &headers)
+        .await?;
     if let Some(file) = args.output_file {
         let text = response.body.map(|b| b.to_string()).unwrap_or_default();
         std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;

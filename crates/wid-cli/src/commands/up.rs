@@ -43,7 +43,9 @@ enum LogFormat {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WID_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -81,21 +83,41 @@ async fn wait_for_signal() -> Result<()> {
 fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) {
     let info = &server.info;
     let default_dir = data_dir == wid_server::datadir::default_data_dir();
-    println!("wid is up on {} (listening on {})", info.url, server.local_addr);
+    println!(
+        "wid is up on {} (listening on {})",
+        info.url, server.local_addr
+    );
     println!();
-    println!("  identity plane    {}/{}/oauth2/v2.0/token", info.url, info.tenant_id);
-    println!("  OIDC discovery    {}/{}/v2.0/.well-known/openid-configuration", info.url, info.tenant_id);
-    println!("  management plane  {}/  (token scope {}.default)", info.url, info.management_resource);
+    println!(
+        "  identity plane    {}/{}/oauth2/v2.0/token",
+        info.url, info.tenant_id
+    );
+    println!(
+        "  OIDC discovery    {}/{}/v2.0/.well-known/openid-configuration",
+        info.url, info.tenant_id
+    );
+    println!(
+        "  management plane  {}/  (token scope {}.default)",
+        info.url, info.management_resource
+    );
     println!("  tenant            {}", info.tenant_id);
     println!("  subscription      {}", info.subscription_id);
-    println!("  admin client id   {}  (secret in {})", server.admin_client_id, data_dir.join("credentials.json").display());
+    println!(
+        "  admin client id   {}  (secret in {})",
+        server.admin_client_id,
+        data_dir.join("credentials.json").display()
+    );
     println!("  data directory    {}", data_dir.display());
     println!("  database          {}", server.database);
     if let Some(ca) = &info.ca_bundle {
         println!("  CA bundle         {}", ca.display());
         println!();
         println!("Trust wid's CA in SDK clients (Python requests, OpenSSL):");
-        println!("  export REQUESTS_CA_BUNDLE={} SSL_CERT_FILE={}", ca.display(), ca.display());
+        println!(
+            "  export REQUESTS_CA_BUNDLE={} SSL_CERT_FILE={}",
+            ca.display(),
+            ca.display()
+        );
     }
     println!();
     println!("Next, in another terminal:");
