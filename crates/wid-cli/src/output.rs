@@ -236,6 +236,17 @@ fn needs_quotes(s: &str) -> bool {
         || s.contains(": ")
         || s.contains(" #")
         || s.contains(['\n', '\t', '\r'])
+        || looks_like_date(s)
+}
+
+/// YAML 1.1 reads `2026-11-24…` as a timestamp, so PyYAML quotes such strings.
+fn looks_like_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
 }
 
 fn yaml_scalar(v: &Value) -> String {
@@ -392,10 +403,10 @@ mod tests {
 
     #[test]
     fn yaml_block_style() {
-        let v = json!({"b": [1, {"x": "y: z", "e": ""}], "a": null, "c": "123", "d": true, "u": "é", "m": "multi\nline"});
+        let v = json!({"b": [1, {"x": "y: z", "e": ""}], "a": null, "c": "123", "d": true, "u": "é", "m": "multi\nline", "t": "2026-11-24T13:24:21Z"});
         assert_eq!(
             render(&v, OutputFormat::Yaml, None).unwrap(),
-            "a: null\nb:\n- 1\n- e: ''\n  x: 'y: z'\nc: '123'\nd: true\nm: \"multi\\nline\"\nu: é\n"
+            "a: null\nb:\n- 1\n- e: ''\n  x: 'y: z'\nc: '123'\nd: true\nm: \"multi\\nline\"\nt: '2026-11-24T13:24:21Z'\nu: é\n"
         );
         assert_eq!(
             render(&json!("scalar"), OutputFormat::Yaml, None).unwrap(),

@@ -17,9 +17,9 @@ pub enum ClientError {
     #[error("TLS setup: {0}")]
     Tls(String),
     #[error("({}) {}", .body.error, .body.error_description)]
-    OAuth { status: u16, body: OAuthError },
+    OAuth { status: u16, body: Box<OAuthError> },
     #[error("({}) {}", .error.code, .error.message)]
-    Arm { status: u16, error: ErrorBody },
+    Arm { status: u16, error: Box<ErrorBody> },
     #[error("unexpected response {status}: {body}")]
     Unexpected { status: u16, body: String },
 }
@@ -131,7 +131,7 @@ impl WidClient {
             match serde_json::from_str::<OAuthError>(&text) {
                 Ok(body) => Err(ClientError::OAuth {
                     status: status.as_u16(),
-                    body,
+                    body: Box::new(body),
                 }),
                 Err(_) => Err(ClientError::Unexpected {
                     status: status.as_u16(),
@@ -192,11 +192,11 @@ fn decode_arm(status: StatusCode, text: &str) -> Result<ArmResponse, ClientError
     match serde_json::from_str::<ErrorResponse>(text) {
         Ok(e) => Err(ClientError::Arm {
             status: status.as_u16(),
-            error: e.error,
+            error: Box::new(e.error),
         }),
         Err(_) if text.trim().is_empty() => Err(ClientError::Arm {
             status: status.as_u16(),
-            error: ErrorBody {
+            error: Box::new(ErrorBody {
                 code: status
                     .canonical_reason()
                     .unwrap_or("Error")
@@ -204,7 +204,7 @@ fn decode_arm(status: StatusCode, text: &str) -> Result<ArmResponse, ClientError
                 message: format!("Operation returned an invalid status '{status}'"),
                 target: None,
                 details: vec![],
-            },
+            }),
         }),
         Err(_) => Err(ClientError::Unexpected {
             status: status.as_u16(),

@@ -143,6 +143,9 @@ fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
 }
 
+/// Path, form, expected status, OAuth error and AADSTS code.
+type TokenCase<'a> = (String, Vec<(&'a str, &'a str)>, u16, &'a str, u32);
+
 #[tokio::test]
 async fn token_endpoint_answers_in_entra_shape() {
     let wid = Wid::start().await;
@@ -151,7 +154,7 @@ async fn token_endpoint_answers_in_entra_shape() {
     let scope = format!("{}.default", wid.info().management_resource);
     let id = wid.creds.client_id.clone();
     let secret = wid.creds.client_secret.clone();
-    let cases: Vec<(String, Vec<(&str, &str)>, u16, &str, u32)> = vec![
+    let cases: Vec<TokenCase> = vec![
         (
             path.clone(),
             vec![("client_id", &id)],

@@ -130,11 +130,7 @@ pub async fn run(command: GroupCommand, ctx: &Context) -> Result<Option<Value>> 
             no_wait: _,
             subscription,
         } => {
-            if !yes
-                && !confirm(&format!(
-                    "Are you sure you want to perform this operation? (y/n): "
-                ))?
-            {
+            if !yes && !confirm("Are you sure you want to perform this operation? (y/n): ")? {
                 return Ok(None);
             }
             let sub = ctx.subscription(subscription.as_deref())?;
