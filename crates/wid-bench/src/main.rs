@@ -39,7 +39,7 @@ struct Target {
     subscription: String,
 }
 
-async fn connect(data_dir: &PathBuf) -> Result<Target> {
+async fn connect(data_dir: &std::path::Path) -> Result<Target> {
     let read = |name: &str| -> Result<Value> {
         let path = data_dir.join(name);
         let text = std::fs::read_to_string(&path)
