@@ -5,7 +5,7 @@
 use crate::codec::{self, IdentityKeys};
 use crate::error::conflict_if_taken;
 use crate::identities::{identity_exists, lock_identity};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use wid_core::federation::check_against_existing;
@@ -30,19 +30,32 @@ impl Store {
         let name_key = codec::key(&c.name);
         let audiences = codec::audiences_json(&c.audiences)?;
         let mut tx = self.begin_write().await?;
-        lock_identity(tx.conn(), &keys).await?;
+        // On PostgreSQL the lock is its own statement: a statement that waited for a lock
+        // still reads the snapshot it started with, so only the next statement sees the
+        // credentials the previous holder wrote. SQLite's writers are serialized already.
+        if self.backend() == Backend::Postgres {
+            lock_identity(tx.conn(), self.backend(), &keys).await?;
+        }
         let rows = keys
-            .bind(sqlx::query(concat!(
-                "SELECT name_key, ",
-                credential_columns!(),
-                " FROM federated_credentials \
-                 WHERE subscription_key = $1 AND group_key = $2 AND identity_key = $3"
-            )))
+            .bind(sqlx::query(
+                "SELECT c.name_key, c.name, c.issuer, c.subject, c.audiences, c.created_by, \
+                 c.created_at, c.modified_by, c.modified_at FROM managed_identities i \
+                 LEFT JOIN federated_credentials c ON c.subscription_key = i.subscription_key \
+                 AND c.group_key = i.group_key AND c.identity_key = i.name_key \
+                 WHERE i.subscription_key = $1 AND i.group_key = $2 AND i.name_key = $3",
+            ))
             .fetch_all(tx.conn())
             .await?;
+        if rows.is_empty() {
+            return Err(StoreError::IdentityNotFound);
+        }
         let mut current = None;
         let mut others = Vec::with_capacity(rows.len());
-        for row in &rows {
+        // An identity without credentials comes back as one row of NULLs.
+        for row in rows
+            .iter()
+            .filter(|r| matches!(r.try_get::<Option<String>, _>("name"), Ok(Some(_))))
+        {
             let stored = credential(row)?;
             if row.try_get::<String, _>("name_key")? == name_key {
                 current = Some(stored);
@@ -164,7 +177,7 @@ impl Store {
         let keys = IdentityKeys::of(key);
         let mut tx = self.begin_write().await?;
         // Held so that a concurrent put cannot decide to update a credential deleted here.
-        lock_identity(tx.conn(), &keys).await?;
+        lock_identity(tx.conn(), self.backend(), &keys).await?;
         let deleted = keys
             .bind(sqlx::query(
                 "DELETE FROM federated_credentials WHERE subscription_key = $1 AND group_key = $2 \

@@ -47,8 +47,12 @@ impl Store {
         let backend = backend_of(url)?;
         let pool = match backend {
             Backend::Sqlite => {
+                // A local file cannot drop the connection the way a network peer can, so the
+                // ping sqlx would send before handing out each connection only adds a round
+                // trip to the connection's worker thread.
                 AnyPoolOptions::new()
                     .max_connections(SQLITE_CONNECTIONS)
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) })
                     })

@@ -3,7 +3,7 @@
 
 use crate::codec::{self, key, IdentityKeys};
 use crate::error::{conflict_if_taken, is_missing_parent};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 use wid_core::model::{IdentityKey, ManagedIdentity};
@@ -205,23 +205,27 @@ where
 }
 
 /// Takes the identity's row lock for the rest of the transaction, so that writers which
-/// check its credentials before changing them run one after another on PostgreSQL. (On
-/// SQLite writers are serialized anyway.) Fails if the identity does not exist.
+/// check its credentials before changing them run one after another on PostgreSQL, without
+/// writing the row. (SQLite has no row locks and needs none: [`Store::begin_write`]
+/// serializes its writers.) Fails if the identity does not exist.
 pub(crate) async fn lock_identity(
     conn: &mut AnyConnection,
+    backend: Backend,
     keys: &IdentityKeys,
 ) -> Result<(), StoreError> {
-    let locked = keys
-        .bind(sqlx::query(
-            "UPDATE managed_identities SET lock_version = lock_version + 1 \
-             WHERE subscription_key = $1 AND group_key = $2 AND name_key = $3",
-        ))
-        .execute(conn)
-        .await?
-        .rows_affected();
-    match locked {
-        0 => Err(StoreError::IdentityNotFound),
-        _ => Ok(()),
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT name FROM managed_identities \
+             WHERE subscription_key = $1 AND group_key = $2 AND name_key = $3 FOR UPDATE"
+        }
+        Backend::Sqlite => {
+            "SELECT name FROM managed_identities \
+             WHERE subscription_key = $1 AND group_key = $2 AND name_key = $3"
+        }
+    };
+    match keys.bind(sqlx::query(sql)).fetch_optional(conn).await? {
+        None => Err(StoreError::IdentityNotFound),
+        Some(_) => Ok(()),
     }
 }
 

@@ -7,8 +7,20 @@ use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 /// Versions are applied in order and recorded; an applied version is never run again, so
 /// a migration, once released, must never change.
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_initial.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_initial.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_identity_row_lock.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_initial.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_identity_row_lock.sql"),
+    ),
+];
 
 /// Any constant works, as long as nothing else in the database uses it ("wid_migr").
 const POSTGRES_LOCK_KEY: i64 = 0x7769_645f_6d69_6772;
