@@ -91,6 +91,167 @@ pub fn check_against_existing(
     Ok(())
 }
 
+/// Why no credential of an identity matches a presented assertion. Entra's answer names
+/// only the presented value; these also carry the closest credential, so the error can say
+/// which field of which credential differs (the answer to most support questions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchError {
+    /// The identity has no federated credentials at all.
+    NoCredentials,
+    /// No credential has the token's `iss` (AADSTS700211).
+    Issuer {
+        presented: String,
+        closest: Option<Hint>,
+    },
+    /// Credentials with this issuer exist, none with an audience in the token's `aud` (AADSTS700212).
+    Audience {
+        presented: Vec<String>,
+        closest: Option<Hint>,
+    },
+    /// Issuer and audience match, the subject does not (AADSTS700213).
+    Subject {
+        presented: String,
+        closest: Option<Hint>,
+    },
+    /// The subject matches a credential only when case is ignored (AADSTS7002138).
+    SubjectCase { presented: String, closest: Hint },
+}
+
+/// The credential that came closest to matching, and how its value differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    pub credential: String,
+    pub expected: String,
+    pub difference: &'static str,
+}
+
+impl Hint {
+    /// One sentence for the error description.
+    pub fn sentence(&self, field: &str) -> String {
+        format!(
+            " Closest federated identity credential: '{}', whose {field} is '{}' ({}).",
+            self.credential, self.expected, self.difference
+        )
+    }
+}
+
+/// Finds the credential that an assertion with these claims matches: issuer, then audience,
+/// then subject, each exact and case-sensitive, in the order Entra reports failures.
+pub fn match_assertion<'a>(
+    credentials: &'a [FederatedCredential],
+    issuer: &str,
+    subject: &str,
+    audiences: &[String],
+) -> Result<&'a FederatedCredential, MatchError> {
+    if credentials.is_empty() {
+        return Err(MatchError::NoCredentials);
+    }
+    let by_issuer: Vec<_> = credentials.iter().filter(|c| c.issuer == issuer).collect();
+    if by_issuer.is_empty() {
+        return Err(MatchError::Issuer {
+            presented: issuer.to_owned(),
+            closest: closest(credentials.iter(), |c| &c.issuer, issuer),
+        });
+    }
+    let by_audience: Vec<_> = by_issuer
+        .iter()
+        .copied()
+        .filter(|c| c.audiences.iter().any(|a| audiences.contains(a)))
+        .collect();
+    if by_audience.is_empty() {
+        let presented = audiences.first().map(String::as_str).unwrap_or("");
+        return Err(MatchError::Audience {
+            presented: audiences.to_vec(),
+            closest: closest(
+                by_issuer.iter().copied(),
+                |c| c.audiences.first().map(String::as_str).unwrap_or(""),
+                presented,
+            ),
+        });
+    }
+    if let Some(found) = by_audience.iter().find(|c| c.subject == subject) {
+        return Ok(found);
+    }
+    if let Some(c) = by_audience
+        .iter()
+        .find(|c| c.subject.eq_ignore_ascii_case(subject))
+    {
+        return Err(MatchError::SubjectCase {
+            presented: subject.to_owned(),
+            closest: Hint {
+                credential: c.name.clone(),
+                expected: c.subject.clone(),
+                difference: "it differs only in upper and lower case",
+            },
+        });
+    }
+    Err(MatchError::Subject {
+        presented: subject.to_owned(),
+        closest: closest(by_audience.iter().copied(), |c| &c.subject, subject),
+    })
+}
+
+/// The credential whose value is nearest the presented one, if any is near enough to be a
+/// likely typo rather than an unrelated credential.
+fn closest<'a>(
+    candidates: impl Iterator<Item = &'a FederatedCredential>,
+    value: impl Fn(&'a FederatedCredential) -> &'a str,
+    presented: &str,
+) -> Option<Hint> {
+    candidates
+        .map(|c| (c, value(c)))
+        .filter_map(|(c, expected)| {
+            let (rank, difference) = difference(expected, presented)?;
+            Some((rank, c, expected, difference))
+        })
+        .min_by_key(|(rank, ..)| *rank)
+        .map(|(_, c, expected, difference)| Hint {
+            credential: c.name.clone(),
+            expected: expected.to_owned(),
+            difference,
+        })
+}
+
+/// How an expected value differs from the presented one, ranked (lower is closer).
+fn difference(expected: &str, presented: &str) -> Option<(usize, &'static str)> {
+    if expected.trim_end_matches('/') == presented.trim_end_matches('/') {
+        return Some((
+            0,
+            if presented.ends_with('/') {
+                "the token's value ends with a slash, the credential's does not"
+            } else {
+                "the credential's value ends with a slash, the token's does not"
+            },
+        ));
+    }
+    if expected.eq_ignore_ascii_case(presented) {
+        return Some((1, "it differs only in upper and lower case"));
+    }
+    if expected.trim() == presented.trim() {
+        return Some((1, "it differs only in leading or trailing spaces"));
+    }
+    let distance = edit_distance(expected, presented);
+    let near = (expected.chars().count().max(presented.chars().count()) / 4).max(2);
+    (distance <= near).then_some((2 + distance, "it differs by a few characters"))
+}
+
+/// Levenshtein distance; values are at most 600 characters, so the quadratic cost is bounded.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut row);
+    }
+    prev[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +348,60 @@ mod tests {
         assert_eq!(
             check_against_existing(&existing[..19], "https://i/", "s20"),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn matching_reports_the_first_failing_field_and_the_closest_credential() {
+        let iss = "https://h/t/c/";
+        let creds = vec![
+            fic(0, iss, "system:serviceaccount:ns:sa"),
+            fic(1, "https://other/", "system:serviceaccount:x:y"),
+        ];
+        let aud = aud();
+        assert_eq!(
+            match_assertion(&creds, iss, "system:serviceaccount:ns:sa", &aud)
+                .unwrap()
+                .name,
+            "fic0"
+        );
+        match match_assertion(&creds, "https://h/t/c", "system:serviceaccount:ns:sa", &aud) {
+            Err(MatchError::Issuer {
+                closest: Some(h), ..
+            }) => {
+                assert_eq!(h.credential, "fic0");
+                assert!(h.difference.contains("slash"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            match_assertion(&creds, "https://unrelated.example/abc", "s", &aud),
+            Err(MatchError::Issuer { closest: None, .. })
+        ));
+        assert!(matches!(
+            match_assertion(
+                &creds,
+                iss,
+                "system:serviceaccount:ns:sa",
+                &["api://other".into()]
+            ),
+            Err(MatchError::Audience { .. })
+        ));
+        match match_assertion(&creds, iss, "system:serviceaccount:NS:sa", &aud) {
+            Err(MatchError::SubjectCase { closest, .. }) => assert_eq!(closest.credential, "fic0"),
+            other => panic!("{other:?}"),
+        }
+        match match_assertion(&creds, iss, "system:serviceaccount:ns:sb", &aud) {
+            Err(MatchError::Subject {
+                closest: Some(h), ..
+            }) => {
+                assert_eq!(h.expected, "system:serviceaccount:ns:sa")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            match_assertion(&[], iss, "s", &aud),
+            Err(MatchError::NoCredentials)
         );
     }
 }

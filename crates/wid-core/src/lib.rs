@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod cloud;
+pub mod cluster;
 pub mod federation;
 pub mod model;
 pub mod names;

@@ -91,3 +91,45 @@ pub struct IdentityKey {
     pub resource_group: String,
     pub name: String,
 }
+
+/// A Kubernetes cluster as wid knows it: an ARM resource whose OIDC issuer wid hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub subscription_id: String,
+    /// The resource group's name as it was written when the group was created.
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Tags,
+    pub tenant_id: String,
+    /// The random path segment of the issuer URL; stable for the cluster's life, so tokens
+    /// and federated credentials survive disabling and re-enabling the issuer.
+    pub issuer_id: String,
+    pub oidc_issuer_enabled: bool,
+    pub workload_identity_enabled: bool,
+    pub audit: Audit,
+}
+
+/// Identifies a cluster by its ARM coordinates; names compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterKey {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+/// A key published in a cluster issuer's JWKS. wid holds the private half (sealed) for keys
+/// it generated; keys a user brought are public only, their private half stays in the
+/// cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerKey {
+    pub kid: String,
+    pub alg: String,
+    pub public_spki_der: Vec<u8>,
+    pub sealed_private_key: Option<Vec<u8>>,
+    /// The one key wid signs service-account tokens with; at most one per cluster.
+    pub signing: bool,
+    /// Set once the private key was handed out; it is never handed out twice.
+    pub exported_at: Option<i64>,
+    pub created_at: i64,
+}

@@ -190,7 +190,11 @@ impl Store {
 }
 
 /// The stored casing of a resource group's name, if the group exists.
-async fn group_name<'c, E>(conn: E, sub: &str, rg: &str) -> Result<Option<String>, StoreError>
+pub(crate) async fn group_name<'c, E>(
+    conn: E,
+    sub: &str,
+    rg: &str,
+) -> Result<Option<String>, StoreError>
 where
     E: Executor<'c, Database = sqlx::Any>,
 {

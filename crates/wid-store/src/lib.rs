@@ -6,6 +6,7 @@
 //! serialized with its rivals, so the rules of `wid_core` hold even under concurrent requests
 //! and across replicas.
 
+mod clusters;
 mod codec;
 mod credentials;
 mod db;

@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_identity_row_lock.sql"),
     ),
+    (3, include_str!("../migrations/sqlite/0003_clusters.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -20,6 +21,7 @@ const POSTGRES: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_identity_row_lock.sql"),
     ),
+    (3, include_str!("../migrations/postgres/0003_clusters.sql")),
 ];
 
 /// Any constant works, as long as nothing else in the database uses it ("wid_migr").

@@ -7,8 +7,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
-    Audit, FederatedCredential, IdentityKey, ManagedIdentity, ResourceGroup, ServicePrincipal,
-    SigningKeyRecord, Subscription, Tenant,
+    Audit, Cluster, ClusterKey, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
+    ResourceGroup, ServicePrincipal, SigningKeyRecord, Subscription, Tenant,
 };
 use wid_store::{Backend, Store, StoreError};
 
@@ -73,6 +73,8 @@ conformance! {
         credentials_require_identity,
         concurrent_puts_respect_limit,
         concurrent_duplicates_rejected,
+        cluster_lifecycle_and_cascade,
+        issuer_key_rotation_and_export,
     ],
     reopen: [migrations_are_idempotent, data_survives_reopen],
     fresh: [concurrent_first_start],
@@ -193,6 +195,7 @@ fn with_database(server: &str, db: &str) -> String {
 // ---- fixtures ---------------------------------------------------------------------------
 
 const SUB: &str = "7F1C0E3A-0000-4000-8000-00000000000A";
+const TENANT: &str = "7F1C0E3A-0000-4000-8000-0000000000AA";
 const ISSUER: &str = "https://oidc.example.test/issuer/";
 
 fn audit(by: &str, at: i64) -> Audit {
@@ -1200,4 +1203,188 @@ async fn data_survives_reopen(store: Store, url: String) {
         store.federated_credential(&id, "fic").await.expect("get"),
         Some(c)
     );
+}
+
+fn cluster(rg: &str, name: &str, issuer_id: &str) -> Cluster {
+    Cluster {
+        subscription_id: SUB.to_owned(),
+        resource_group: rg.to_owned(),
+        name: name.to_owned(),
+        location: "eastus".to_owned(),
+        tags: tags(&[("env", "test")]),
+        tenant_id: TENANT.to_owned(),
+        issuer_id: issuer_id.to_owned(),
+        oidc_issuer_enabled: true,
+        workload_identity_enabled: false,
+        audit: audit("creator", 100),
+    }
+}
+
+fn issuer_key(kid: &str, signing: bool, private: bool, at: i64) -> IssuerKey {
+    IssuerKey {
+        kid: kid.to_owned(),
+        alg: "RS256".to_owned(),
+        public_spki_der: kid.as_bytes().to_vec(),
+        sealed_private_key: private.then(|| vec![1, 2, 3]),
+        signing,
+        exported_at: None,
+        created_at: at,
+    }
+}
+
+fn cluster_key(rg: &str, name: &str) -> ClusterKey {
+    ClusterKey {
+        subscription_id: SUB.to_owned(),
+        resource_group: rg.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+async fn cluster_lifecycle_and_cascade(store: Store) {
+    assert!(matches!(
+        store
+            .put_cluster(&cluster("nogroup", "c1", "i0"), &[])
+            .await,
+        Err(StoreError::ResourceGroupNotFound)
+    ));
+    store.put_resource_group(&group("RG-One")).await.unwrap();
+    let (made, created) = store
+        .put_cluster(
+            &cluster("rg-one", "Aks1", "issuer-1"),
+            &[issuer_key("k1", true, true, 1)],
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(made.resource_group, "RG-One");
+    // An update keeps name casing and issuer id and changes the flags.
+    let mut update = cluster("RG-ONE", "AKS1", "another-issuer");
+    update.workload_identity_enabled = true;
+    update.audit = audit("updater", 200);
+    let (stored, created) = store
+        .put_cluster(&update, &[issuer_key("k9", true, true, 2)])
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(
+        (stored.name.as_str(), stored.issuer_id.as_str()),
+        ("Aks1", "issuer-1")
+    );
+    assert!(stored.workload_identity_enabled);
+    assert_eq!(
+        (
+            stored.audit.created_by.as_str(),
+            stored.audit.modified_by.as_str()
+        ),
+        ("creator", "updater")
+    );
+    let keys = store.issuer_keys("issuer-1").await.unwrap();
+    assert_eq!(keys.len(), 1, "an update adds no keys");
+    assert_eq!(
+        store.cluster(&cluster_key("rg-one", "aks1")).await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        store.cluster_by_issuer_id("issuer-1").await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        store.clusters_in_group(SUB, "rg-one").await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.clusters_in_subscription(SUB).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.clusters_in_group(SUB, "missing").await,
+        Err(StoreError::ResourceGroupNotFound)
+    ));
+    assert!(store
+        .delete_cluster(&cluster_key("rg-one", "AKS1"))
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_cluster(&cluster_key("rg-one", "AKS1"))
+        .await
+        .unwrap());
+    assert!(store.issuer_keys("issuer-1").await.unwrap().is_empty());
+    // Deleting the group takes its clusters and their keys along.
+    store
+        .put_cluster(
+            &cluster("rg-one", "aks2", "issuer-2"),
+            &[issuer_key("k2", true, true, 1)],
+        )
+        .await
+        .unwrap();
+    assert!(store.delete_resource_group(SUB, "rg-one").await.unwrap());
+    assert_eq!(store.cluster_by_issuer_id("issuer-2").await.unwrap(), None);
+    assert!(store.issuer_keys("issuer-2").await.unwrap().is_empty());
+}
+
+async fn issuer_key_rotation_and_export(store: Store) {
+    store.put_resource_group(&group("rg")).await.unwrap();
+    store
+        .put_cluster(
+            &cluster("rg", "aks", "iss"),
+            &[issuer_key("old", true, true, 1)],
+        )
+        .await
+        .unwrap();
+    store
+        .add_issuer_key("iss", &issuer_key("new", true, true, 2))
+        .await
+        .unwrap();
+    store
+        .add_issuer_key("iss", &issuer_key("byo", false, false, 3))
+        .await
+        .unwrap();
+    let keys = store.issuer_keys("iss").await.unwrap();
+    let summary: Vec<_> = keys
+        .iter()
+        .map(|k| (k.kid.as_str(), k.signing, k.sealed_private_key.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("old", false, true),
+            ("new", true, true),
+            ("byo", false, false)
+        ]
+    );
+    assert!(matches!(
+        store
+            .add_issuer_key("iss", &issuer_key("byo", false, false, 4))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.remove_issuer_key("iss", "new").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.remove_issuer_key("iss", "old").await.unwrap());
+    assert!(!store.remove_issuer_key("iss", "old").await.unwrap());
+    assert!(store
+        .mark_issuer_key_exported("iss", "new", 50)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .mark_issuer_key_exported("iss", "new", 60)
+            .await
+            .unwrap(),
+        "only once"
+    );
+    assert!(
+        !store
+            .mark_issuer_key_exported("iss", "byo", 60)
+            .await
+            .unwrap(),
+        "no private key"
+    );
+    let new = store
+        .issuer_keys("iss")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.kid == "new")
+        .unwrap();
+    assert_eq!(new.exported_at, Some(50));
 }
