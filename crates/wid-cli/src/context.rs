@@ -15,6 +15,22 @@ const CLI_PROFILE: &str = "cli.json";
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     pub subscription_id: Option<String>,
+    /// Set by `wid login`; without it the CLI acts as the installation's admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<Login>,
+}
+
+/// A service principal or managed identity the user logged in as (`az login
+/// --service-principal`). Kept in `cli.json`, mode 0600, as az keeps its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Login {
+    pub client_id: String,
+    pub tenant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_token: Option<String>,
 }
 
 pub struct Context {
@@ -80,7 +96,18 @@ impl Context {
             .unwrap_or_else(|| self.server.subscription_id.clone()))
     }
 
+    /// Who the CLI acts as: the logged-in principal, else the admin.
+    pub fn user_name(&self) -> Result<String> {
+        Ok(match self.profile()?.login {
+            Some(login) => login.client_id,
+            None => self.credentials.client_id.clone(),
+        })
+    }
+
     pub async fn token_for(&self, scope: &str) -> Result<wid_types::oauth::TokenResponseV2> {
+        if let Some(login) = self.profile()?.login {
+            return Ok(token_as(&self.client, &login, scope).await?);
+        }
         let c = &self.credentials;
         Ok(self
             .client
@@ -146,5 +173,29 @@ impl Context {
                 .map(str::to_owned);
         }
         Ok(items)
+    }
+}
+
+pub async fn token_as(
+    client: &WidClient,
+    login: &Login,
+    scope: &str,
+) -> Result<wid_types::oauth::TokenResponseV2, wid_client::ClientError> {
+    match (&login.client_secret, &login.federated_token) {
+        (Some(secret), _) => {
+            client
+                .token_with_secret(&login.tenant_id, &login.client_id, secret, scope)
+                .await
+        }
+        (None, Some(jwt)) => {
+            client
+                .token_with_assertion(&login.tenant_id, &login.client_id, jwt, scope)
+                .await
+        }
+        (None, None) => {
+            client
+                .token_with_secret(&login.tenant_id, &login.client_id, "", scope)
+                .await
+        }
     }
 }

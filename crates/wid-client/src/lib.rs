@@ -100,17 +100,46 @@ impl WidClient {
         client_secret: &str,
         scope: &str,
     ) -> Result<TokenResponseV2, ClientError> {
-        let url = self.url(&format!("/{tenant}/oauth2/v2.0/token"));
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
             ("client_secret", client_secret),
             ("scope", scope),
         ];
+        self.token(tenant, &form).await
+    }
+
+    /// `client_credentials` with a federated JWT assertion (a service-account token).
+    pub async fn token_with_assertion(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        assertion: &str,
+        scope: &str,
+    ) -> Result<TokenResponseV2, ClientError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+            ("scope", scope),
+        ];
+        self.token(tenant, &form).await
+    }
+
+    async fn token(
+        &self,
+        tenant: &str,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponseV2, ClientError> {
+        let url = self.url(&format!("/{tenant}/oauth2/v2.0/token"));
         let response = self
             .http
             .post(&url)
-            .form(&form)
+            .form(form)
             .send()
             .await
             .map_err(|source| ClientError::Http {

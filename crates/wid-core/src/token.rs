@@ -7,6 +7,11 @@ use thiserror::Error;
 
 /// Lifetime of tokens issued to service principals with a secret: Entra's lower bound.
 pub const SERVICE_PRINCIPAL_TOKEN_LIFETIME: i64 = 3599;
+/// Lifetime of managed-identity tokens: Entra gives them about a day, and they cannot be
+/// shortened by policy.
+pub const MANAGED_IDENTITY_TOKEN_LIFETIME: i64 = 86_399;
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Allowed clock difference when checking `nbf`/`exp` of presented tokens.
 pub const CLOCK_SKEW_SECS: i64 = 300;
 

@@ -378,3 +378,16 @@ impl SigningKey {
         }
     }
 }
+
+/// PEM armour with 64-character lines, as OpenSSL writes it (`PUBLIC KEY` for SPKI DER,
+/// `PRIVATE KEY` for PKCS#8), so kube-apiserver and openssl read what wid exports.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}

@@ -10,7 +10,7 @@ mod jwk;
 mod keys;
 
 pub use jwk::{Jwk, Jwks};
-pub use keys::{kid_from_spki_der, SigningKey, VerifyingKey};
+pub use keys::{kid_from_spki_der, pem_encode, SigningKey, VerifyingKey};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

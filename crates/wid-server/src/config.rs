@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// CA certificates trusted, besides the system's, when fetching OIDC issuers' keys.
+    pub issuer_ca_files: Vec<PathBuf>,
     pub limits: Limits,
 }
 
@@ -55,6 +57,7 @@ impl ServerConfig {
             database_url: None,
             tls_cert: None,
             tls_key: None,
+            issuer_ca_files: Vec::new(),
             limits: Limits::default(),
         }
     }

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod datadir;
 pub mod error;
+mod issuer;
 mod serve;
 pub mod state;
 pub mod sts;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
     let limits = state.limits.clone();
     let routed = Router::new()
         .merge(sts::router())
+        .merge(issuer::router())
         .merge(arm::router(limits.max_body_bytes))
         .route("/healthz", get(healthz))
         .fallback(arm::fallback)

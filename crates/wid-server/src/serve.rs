@@ -7,6 +7,7 @@ use crate::config::ServerConfig;
 use crate::datadir::{self, ServerInfo};
 use crate::error::ServerError;
 use crate::state::{AppState, Shared, TenantKeys};
+use crate::sts::issuers::IssuerKeys;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -64,11 +65,11 @@ pub async fn start_with_clock(
     let kek = bootstrap::load_or_create_kek(&config)?;
     let tls = crate::tls::load(&config, &kek, clock.now_unix())?;
     let Installation {
+        kek,
         tenant,
         subscription,
         signing_keys,
         admin,
-        ..
     } = bootstrap::bootstrap(&store, &config, kek, clock.as_ref()).await?;
     let keys = TenantKeys::new(signing_keys)
         .ok_or_else(|| ServerError::Config("no signing key".into()))?;
@@ -85,6 +86,13 @@ pub async fn start_with_clock(
         dns_suffix: cloud.dns_suffix.clone(),
         pid: std::process::id(),
     };
+    let mut extra_roots = Vec::new();
+    for path in tls.ca_bundle.iter().chain(&config.issuer_ca_files) {
+        extra_roots.push(
+            std::fs::read(path).map_err(ServerError::io(format!("reading {}", path.display())))?,
+        );
+    }
+    let issuer_keys = IssuerKeys::new(&extra_roots).map_err(ServerError::Tls)?;
     let state = AppState::new(Shared {
         store,
         clock,
@@ -93,6 +101,8 @@ pub async fn start_with_clock(
         subscription,
         keys,
         limits: config.limits.clone(),
+        kek,
+        issuer_keys,
     });
     let (shutdown, stop) = watch::channel(false);
     let task = tokio::spawn(accept_loop(

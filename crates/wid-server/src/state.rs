@@ -2,11 +2,13 @@
 //! per request.
 
 use crate::config::Limits;
+use crate::sts::issuers::IssuerKeys;
 use std::collections::HashMap;
 use std::sync::Arc;
 use wid_core::clock::Clock;
 use wid_core::cloud::Cloud;
 use wid_core::model::{Subscription, Tenant};
+use wid_core::seal::Kek;
 use wid_jose::{Jwks, SigningKey, VerifyingKey};
 use wid_store::Store;
 
@@ -21,6 +23,9 @@ pub struct Shared {
     pub subscription: Subscription,
     pub keys: TenantKeys,
     pub limits: Limits,
+    /// Seals the private keys wid keeps (cluster issuer keys) before they reach the store.
+    pub kek: Kek,
+    pub issuer_keys: IssuerKeys,
 }
 
 impl std::ops::Deref for AppState {

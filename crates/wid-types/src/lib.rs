@@ -5,4 +5,5 @@
 
 pub mod arm;
 pub mod oauth;
+pub mod oidc;
 pub mod resources;

@@ -168,3 +168,118 @@ pub struct FederatedCredential {
     pub system_data: SystemData,
     pub properties: FederatedCredentialProperties,
 }
+
+/// `Microsoft.ContainerService/managedClusters`, the parts wid models: the OIDC issuer and
+/// workload identity. Other AKS properties are accepted and ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterCreate {
+    #[serde(default)]
+    pub location: String,
+    pub tags: Option<Tags>,
+    pub properties: Option<ClusterPropertiesInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterPropertiesInput {
+    pub oidc_issuer_profile: Option<OidcIssuerProfileInput>,
+    pub security_profile: Option<SecurityProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcIssuerProfileInput {
+    pub enabled: Option<bool>,
+    /// wid's extension: PEM public keys the cluster signs with. When given at creation,
+    /// wid generates no key and never holds a private key for this issuer.
+    pub service_account_public_keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfile {
+    pub workload_identity: Option<WorkloadIdentityProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentityProfile {
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cluster {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    pub tags: Tags,
+    pub system_data: SystemData,
+    pub properties: ClusterProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterProperties {
+    pub provisioning_state: String,
+    pub oidc_issuer_profile: OidcIssuerProfile,
+    pub security_profile: SecurityProfile,
+}
+
+/// The REST name is `issuerURL` (az prints the SDK's `issuerUrl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OidcIssuerProfile {
+    pub enabled: bool,
+    #[serde(rename = "issuerURL", skip_serializing_if = "Option::is_none")]
+    pub issuer_url: Option<String>,
+}
+
+/// A key of a cluster's issuer (wid's extension, `…/managedClusters/{name}/issuerKeys`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerKeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub signing: bool,
+    pub has_private_key: bool,
+    pub exported: bool,
+    pub created_at: String,
+    pub public_key_pem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerKeyAdd {
+    pub public_key_pem: String,
+}
+
+/// What `…/serviceAccountToken` takes, shaped like a Kubernetes TokenRequest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountTokenRequest {
+    pub namespace: String,
+    pub service_account_name: String,
+    pub audiences: Option<Vec<String>>,
+    pub expiration_seconds: Option<i64>,
+    pub pod_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountToken {
+    pub token: String,
+    pub expiration_timestamp: String,
+}
+
+/// The private signing key, handed out once for a self-managed kube-apiserver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedSigningKey {
+    pub kid: String,
+    pub issuer: String,
+    pub private_key_pem: String,
+    pub public_key_pem: String,
+}

@@ -1,6 +1,6 @@
 //! `wid account …` (az account): the subscription in use and access tokens.
 
-use crate::context::{Context, Profile};
+use crate::context::Context;
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -70,7 +70,7 @@ fn account(ctx: &Context, sub: &Value, default_id: &str) -> Value {
         "name": sub.get("displayName"),
         "state": sub.get("state"),
         "tenantId": sub.get("tenantId"),
-        "user": { "name": ctx.credentials.client_id, "type": "servicePrincipal" },
+        "user": { "name": ctx.user_name().unwrap_or_else(|_| ctx.credentials.client_id.clone()), "type": "servicePrincipal" },
     })
 }
 
@@ -118,9 +118,9 @@ pub async fn run(command: AccountCommand, ctx: &Context) -> Result<Option<Value>
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            ctx.save_profile(&Profile {
-                subscription_id: Some(id),
-            })?;
+            let mut profile = ctx.profile()?;
+            profile.subscription_id = Some(id);
+            ctx.save_profile(&profile)?;
             Ok(None)
         }
         AccountCommand::GetAccessToken {

@@ -2,10 +2,13 @@
 //! output format and `--query` are applied once, in `main`.
 
 mod account;
+mod aks;
 mod cloud;
 mod group;
 mod identity;
+mod login;
 mod rest;
+mod run;
 mod up;
 
 use crate::context::Context;
@@ -32,6 +35,15 @@ pub enum Command {
     Cloud(cloud::CloudCommand),
     /// Invoke a custom request against the management plane.
     Rest(rest::RestArgs),
+    /// Manage clusters whose OIDC issuers wid hosts, and their service-account tokens.
+    #[command(subcommand)]
+    Aks(aks::AksCommand),
+    /// Log in as a service principal or managed identity.
+    Login(login::LoginArgs),
+    /// Log out, back to the installation's admin.
+    Logout,
+    /// Run a command as a pod with workload identity runs.
+    Run(run::RunArgs),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -46,6 +58,10 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Account(c) => account::run(c, &ctx).await,
         Command::Cloud(c) => cloud::run(c, &ctx),
         Command::Rest(args) => rest::run(args, &ctx).await,
+        Command::Aks(c) => aks::run(c, &ctx).await,
+        Command::Login(args) => login::login(args, &ctx).await,
+        Command::Logout => login::logout(&ctx),
+        Command::Run(args) => run::run(args, &ctx).await,
     }
 }
 

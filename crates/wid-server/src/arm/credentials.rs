@@ -151,11 +151,7 @@ pub async fn delete(
         }
         other => other?,
     };
-    Ok(if deleted {
-        StatusCode::OK
-    } else {
-        StatusCode::NO_CONTENT
-    })
+    Ok(super::delete_status(deleted))
 }
 
 /// Keyset paging: `$skiptoken` is the lower-cased name of the last credential returned, and

@@ -114,6 +114,14 @@ impl ArmError {
         e(StatusCode::BAD_REQUEST, "InvalidParameter", message)
     }
 
+    pub fn invalid_resource_name(message: impl Into<String>) -> Self {
+        e(StatusCode::BAD_REQUEST, "InvalidResourceName", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        e(StatusCode::CONFLICT, "Conflict", message)
+    }
+
     pub fn location_required() -> Self {
         e(
             StatusCode::BAD_REQUEST,
@@ -202,6 +210,7 @@ impl From<StoreError> for ArmError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Rejected(c) => c.into(),
+            StoreError::Conflict(message) => e(StatusCode::CONFLICT, "Conflict", message),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ArmError::internal()

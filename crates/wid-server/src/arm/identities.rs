@@ -154,11 +154,7 @@ pub async fn delete(
         }
         other => other?,
     };
-    Ok(if deleted {
-        StatusCode::OK
-    } else {
-        StatusCode::NO_CONTENT
-    })
+    Ok(super::delete_status(deleted))
 }
 
 pub async fn list_in_group(

@@ -2,6 +2,7 @@
 //! user-assigned identities and their federated credentials.
 
 mod auth;
+mod clusters;
 mod credentials;
 pub mod error;
 mod groups;
@@ -17,11 +18,13 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ArmError;
 use request::BodyLimit;
 
+const CLUSTERS: &str =
+    "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.containerservice/managedclusters";
 const IDENTITIES: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.managedidentity/userassignedidentities";
 
 pub fn router(max_body: usize) -> Router<AppState> {
@@ -58,6 +61,37 @@ pub fn router(max_body: usize) -> Router<AppState> {
             get(credentials::show)
                 .put(credentials::put)
                 .delete(credentials::delete),
+        )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.containerservice/managedclusters",
+            get(clusters::list_in_subscription),
+        )
+        .route(CLUSTERS, get(clusters::list_in_group))
+        .route(
+            &format!("{CLUSTERS}/{{name}}"),
+            get(clusters::show)
+                .put(clusters::put)
+                .delete(clusters::delete),
+        )
+        .route(
+            &format!("{CLUSTERS}/{{name}}/rotateserviceaccountsigningkeys"),
+            post(clusters::rotate_signing_keys),
+        )
+        .route(
+            &format!("{CLUSTERS}/{{name}}/issuerkeys"),
+            get(clusters::list_keys).post(clusters::add_key),
+        )
+        .route(
+            &format!("{CLUSTERS}/{{name}}/issuerkeys/{{kid}}"),
+            delete(clusters::remove_key),
+        )
+        .route(
+            &format!("{CLUSTERS}/{{name}}/exportserviceaccountsigningkey"),
+            post(clusters::export_signing_key),
+        )
+        .route(
+            &format!("{CLUSTERS}/{{name}}/serviceaccounttoken"),
+            post(clusters::service_account_token),
         )
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
@@ -134,6 +168,16 @@ pub async fn fallback(uri: axum::http::Uri) -> Response {
         ArmError::not_found_route(uri.path()).into_response()
     } else {
         axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// ARM answers a DELETE with 200 when something was deleted and 204 when there was nothing
+/// to delete, so that retried deletes succeed.
+fn delete_status(deleted: bool) -> axum::http::StatusCode {
+    if deleted {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::NO_CONTENT
     }
 }
 

@@ -119,3 +119,40 @@ pub async fn keys(
         .collect();
     cached(json!({ "keys": keys }))
 }
+
+#[derive(serde::Deserialize)]
+pub struct InstanceQuery {
+    authorization_endpoint: Option<String>,
+}
+
+/// MSAL's instance discovery (contracts.md §1.7), for clients configured to ask wid rather
+/// than login.microsoftonline.com: an authorization endpoint on wid's host is a known
+/// instance, and its tenant's discovery document is where MSAL goes next.
+pub async fn instance_discovery(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<InstanceQuery>,
+) -> Response {
+    let authority = state.cloud.authority();
+    let host = authority.trim_start_matches("https://");
+    let tenant = query
+        .authorization_endpoint
+        .as_deref()
+        .and_then(|e| e.strip_prefix(authority))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|t| !t.is_empty());
+    let Some(tenant) = tenant else {
+        return StsError::unknown_instance()
+            .into_response_at(state.now(), &correlation_id(&headers));
+    };
+    cached(json!({
+        "tenant_discovery_endpoint": format!("{authority}/{tenant}/v2.0/.well-known/openid-configuration"),
+        "api-version": "1.1",
+        "metadata": [{
+            "preferred_network": host,
+            "preferred_cache": host,
+            "aliases": [host],
+        }],
+    }))
+}

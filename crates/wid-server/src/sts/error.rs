@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use wid_core::federation::MatchError;
 use wid_core::token::ScopeError;
 use wid_types::oauth::OAuthError;
 
@@ -132,6 +133,127 @@ impl StsError {
             "invalid_resource",
             500011,
             format!("The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
+        )
+    }
+
+    /// An assertion that is not a JWT wid can read (AADSTS50027, InvalidJwtToken).
+    pub fn malformed_assertion(detail: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50027,
+            format!("JWT token is invalid or malformed: {detail}."),
+        )
+    }
+
+    pub fn wrong_assertion_type() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_assertion_type' with the value 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.".to_owned(),
+        )
+    }
+
+    /// The client is an application without federated credentials, or with none matching.
+    pub fn no_matching_credential(iss: &str, sub: &str, aud: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            70021,
+            format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'."),
+        )
+    }
+
+    /// No federated credential matches (AADSTS700211/700212/700213/7002138), with the
+    /// credential that came closest and what differs, beyond what Entra says.
+    pub fn credential_mismatch(err: &MatchError, iss: &str, sub: &str, aud: &[String]) -> Self {
+        const CHECK: &str = " Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.";
+        let (code, message) = match err {
+            MatchError::NoCredentials => {
+                return Self::no_matching_credential(iss, sub, &aud.join(","))
+            }
+            MatchError::Issuer { presented, closest } => (
+                700211,
+                format!(
+                    "No matching federated identity record found for presented assertion issuer '{presented}'.{CHECK}{}",
+                    closest.as_ref().map(|h| h.sentence("issuer")).unwrap_or_default()
+                ),
+            ),
+            MatchError::Audience { presented, closest } => (
+                700212,
+                format!(
+                    "No matching federated identity record found for presented assertion audience '{}'.{CHECK}{}",
+                    presented.join(","),
+                    closest.as_ref().map(|h| h.sentence("audience")).unwrap_or_default()
+                ),
+            ),
+            MatchError::Subject { presented, closest } => (
+                700213,
+                format!(
+                    "No matching federated identity record found for presented assertion subject '{presented}'.{CHECK}{}",
+                    closest.as_ref().map(|h| h.sentence("subject")).unwrap_or_default()
+                ),
+            ),
+            MatchError::SubjectCase { presented, closest } => (
+                7002138,
+                format!(
+                    "No matching federated identity record found for presented assertion subject '{presented}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison.{}",
+                    closest.sentence("subject")
+                ),
+            ),
+        };
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", code, message)
+    }
+
+    pub fn issuer_unreachable(detail: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90061,
+            format!("Request to External OIDC endpoint failed. {detail}."),
+        )
+    }
+
+    pub fn unknown_signing_key(kid: &str, issuer: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000272,
+            format!("The certificate with identifier '{kid}' used to sign the federated credential could not be found in the metadata of identity provider '{issuer}'. Please validate that your Identity Provider's metadata exposes the key used to sign the incoming token."),
+        )
+    }
+
+    pub fn bad_assertion_signature(detail: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            format!("Client assertion failed signature validation. {detail}"),
+        )
+    }
+
+    pub fn assertion_time(now: i64, nbf: Option<i64>, exp: Option<i64>) -> Self {
+        let at = |t: Option<i64>| t.map_or_else(|| "(none)".to_owned(), wid_core::timefmt::rfc3339);
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.",
+                wid_core::timefmt::rfc3339(now),
+                at(nbf),
+                at(exp)
+            ),
+        )
+    }
+
+    pub fn unknown_instance() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_instance",
+            50049,
+            "Unknown or invalid instance.".to_owned(),
         )
     }
 

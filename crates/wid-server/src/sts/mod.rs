@@ -2,6 +2,7 @@
 
 mod discovery;
 pub mod error;
+pub mod issuers;
 pub mod token;
 
 use crate::state::AppState;
@@ -34,6 +35,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
         .route("/{tenant}/discovery/keys", get(discovery::keys))
+        .route(
+            "/common/discovery/instance",
+            get(discovery::instance_discovery),
+        )
 }
 
 /// The id a client asked us to echo, else a new one.

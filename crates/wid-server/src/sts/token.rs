@@ -3,9 +3,12 @@
 //! same first error it would get from Entra.
 
 use super::error::StsError;
+use super::issuers::LookupError;
 use crate::state::AppState;
 use base64::Engine;
+use wid_core::federation;
 use wid_core::model::Tenant;
+use wid_core::resource_id;
 use wid_core::token::{self, TokenSubject};
 use wid_jose::HeaderParams;
 
@@ -24,6 +27,7 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub client_assertion: Option<String>,
+    pub client_assertion_type: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
 }
@@ -56,6 +60,7 @@ impl TokenRequest {
             client_id: get("client_id"),
             client_secret: get("client_secret"),
             client_assertion: get("client_assertion"),
+            client_assertion_type: get("client_assertion_type"),
             scope: get("scope"),
             resource: get("resource"),
         };
@@ -115,6 +120,15 @@ pub fn resolve_tenant<'a>(state: &'a AppState, segment: &str) -> Result<&'a Tena
     }
 }
 
+/// Who the token is for, once the client proved who it is.
+struct Principal {
+    app_id: String,
+    object_id: String,
+    auth_class: &'static str,
+    managed_identity_resource_id: Option<String>,
+    lifetime: i64,
+}
+
 pub async fn issue(
     state: &AppState,
     tenant_segment: &str,
@@ -136,54 +150,50 @@ pub async fn issue(
         .client_id
         .as_deref()
         .ok_or_else(|| StsError::missing_parameter("client_id"))?;
-    let resource = match endpoint {
-        Endpoint::V2 => {
-            let scope = req
-                .scope
-                .as_deref()
-                .ok_or_else(|| StsError::missing_parameter("scope"))?;
-            token::resource_from_scope(scope).map_err(|e| StsError::scope(&e))?
-        }
+    let requested = match endpoint {
+        Endpoint::V2 => req
+            .scope
+            .as_deref()
+            .ok_or_else(|| StsError::missing_parameter("scope"))?,
         Endpoint::V1 => req
             .resource
-            .clone()
+            .as_deref()
             .ok_or_else(|| StsError::missing_parameter("resource"))?,
     };
-    let principal = state
-        .store
-        .service_principal_by_app_id(&tenant.id, client_id)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "service principal lookup failed");
-            StsError::internal()
-        })?
-        .ok_or_else(|| StsError::application_not_found(client_id, &tenant.id))?;
-    match (&req.client_secret, &req.client_assertion) {
-        (Some(secret), _) => {
-            if !wid_core::secret::verify(secret, &principal.secret_hash) {
-                return Err(StsError::invalid_client_secret(&principal.app_id));
+    let principal = match (&req.client_secret, &req.client_assertion) {
+        (Some(secret), _) => with_secret(state, tenant, client_id, secret).await?,
+        (None, Some(assertion)) => {
+            if req.client_assertion_type.as_deref() != Some(token::JWT_BEARER_ASSERTION) {
+                return Err(StsError::wrong_assertion_type());
             }
+            with_assertion(state, tenant, client_id, assertion).await?
         }
-        _ => return Err(StsError::missing_client_credential()),
-    }
+        (None, None) => {
+            known_client(state, tenant, client_id).await?;
+            return Err(StsError::missing_client_credential());
+        }
+    };
+    let resource = match endpoint {
+        Endpoint::V2 => token::resource_from_scope(requested).map_err(|e| StsError::scope(&e))?,
+        Endpoint::V1 => requested.to_owned(),
+    };
     if !state.cloud.is_known_resource(&resource) {
         return Err(StsError::resource_not_found(&resource, &tenant.id));
     }
     let now = state.now();
-    let lifetime = token::SERVICE_PRINCIPAL_TOKEN_LIFETIME;
     let subject = TokenSubject {
         tenant_id: &tenant.id,
         app_id: &principal.app_id,
         object_id: &principal.object_id,
-        auth_class: "1",
-        managed_identity_resource_id: None,
+        auth_class: principal.auth_class,
+        managed_identity_resource_id: principal.managed_identity_resource_id,
     };
     let claims = token::access_token_claims(
         &subject,
         &resource,
         &state.cloud.access_token_issuer(&tenant.id),
         now,
-        lifetime,
+        principal.lifetime,
         uuid::Uuid::new_v4().simple().to_string(),
     );
     let header = HeaderParams {
@@ -203,6 +213,160 @@ pub async fn issue(
         access_token,
         resource,
         issued_at: now,
-        lifetime,
+        lifetime: principal.lifetime,
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> StsError {
+    tracing::error!(error = %e, "token request failed");
+    StsError::internal()
+}
+
+/// A client that sent no credential still learns first whether it exists, as from Entra.
+async fn known_client(state: &AppState, tenant: &Tenant, client_id: &str) -> Result<(), StsError> {
+    let sp = state
+        .store
+        .service_principal_by_app_id(&tenant.id, client_id)
+        .await
+        .map_err(internal)?;
+    let mi = state
+        .store
+        .identity_by_client_id(client_id)
+        .await
+        .map_err(internal)?;
+    if sp.is_some() || mi.is_some_and(|mi| mi.tenant_id == tenant.id) {
+        Ok(())
+    } else {
+        Err(StsError::application_not_found(client_id, &tenant.id))
+    }
+}
+
+async fn with_secret(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+    secret: &str,
+) -> Result<Principal, StsError> {
+    let Some(sp) = state
+        .store
+        .service_principal_by_app_id(&tenant.id, client_id)
+        .await
+        .map_err(internal)?
+    else {
+        // Managed identities have no secrets: whatever was sent is wrong.
+        known_client(state, tenant, client_id).await?;
+        return Err(StsError::invalid_client_secret(client_id));
+    };
+    if !wid_core::secret::verify(secret, &sp.secret_hash) {
+        return Err(StsError::invalid_client_secret(&sp.app_id));
+    }
+    Ok(Principal {
+        app_id: sp.app_id,
+        object_id: sp.object_id,
+        auth_class: "1",
+        managed_identity_resource_id: None,
+        lifetime: token::SERVICE_PRINCIPAL_TOKEN_LIFETIME,
+    })
+}
+
+/// The claims of a presented assertion that the exchange reads.
+#[derive(serde::Deserialize)]
+struct AssertionClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    #[serde(default)]
+    aud: Option<Audiences>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+}
+
+/// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Audiences {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The federated exchange (contracts.md §1.5, in Entra's order): match a credential on the
+/// unverified claims, then fetch the issuer's keys, then verify signature and time window.
+/// Nothing is fetched for a token whose algorithm is not allowed.
+async fn with_assertion(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+    assertion: &str,
+) -> Result<Principal, StsError> {
+    let Some(mi) = state
+        .store
+        .identity_by_client_id(client_id)
+        .await
+        .map_err(internal)?
+        .filter(|mi| mi.tenant_id == tenant.id)
+    else {
+        known_client(state, tenant, client_id).await?;
+        // An application without federated credentials: nothing can match.
+        return Err(StsError::no_matching_credential("", "", ""));
+    };
+    let jwt = wid_jose::decode(assertion).map_err(|e| match e {
+        wid_jose::JoseError::UnsupportedAlgorithm(alg) => StsError::bad_assertion_signature(
+            &format!("The assertion's algorithm '{alg}' is not allowed; tokens must be signed with RS256 or ES256."),
+        ),
+        other => StsError::malformed_assertion(&other.to_string()),
+    })?;
+    let claims: AssertionClaims = jwt
+        .claims()
+        .map_err(|e| StsError::malformed_assertion(&e.to_string()))?;
+    let (Some(iss), Some(sub)) = (claims.iss.as_deref(), claims.sub.as_deref()) else {
+        return Err(StsError::malformed_assertion(
+            "the assertion needs 'iss' and 'sub' claims",
+        ));
+    };
+    let audiences = match claims.aud {
+        Some(Audiences::One(a)) => vec![a],
+        Some(Audiences::Many(a)) => a,
+        None => {
+            return Err(StsError::malformed_assertion(
+                "the assertion needs an 'aud' claim",
+            ))
+        }
+    };
+    let credentials = match state
+        .store
+        .federated_credentials_by_client_id(client_id)
+        .await
+    {
+        Ok(c) => c,
+        Err(wid_store::StoreError::IdentityNotFound) => Vec::new(),
+        Err(e) => return Err(internal(e)),
+    };
+    federation::match_assertion(&credentials, iss, sub, &audiences)
+        .map_err(|e| StsError::credential_mismatch(&e, iss, sub, &audiences))?;
+    let kid = jwt.header.kid.as_deref().unwrap_or("");
+    let key = state.issuer_keys.key(iss, kid).await.map_err(|e| match e {
+        LookupError::Unreachable(detail) => StsError::issuer_unreachable(&detail),
+        LookupError::UnknownKey => StsError::unknown_signing_key(kid, iss),
+    })?;
+    jwt.verify(&key).map_err(|e| match e {
+        wid_jose::JoseError::KeyMismatch => StsError::bad_assertion_signature(&format!(
+            "The key '{kid}' is a {} key; the assertion claims {}.",
+            key.algorithm(),
+            jwt.header.alg
+        )),
+        _ => StsError::bad_assertion_signature(""),
+    })?;
+    let now = state.now();
+    wid_jose::check_time_window(now, claims.nbf, claims.exp, token::CLOCK_SKEW_SECS)
+        .map_err(|_| StsError::assertion_time(now, claims.nbf, claims.exp))?;
+    Ok(Principal {
+        managed_identity_resource_id: Some(resource_id::identity(
+            &mi.subscription_id,
+            &mi.resource_group,
+            &mi.name,
+        )),
+        app_id: mi.client_id,
+        object_id: mi.principal_id,
+        auth_class: "2",
+        lifetime: token::MANAGED_IDENTITY_TOKEN_LIFETIME,
     })
 }

@@ -1,0 +1,272 @@
+//! Fetching and caching the signing keys of OIDC issuers, as Entra does for federated
+//! credentials: `{issuer}/.well-known/openid-configuration`, then its `jwks_uri`. Issuers wid
+//! hosts itself take the same path over HTTPS, so what works here works for a real cluster.
+//!
+//! Keys are cached per issuer for [`FRESH_FOR`]; a token with an unknown `kid` triggers a
+//! refresh (at most one per [`MIN_REFRESH_INTERVAL`]), and one fetch per issuer is in flight
+//! at a time: concurrent requests wait for it and share its result.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use wid_jose::{Jwks, VerifyingKey};
+
+const FRESH_FOR: Duration = Duration::from_secs(300);
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+/// Keys older than this are not used even when the issuer cannot be reached.
+const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
+/// A failed fetch is reported to requests arriving this soon after, instead of re-fetching.
+const FAILURE_HOLD: Duration = Duration::from_secs(2);
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// Entra uses only the first 100 keys of an issuer's JWKS.
+const MAX_KEYS: usize = 100;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_REDIRECTS: usize = 3;
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum LookupError {
+    /// Discovery or JWKS could not be fetched or understood (AADSTS90061).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The issuer does not publish the key (AADSTS7000272).
+    #[error("unknown key")]
+    UnknownKey,
+}
+
+pub struct IssuerKeys {
+    http: reqwest::Client,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    state: RwLock<Cached>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+type KeyMap = HashMap<String, Arc<VerifyingKey>>;
+
+#[derive(Default, Clone)]
+struct Cached {
+    keys: Option<(Instant, Arc<KeyMap>)>,
+    failure: Option<(Instant, String)>,
+}
+
+impl IssuerKeys {
+    /// `extra_roots`: PEM certificates trusted besides the system's (wid's own CA, so the
+    /// issuers wid hosts verify like any other).
+    pub fn new(extra_roots: &[Vec<u8>]) -> Result<Self, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        for pem in extra_roots {
+            for cert in rustls_pemfile::certs(&mut &pem[..]) {
+                let cert = cert.map_err(|e| format!("CA bundle: {e}"))?;
+                roots.add(cert).map_err(|e| format!("CA bundle: {e}"))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if attempt.url().scheme() != "https" {
+                attempt.error("redirect away from https")
+            } else {
+                attempt.follow()
+            }
+        });
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .https_only(true)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(redirects)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            http,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn entry(&self, issuer: &str) -> Arc<Entry> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.entry(issuer.to_owned()).or_default().clone()
+    }
+
+    /// Forgets what is cached for the issuer, so the next lookup fetches. Called when the
+    /// keys of an issuer wid hosts change, so that removal takes effect at once.
+    pub fn invalidate(&self, issuer: &str) {
+        let entry = self.entry(issuer);
+        *entry.state.write().unwrap_or_else(|e| e.into_inner()) = Cached::default();
+    }
+
+    pub async fn key(&self, issuer: &str, kid: &str) -> Result<Arc<VerifyingKey>, LookupError> {
+        let entry = self.entry(issuer);
+        let asked_at = Instant::now();
+        let snapshot = entry
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((at, keys)) = &snapshot.keys {
+            let age = asked_at.duration_since(*at);
+            if age < FRESH_FOR {
+                if let Some(k) = keys.get(kid) {
+                    return Ok(k.clone());
+                }
+                if age < MIN_REFRESH_INTERVAL {
+                    return Err(LookupError::UnknownKey);
+                }
+            }
+        }
+        let _guard = entry.fetching.lock().await;
+        // Someone else may have fetched while we waited: use their result.
+        let current = entry
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((at, keys)) = &current.keys {
+            if *at >= asked_at {
+                return keys.get(kid).cloned().ok_or(LookupError::UnknownKey);
+            }
+        }
+        if let Some((at, message)) = &current.failure {
+            if *at >= asked_at || asked_at.duration_since(*at) < FAILURE_HOLD {
+                return stale(&current, kid)
+                    .ok_or_else(|| LookupError::Unreachable(message.clone()));
+            }
+        }
+        match self.fetch(issuer).await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                let found = keys.get(kid).cloned();
+                entry.state.write().unwrap_or_else(|e| e.into_inner()).keys =
+                    Some((Instant::now(), keys));
+                found.ok_or(LookupError::UnknownKey)
+            }
+            Err(message) => {
+                tracing::warn!(issuer, error = %message, "issuer metadata unavailable");
+                let mut state = entry.state.write().unwrap_or_else(|e| e.into_inner());
+                state.failure = Some((Instant::now(), message.clone()));
+                stale(&state, kid).ok_or(LookupError::Unreachable(message))
+            }
+        }
+    }
+
+    async fn fetch(&self, issuer: &str) -> Result<KeyMap, String> {
+        let discovery_url = discovery_url(issuer);
+        let discovery: Discovery = serde_json::from_slice(&self.get(&discovery_url).await?)
+            .map_err(|e| format!("the discovery document at {discovery_url} is not valid: {e}"))?;
+        if discovery.issuer != issuer {
+            return Err(format!(
+                "the discovery document at {discovery_url} names the issuer '{}', not '{issuer}'",
+                discovery.issuer
+            ));
+        }
+        if !discovery.jwks_uri.starts_with("https://") {
+            return Err(format!(
+                "the jwks_uri '{}' of {discovery_url} is not an https URL",
+                discovery.jwks_uri
+            ));
+        }
+        let jwks: Jwks = serde_json::from_slice(&self.get(&discovery.jwks_uri).await?)
+            .map_err(|e| format!("the JWKS at {} is not valid: {e}", discovery.jwks_uri))?;
+        let keys = jwks
+            .keys
+            .iter()
+            .take(MAX_KEYS)
+            .filter(|jwk| jwk.use_.as_deref().is_none_or(|u| u == "sig"))
+            .filter_map(|jwk| {
+                let kid = jwk.kid.clone()?;
+                let key = VerifyingKey::from_jwk(jwk).ok()?;
+                Some((kid, Arc::new(key)))
+            })
+            .collect();
+        Ok(keys)
+    }
+
+    async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+        let mut response = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("GET {url} failed: {}", error_chain(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {url} answered {}", response.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("GET {url} failed: {}", error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!(
+                    "GET {url}: the document exceeds {MAX_DOCUMENT_BYTES} bytes"
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Keys that are no longer fresh still verify while the issuer is unreachable, for a while.
+fn stale(cached: &Cached, kid: &str) -> Option<Arc<VerifyingKey>> {
+    let (at, keys) = cached.keys.as_ref()?;
+    (at.elapsed() < MAX_STALE).then(|| keys.get(kid).cloned())?
+}
+
+/// With a trailing-slash issuer the document sits right under it, the slash not doubled.
+pub fn discovery_url(issuer: &str) -> String {
+    if issuer.ends_with('/') {
+        format!("{issuer}.well-known/openid-configuration")
+    } else {
+        format!("{issuer}/.well-known/openid-configuration")
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn discovery_urls_do_not_double_the_slash() {
+        assert_eq!(
+            super::discovery_url("https://h/t/c/"),
+            "https://h/t/c/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            super::discovery_url("https://h"),
+            "https://h/.well-known/openid-configuration"
+        );
+    }
+}
