@@ -187,7 +187,15 @@ pub fn match_assertion<'a>(
     }
     Err(MatchError::Subject {
         presented: subject.to_owned(),
-        closest: closest(by_audience.iter().copied(), |c| &c.subject, subject),
+        // Issuer and audience matched, so these credentials belong to this cluster: name the
+        // nearest even when it is not a near miss.
+        closest: closest(by_audience.iter().copied(), |c| &c.subject, subject).or_else(|| {
+            by_audience.first().map(|c| Hint {
+                credential: c.name.clone(),
+                expected: c.subject.clone(),
+                difference: "a different service account or namespace",
+            })
+        }),
     })
 }
 

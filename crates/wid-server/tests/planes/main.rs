@@ -10,6 +10,8 @@ use wid_core::clock::ManualClock;
 use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
+mod exchange;
+
 const T0: i64 = 1_795_516_140;
 const MSI: &str = "api-version=2024-11-30";
 
