@@ -31,12 +31,18 @@ struct Cli {
 enum Bench {
     /// Authenticated GET of a managed identity, and durable PUT of federated credentials.
     Arm,
+    /// Uncached federated token exchanges next to the machine's RSA ceiling, and the
+    /// latency of one exchange at a time.
+    Exchange,
 }
 
 struct Target {
     client: WidClient,
     token: String,
     subscription: String,
+    tenant: String,
+    /// The management plane's `.default` scope, the resource exchanges ask for.
+    scope: String,
 }
 
 async fn connect(data_dir: &std::path::Path) -> Result<Target> {
@@ -70,6 +76,8 @@ async fn connect(data_dir: &std::path::Path) -> Result<Target> {
         client,
         token,
         subscription: field(&server, "subscriptionId")?,
+        tenant: field(&server, "tenantId")?,
+        scope,
     })
 }
 
@@ -227,11 +235,163 @@ async fn arm(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()
     Ok(())
 }
 
+/// What the exchange costs at least: one RSA-2048 verify (the assertion) and one RSA-2048
+/// sign (the access token) with aws-lc-rs, on as many threads as the machine has cores.
+fn rsa_ceiling(seconds: u64) -> Result<f64> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (issuer_key, _) = wid_jose::SigningKey::generate_rsa()?;
+    let (token_key, _) = wid_jose::SigningKey::generate_rsa()?;
+    let claims = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://bench.example/t/c/",
+        "sub": "system:serviceaccount:bench:sa", "exp": 2_000_000_000i64, "iat": 1_700_000_000i64});
+    let assertion = issuer_key.sign_jwt(&claims, &wid_jose::HeaderParams::default())?;
+    let verifier = Arc::new(issuer_key.verifying_key());
+    let token_key = Arc::new(token_key);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (assertion, verifier, token_key, claims) = (
+                assertion.clone(),
+                verifier.clone(),
+                token_key.clone(),
+                claims.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let jwt = wid_jose::decode(&assertion).expect("decodes");
+                    jwt.verify(&verifier).expect("verifies");
+                    token_key
+                        .sign_jwt(&claims, &wid_jose::HeaderParams::default())
+                        .expect("signs");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
+    let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let sub = &target.subscription;
+    let arm = |method: Method, path: String, body: Option<Value>| {
+        let t = target.clone();
+        async move {
+            t.client
+                .arm(method, &path, &t.token, body.as_ref(), &[])
+                .await
+                .map(|r| r.body.unwrap_or(Value::Null))
+        }
+    };
+    let rg_path = format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version=2024-11-01");
+    arm(
+        Method::PUT,
+        rg_path.clone(),
+        Some(json!({"location": "eastus"})),
+    )
+    .await?;
+    let base = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers");
+    let cluster = arm(
+        Method::PUT,
+        format!("{base}/Microsoft.ContainerService/managedClusters/bench?api-version=2025-01-01"),
+        Some(json!({"location": "eastus", "properties": {"oidcIssuerProfile": {"enabled": true}}})),
+    )
+    .await?;
+    let issuer = cluster["properties"]["oidcIssuerProfile"]["issuerURL"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no issuer URL"))?
+        .to_owned();
+    let identity = arm(
+        Method::PUT,
+        format!(
+            "{base}/Microsoft.ManagedIdentity/userAssignedIdentities/bench?api-version=2024-11-30"
+        ),
+        Some(json!({"location": "eastus"})),
+    )
+    .await?;
+    let client_id = identity["properties"]["clientId"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no client id"))?
+        .to_owned();
+    arm(
+        Method::PUT,
+        format!("{base}/Microsoft.ManagedIdentity/userAssignedIdentities/bench/federatedIdentityCredentials/bench?api-version=2024-11-30"),
+        Some(json!({"properties": {"issuer": issuer, "subject": "system:serviceaccount:bench:sa", "audiences": ["api://AzureADTokenExchange"]}})),
+    )
+    .await?;
+    let token = arm(
+        Method::POST,
+        format!("{base}/Microsoft.ContainerService/managedClusters/bench/serviceAccountToken?api-version=2025-01-01"),
+        Some(json!({"namespace": "bench", "serviceAccountName": "sa", "expirationSeconds": 7200})),
+    )
+    .await?;
+    let assertion = Arc::new(
+        token["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no service-account token"))?
+            .to_owned(),
+    );
+    let url = format!("/{}/oauth2/v2.0/token", target.tenant);
+    let exchange_once = {
+        let (t, assertion, client_id) = (target.clone(), assertion.clone(), client_id.clone());
+        move |_: usize, _: u64| {
+            let (t, assertion, client_id, url) =
+                (t.clone(), assertion.clone(), client_id.clone(), url.clone());
+            async move {
+                let form = [
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                    ("scope", t.scope.as_str()),
+                ];
+                match t
+                    .client
+                    .http()
+                    .post(t.client.url(&url))
+                    .form(&form)
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        }
+    };
+    // Warm the issuer-key cache and the connections, as a running system would be.
+    drive(concurrency, Duration::from_secs(1), exchange_once.clone()).await;
+    let mut report = drive(
+        concurrency,
+        Duration::from_secs(seconds),
+        exchange_once.clone(),
+    )
+    .await;
+    report.print("token exchange (uncached, HTTPS keep-alive)", concurrency);
+    let achieved = report.requests as f64 / report.elapsed.as_secs_f64();
+    let ceiling = rsa_ceiling(seconds.min(5))?;
+    println!(
+        "RSA-2048 ceiling (1 verify + 1 sign per exchange, aws-lc-rs, all cores): {ceiling:.0}/s; exchanges reach {:.2} of it",
+        achieved / ceiling
+    );
+    let mut single = drive(1, Duration::from_secs(seconds.min(5)), exchange_once).await;
+    single.print("token exchange, one at a time", 1);
+    arm(Method::DELETE, rg_path, None).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let target = Arc::new(connect(&cli.data_dir).await?);
     match cli.bench {
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
+        Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
     }
 }

@@ -31,7 +31,7 @@ pub fn app(state: AppState) -> Router {
     let routed = Router::new()
         .merge(sts::router())
         .merge(issuer::router())
-        .merge(arm::router(limits.max_body_bytes))
+        .merge(arm::router(&state))
         .route("/healthz", get(healthz))
         .fallback(arm::fallback)
         .with_state(state)

@@ -103,6 +103,7 @@ pub async fn start_with_clock(
         limits: config.limits.clone(),
         kek,
         issuer_keys,
+        clients: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     let task = tokio::spawn(accept_loop(

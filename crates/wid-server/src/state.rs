@@ -2,6 +2,7 @@
 //! per request.
 
 use crate::config::Limits;
+use crate::sts::clients::ClientCache;
 use crate::sts::issuers::IssuerKeys;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub struct Shared {
     /// Seals the private keys wid keeps (cluster issuer keys) before they reach the store.
     pub kek: Kek,
     pub issuer_keys: IssuerKeys,
+    pub clients: ClientCache,
 }
 
 impl std::ops::Deref for AppState {

@@ -29,6 +29,10 @@ pub struct UpArgs {
     /// Private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted when fetching OIDC issuers' discovery documents
+    /// and keys, besides the system's roots and wid's own CA (repeatable).
+    #[arg(long = "issuer-ca-file")]
+    issuer_ca_files: Vec<PathBuf>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -61,6 +65,7 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.database_url = args.database_url;
     config.tls_cert = args.tls_cert;
     config.tls_key = args.tls_key;
+    config.issuer_ca_files = args.issuer_ca_files;
     let server = wid_server::start(config).await?;
     print_banner(&server, &data_dir);
     wait_for_signal().await?;
@@ -127,9 +132,13 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
     println!("  wid account show");
     println!("  wid group create --name myResourceGroup --location eastus");
     println!("  wid identity create --name myIdentity --resource-group myResourceGroup");
+    println!("  wid aks create -g myResourceGroup -n myCluster --enable-oidc-issuer --enable-workload-identity");
     println!("  wid identity federated-credential create --name myFedIdentity --identity-name myIdentity \\");
-    println!("      --resource-group myResourceGroup --issuer https://example.com/issuer/ \\");
+    println!("      --resource-group myResourceGroup \\");
+    println!("      --issuer \"$(wid aks show -n myCluster -g myResourceGroup --query oidcIssuerProfile.issuerUrl -o tsv)\" \\");
     println!("      --subject system:serviceaccount:default:workload-identity-sa");
+    println!("  wid run --cluster myCluster -g myResourceGroup --service-account workload-identity-sa \\");
+    println!("      --client-id \"$(wid identity show -n myIdentity -g myResourceGroup --query clientId -o tsv)\" -- YOUR COMMAND");
     println!();
     println!("Stop with Ctrl-C.");
 }

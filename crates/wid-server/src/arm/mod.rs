@@ -27,7 +27,8 @@ const CLUSTERS: &str =
     "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.containerservice/managedclusters";
 const IDENTITIES: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.managedidentity/userassignedidentities";
 
-pub fn router(max_body: usize) -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    let max_body = state.limits.max_body_bytes;
     Router::new()
         .route("/subscriptions", get(subscriptions::list))
         .route("/subscriptions/{sub}", get(subscriptions::show))
@@ -93,6 +94,10 @@ pub fn router(max_body: usize) -> Router<AppState> {
             &format!("{CLUSTERS}/{{name}}/serviceaccounttoken"),
             post(clusters::service_account_token),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forget_cached_clients,
+        ))
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
                 req.extensions_mut().insert(BodyLimit(max_body));
@@ -100,6 +105,25 @@ pub fn router(max_body: usize) -> Router<AppState> {
             },
         ))
         .layer(DefaultBodyLimit::max(max_body))
+}
+
+/// Any change through the management plane may change what a token exchange must see (an
+/// identity, a credential, a whole group), so a successful write empties the exchange's
+/// cache of clients; writes are rare next to exchanges.
+async fn forget_cached_clients(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let writes = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let response = next.run(req).await;
+    if writes && response.status().is_success() {
+        state.clients.clear();
+    }
+    response
 }
 
 /// ARM's tracing headers, so a user can quote them back when something fails.

@@ -297,12 +297,15 @@ async fn with_assertion(
     client_id: &str,
     assertion: &str,
 ) -> Result<Principal, StsError> {
-    let Some(mi) = state
-        .store
-        .identity_by_client_id(client_id)
+    let client = state
+        .clients
+        .get(&state.store, client_id)
         .await
-        .map_err(internal)?
-        .filter(|mi| mi.tenant_id == tenant.id)
+        .map_err(internal)?;
+    let Some((mi, credentials)) = client
+        .as_ref()
+        .as_ref()
+        .filter(|(mi, _)| mi.tenant_id == tenant.id)
     else {
         known_client(state, tenant, client_id).await?;
         // An application without federated credentials: nothing can match.
@@ -331,16 +334,7 @@ async fn with_assertion(
             ))
         }
     };
-    let credentials = match state
-        .store
-        .federated_credentials_by_client_id(client_id)
-        .await
-    {
-        Ok(c) => c,
-        Err(wid_store::StoreError::IdentityNotFound) => Vec::new(),
-        Err(e) => return Err(internal(e)),
-    };
-    federation::match_assertion(&credentials, iss, sub, &audiences)
+    federation::match_assertion(credentials, iss, sub, &audiences)
         .map_err(|e| StsError::credential_mismatch(&e, iss, sub, &audiences))?;
     let kid = jwt.header.kid.as_deref().unwrap_or("");
     let key = state.issuer_keys.key(iss, kid).await.map_err(|e| match e {
@@ -364,8 +358,8 @@ async fn with_assertion(
             &mi.resource_group,
             &mi.name,
         )),
-        app_id: mi.client_id,
-        object_id: mi.principal_id,
+        app_id: mi.client_id.clone(),
+        object_id: mi.principal_id.clone(),
         auth_class: "2",
         lifetime: token::MANAGED_IDENTITY_TOKEN_LIFETIME,
     })
