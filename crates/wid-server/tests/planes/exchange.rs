@@ -541,3 +541,97 @@ async fn rotation_keeps_old_tokens_until_their_key_is_removed() {
     refused(f.exchange(&old).await, 401, "invalid_client", 7000272);
     assert_eq!(f.exchange(&new).await.0, 200);
 }
+
+/// A generated signing key leaves wid once, as PKCS#8 that signs tokens the exchange
+/// accepts; a cluster that brought only public keys gets no tokens signed by wid.
+#[tokio::test]
+async fn signing_key_exports_once_and_public_only_issuers_sign_nothing() {
+    let f = Federation::start(None, None).await;
+    let wid = &f.wid;
+    let path = |name: &str, rest: &str| {
+        wid.sub_path(&format!(
+            "/resourcegroups/rg/providers/Microsoft.ContainerService/managedClusters/{name}{rest}?{AKS}"
+        ))
+    };
+    // The test's cluster holds only the public key the test brought.
+    let (status, body) = wid
+        .raw(
+            Method::POST,
+            &path("aks", "/serviceAccountToken"),
+            Some(&wid.token().await),
+            Some(
+                json!({"namespace": "default", "serviceAccountName": "sa"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, super::error_code(&body)),
+        (400, "BadRequest"),
+        "{body}"
+    );
+    let (status, _) = wid
+        .raw(
+            Method::POST,
+            &path("aks", "/exportServiceAccountSigningKey"),
+            Some(&wid.token().await),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let made = wid
+        .arm(Method::PUT, &path("selfmanaged", ""), Some(json!({"location": "eastus", "properties": {"oidcIssuerProfile": {"enabled": true}}})))
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    let issuer = made["properties"]["oidcIssuerProfile"]["issuerURL"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exported = wid
+        .arm(
+            Method::POST,
+            &path("selfmanaged", "/exportServiceAccountSigningKey"),
+            None,
+        )
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(exported["issuer"], issuer.as_str());
+    let key = SigningKey::from_pem(exported["privateKeyPem"].as_str().unwrap()).unwrap();
+    assert_eq!(key.kid(), exported["kid"].as_str().unwrap());
+    let (status, body) = wid
+        .raw(
+            Method::POST,
+            &path("selfmanaged", "/exportServiceAccountSigningKey"),
+            Some(&wid.token().await),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, super::error_code(&body)),
+        (409, "Conflict"),
+        "{body}"
+    );
+
+    // A token the self-managed API server signs with the exported key is exchanged.
+    wid.arm(
+        Method::PUT,
+        &wid.sub_path(&format!(
+            "/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app/federatedIdentityCredentials/selfmanaged?{}",
+            super::MSI
+        )),
+        Some(json!({"properties": {"issuer": issuer, "subject": SUBJECT, "audiences": [AUDIENCE]}})),
+    )
+    .await
+    .unwrap();
+    let mut claims = f.claims();
+    claims["iss"] = json!(issuer);
+    let token = key.sign_jwt(&claims, &HeaderParams::default()).unwrap();
+    let (status, body) = f.exchange(&token).await;
+    assert_eq!(status, 200, "{body}");
+}
