@@ -133,3 +133,19 @@ pub struct IssuerKey {
     pub exported_at: Option<i64>,
     pub created_at: i64,
 }
+
+/// A role assignment: a principal holds a role at a scope and everything below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAssignment {
+    /// The assignment's GUID name.
+    pub name: String,
+    pub tenant_id: String,
+    /// An ARM id prefix: `/subscriptions/…`, a group, a resource, or a Key Vault object.
+    pub scope: String,
+    /// As the client sent it (subscription-scoped form or not), echoed back as Azure does.
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: String,
+    pub description: Option<String>,
+    pub audit: Audit,
+}

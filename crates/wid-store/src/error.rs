@@ -8,6 +8,9 @@ pub enum StoreError {
     IdentityNotFound,
     #[error(transparent)]
     Rejected(#[from] CredentialError),
+    /// The principal already holds this role at this scope, under another assignment name.
+    #[error("the role assignment already exists")]
+    RoleAssignmentExists,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database error: {0}")]

@@ -16,6 +16,7 @@ mod identities;
 mod keys;
 mod migrate;
 mod principals;
+mod roles;
 mod settings;
 mod tenancy;
 

@@ -14,6 +14,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0002_identity_row_lock.sql"),
     ),
     (3, include_str!("../migrations/sqlite/0003_clusters.sql")),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_role_assignments.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -22,6 +26,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0002_identity_row_lock.sql"),
     ),
     (3, include_str!("../migrations/postgres/0003_clusters.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_role_assignments.sql"),
+    ),
 ];
 
 /// Any constant works, as long as nothing else in the database uses it ("wid_migr").

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
     Audit, Cluster, ClusterKey, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
-    ResourceGroup, ServicePrincipal, SigningKeyRecord, Subscription, Tenant,
+    ResourceGroup, RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant,
 };
 use wid_store::{Backend, Store, StoreError};
 
@@ -75,6 +75,7 @@ conformance! {
         concurrent_duplicates_rejected,
         cluster_lifecycle_and_cascade,
         issuer_key_rotation_and_export,
+        role_assignments_round_trip,
     ],
     reopen: [migrations_are_idempotent, data_survives_reopen],
     fresh: [concurrent_first_start],
@@ -1387,4 +1388,87 @@ async fn issuer_key_rotation_and_export(store: Store) {
         .find(|k| k.kid == "new")
         .unwrap();
     assert_eq!(new.exported_at, Some(50));
+}
+
+fn assignment(name: &str, scope: &str, role: &str, principal: &str) -> RoleAssignment {
+    RoleAssignment {
+        name: name.to_owned(),
+        tenant_id: TENANT.to_owned(),
+        scope: scope.to_owned(),
+        role_definition_id: format!(
+            "/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+        ),
+        principal_id: principal.to_owned(),
+        principal_type: "ServicePrincipal".to_owned(),
+        description: None,
+        audit: audit("admin", 10),
+    }
+}
+
+async fn role_assignments_round_trip(store: Store) {
+    let sub_scope = format!("/subscriptions/{SUB}");
+    let a = assignment(
+        "A1B2C3D4-0000-4000-8000-000000000001",
+        &sub_scope,
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        "P1000000-0000-4000-8000-000000000000",
+    );
+    store.insert_role_assignment(&a).await.unwrap();
+    assert_eq!(
+        store
+            .role_assignment("a1b2c3d4-0000-4000-8000-000000000001")
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+    // The same principal, role and scope under another name, whatever the id form and case.
+    let mut twin = assignment(
+        "A1B2C3D4-0000-4000-8000-000000000002",
+        &format!("{}/", sub_scope.to_uppercase()),
+        "4633458B-17DE-408A-B874-0445C86B69E6",
+        "p1000000-0000-4000-8000-000000000000",
+    );
+    twin.role_definition_id =
+        "/providers/Microsoft.Authorization/roleDefinitions/4633458B-17DE-408A-B874-0445C86B69E6"
+            .to_owned();
+    assert!(matches!(
+        store.insert_role_assignment(&twin).await,
+        Err(StoreError::RoleAssignmentExists)
+    ));
+    // A taken name is a conflict.
+    let other = assignment(
+        &a.name,
+        &sub_scope,
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "p2",
+    );
+    assert!(matches!(
+        store.insert_role_assignment(&other).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let b = assignment(
+        "b0000000-0000-4000-8000-000000000003",
+        &format!("{sub_scope}/resourceGroups/rg"),
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "P1000000-0000-4000-8000-000000000000",
+    );
+    store.insert_role_assignment(&b).await.unwrap();
+    let mine = store
+        .role_assignments_of("p1000000-0000-4000-8000-000000000000")
+        .await
+        .unwrap();
+    assert_eq!(mine, vec![a.clone(), b.clone()]);
+    assert_eq!(store.role_assignments(TENANT).await.unwrap().len(), 2);
+    assert_eq!(
+        store.delete_role_assignment(&a.name).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.delete_role_assignment(&a.name).await.unwrap(), None);
+    assert_eq!(
+        store
+            .role_assignments_of("P1000000-0000-4000-8000-000000000000")
+            .await
+            .unwrap(),
+        vec![b]
+    );
 }
