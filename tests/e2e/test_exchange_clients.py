@@ -241,8 +241,13 @@ def test_login_with_a_federated_token(wid):
         wid.cli("login", "--service-principal", "-u", w.client_id, "--tenant", wid.creds["tenantId"], "--federated-token", jwt)
         user = json.loads(wid.cli("account", "show", "--query", "user").stdout)
         assert user == {"name": w.client_id, "type": "servicePrincipal"}
-        # Acting as the identity works against the management plane.
-        wid.cli("group", "show", "-n", w.rg)
+        # The identity holds no role yet: the management plane refuses it.
+        refused = wid.cli("group", "show", "-n", w.rg, check=False)
+        assert refused.returncode != 0 and "AuthorizationFailed" in refused.stderr
+        wid.cli("logout")
+        wid.cli("role", "assignment", "create", "--assignee", w.client_id, "--role", "Reader", "-g", w.rg)
+        wid.cli("login", "--service-principal", "-u", w.client_id, "--tenant", wid.creds["tenantId"], "--federated-token", jwt)
+        assert json.loads(wid.cli("group", "show", "-n", w.rg).stdout)["name"] == w.rg
         head, body, sig = jwt.split(".")
         forged = f"{head}.{body}.{sig[:10]}{'A' if sig[10] != 'A' else 'B'}{sig[11:]}"
         bad = wid.cli("login", "--service-principal", "-u", w.client_id, "--tenant", wid.creds["tenantId"], "--federated-token", forged, check=False)

@@ -115,7 +115,7 @@ impl Context {
             .await?)
     }
 
-    async fn management_token(&self) -> Result<&str> {
+    pub async fn management_token(&self) -> Result<&str> {
         self.token
             .get_or_try_init(|| async {
                 let scope = format!("{}.default", self.server.management_resource);

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod federation;
 pub mod model;
 pub mod names;
+pub mod rbac;
 pub mod resource_id;
 pub mod seal;
 pub mod secret;

@@ -8,7 +8,7 @@ use crate::datadir::{self, AdminCredentials};
 use crate::error::ServerError;
 use base64::Engine;
 use wid_core::clock::Clock;
-use wid_core::model::{ServicePrincipal, SigningKeyRecord, Subscription, Tenant};
+use wid_core::model::{RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant};
 use wid_core::seal::Kek;
 use wid_jose::SigningKey;
 use wid_store::Store;
@@ -94,6 +94,7 @@ pub async fn bootstrap(
     };
     let signing_keys = signing_keys(store, &kek, &tenant.id, clock).await?;
     let admin = admin_credentials(store, config, &tenant.id).await?;
+    make_admin_owner(store, &admin, &subscription.id, clock.now_unix()).await?;
     Ok(Installation {
         kek,
         tenant,
@@ -101,6 +102,50 @@ pub async fn bootstrap(
         signing_keys,
         admin,
     })
+}
+
+/// The bootstrap admin is Owner of the subscription, as the creator of an Azure subscription
+/// is. The assignment's name derives from the two ids, so every start (and every replica)
+/// means the same assignment.
+async fn make_admin_owner(
+    store: &Store,
+    admin: &AdminCredentials,
+    subscription_id: &str,
+    now: i64,
+) -> Result<(), ServerError> {
+    let owner = wid_core::rbac::builtin_by_name("Owner")
+        .ok_or_else(|| ServerError::Config("the Owner role is missing".into()))?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("owner\n{subscription_id}\n{}", admin.object_id).as_bytes(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    let assignment = RoleAssignment {
+        name: uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string(),
+        tenant_id: admin.tenant_id.clone(),
+        scope: format!("/subscriptions/{subscription_id}"),
+        role_definition_id: format!(
+            "/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{}",
+            owner.id
+        ),
+        principal_id: admin.object_id.clone(),
+        principal_type: "ServicePrincipal".to_owned(),
+        description: Some("The installation's bootstrap admin".to_owned()),
+        audit: wid_core::model::Audit {
+            created_by: admin.client_id.clone(),
+            created_at: now,
+            modified_by: admin.client_id.clone(),
+            modified_at: now,
+        },
+    };
+    match store.insert_role_assignment(&assignment).await {
+        Ok(()) | Err(wid_store::StoreError::RoleAssignmentExists) => Ok(()),
+        Err(wid_store::StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Another replica may have inserted the same row first; that is success too.

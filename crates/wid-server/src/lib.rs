@@ -4,9 +4,11 @@
 
 pub mod arm;
 pub mod bootstrap;
+mod cache;
 pub mod config;
 pub mod datadir;
 pub mod error;
+mod graph;
 mod issuer;
 mod serve;
 pub mod state;
@@ -31,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     let routed = Router::new()
         .merge(sts::router())
         .merge(issuer::router())
+        .merge(graph::router())
         .merge(arm::router(&state))
         .route("/healthz", get(healthz))
         .fallback(arm::fallback)

@@ -104,6 +104,7 @@ pub async fn start_with_clock(
         kek,
         issuer_keys,
         clients: Default::default(),
+        role_assignments: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     let task = tokio::spawn(accept_loop(

@@ -1,14 +1,14 @@
 //! What every handler shares. Built once at start; the signing key is parsed here and never
 //! per request.
 
+use crate::cache::TtlCache;
 use crate::config::Limits;
-use crate::sts::clients::ClientCache;
 use crate::sts::issuers::IssuerKeys;
 use std::collections::HashMap;
 use std::sync::Arc;
 use wid_core::clock::Clock;
 use wid_core::cloud::Cloud;
-use wid_core::model::{Subscription, Tenant};
+use wid_core::model::{FederatedCredential, ManagedIdentity, RoleAssignment, Subscription, Tenant};
 use wid_core::seal::Kek;
 use wid_jose::{Jwks, SigningKey, VerifyingKey};
 use wid_store::Store;
@@ -27,7 +27,10 @@ pub struct Shared {
     /// Seals the private keys wid keeps (cluster issuer keys) before they reach the store.
     pub kek: Kek,
     pub issuer_keys: IssuerKeys,
-    pub clients: ClientCache,
+    /// A client id's managed identity and federated credentials (`None`: not an identity).
+    pub clients: TtlCache<Option<(ManagedIdentity, Vec<FederatedCredential>)>>,
+    /// A principal's role assignments.
+    pub role_assignments: TtlCache<Vec<RoleAssignment>>,
 }
 
 impl std::ops::Deref for AppState {

@@ -130,6 +130,18 @@ impl Store {
         row.as_ref().map(joined_identity).transpose()
     }
 
+    /// The identity whose service principal has this object id (what role assignments name).
+    pub async fn identity_by_principal_id(
+        &self,
+        principal_id: &str,
+    ) -> Result<Option<ManagedIdentity>, StoreError> {
+        let row = sqlx::query(select_identities!("principal_id_key = $1"))
+            .bind(key(principal_id))
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(joined_identity).transpose()
+    }
+
     /// Ordered by name key. An empty list is told apart from a missing group, which is an
     /// error, as it is for ARM.
     pub async fn identities_in_group(

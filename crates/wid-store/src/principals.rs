@@ -46,6 +46,22 @@ impl Store {
         .await?;
         row.as_ref().map(service_principal).transpose()
     }
+
+    pub async fn service_principal_by_object_id(
+        &self,
+        tenant_id: &str,
+        object_id: &str,
+    ) -> Result<Option<ServicePrincipal>, StoreError> {
+        let row = sqlx::query(
+            "SELECT object_id, app_id, tenant_id, display_name, secret_hash \
+             FROM service_principals WHERE tenant_key = $1 AND object_id_key = $2",
+        )
+        .bind(key(tenant_id))
+        .bind(key(object_id))
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(service_principal).transpose()
+    }
 }
 
 fn service_principal(row: &AnyRow) -> Result<ServicePrincipal, StoreError> {

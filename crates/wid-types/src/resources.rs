@@ -283,3 +283,72 @@ pub struct ExportedSigningKey {
     pub private_key_pem: String,
     pub public_key_pem: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentCreate {
+    pub properties: RoleAssignmentCreateProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentCreateProperties {
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: RoleAssignmentProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignmentProperties {
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: String,
+    pub scope: String,
+    pub description: Option<String>,
+    pub created_on: String,
+    pub updated_on: String,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: RoleDefinitionProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinitionProperties {
+    pub role_name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    pub assignable_scopes: Vec<String>,
+    pub permissions: Vec<RolePermissions>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolePermissions {
+    pub actions: Vec<String>,
+    pub not_actions: Vec<String>,
+    pub data_actions: Vec<String>,
+    pub not_data_actions: Vec<String>,
+}

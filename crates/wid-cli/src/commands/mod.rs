@@ -8,6 +8,7 @@ mod group;
 mod identity;
 mod login;
 mod rest;
+mod role;
 mod run;
 mod up;
 
@@ -44,6 +45,12 @@ pub enum Command {
     Logout,
     /// Run a command as a pod with workload identity runs.
     Run(run::RunArgs),
+    /// Manage role assignments and show role definitions.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
+    /// Look up principals (the signed-in one, service principals).
+    #[command(subcommand)]
+    Ad(role::AdCommand),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -62,6 +69,8 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Login(args) => login::login(args, &ctx).await,
         Command::Logout => login::logout(&ctx),
         Command::Run(args) => run::run(args, &ctx).await,
+        Command::Role(c) => role::run(c, &ctx).await,
+        Command::Ad(c) => role::ad(c, &ctx).await,
     }
 }
 

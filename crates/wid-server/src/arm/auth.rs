@@ -1,11 +1,13 @@
 //! Authentication of management requests: a bearer token wid's identity plane issued for the
 //! management resource. Authentication is an extractor, so a handler cannot forget it.
 
+use super::access;
 use super::error::ArmError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::Deserialize;
+use wid_core::rbac;
 use wid_jose::TimeWindowError;
 
 /// The authenticated principal of a management request.
@@ -52,7 +54,40 @@ impl FromRequestParts<AppState> for Caller {
                     "The 'Authorization' header is not in the format 'Bearer <token>'.",
                 )
             })?;
-        authenticate(state, token.trim())
+        let caller = authenticate(state, token.trim())?;
+        authorize(state, &caller, &parts.method, parts.uri.path()).await?;
+        Ok(caller)
+    }
+}
+
+/// Role-based access control for the request's action on its scope (see [`access`]).
+async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    method: &axum::http::Method,
+    path: &str,
+) -> Result<(), ArmError> {
+    let Some(required) = access::requirement(method, path) else {
+        return Ok(());
+    };
+    let assignments = state
+        .role_assignments
+        .get_or_load(&caller.object_id, || {
+            state.store.role_assignments_of(&caller.object_id)
+        })
+        .await?;
+    let held = assignments.iter().filter_map(|a| {
+        let role = rbac::builtin_by_definition_id(&a.role_definition_id)?;
+        Some((a.scope.as_str(), &role.permissions))
+    });
+    if rbac::is_allowed(held, &required.scope, &required.action, false) {
+        Ok(())
+    } else {
+        Err(ArmError::authorization_failed(
+            caller,
+            &required.action,
+            &required.scope,
+        ))
     }
 }
 

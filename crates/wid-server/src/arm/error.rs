@@ -122,6 +122,27 @@ impl ArmError {
         e(StatusCode::CONFLICT, "Conflict", message)
     }
 
+    pub fn authorization_failed(caller: &super::Caller, action: &str, scope: &str) -> Self {
+        e(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            format!("The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.", caller.app_id, caller.object_id),
+        )
+    }
+
+    /// An error with a code of its own resource provider.
+    pub fn code(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        e(status, code, message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        e(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The requested method is not allowed on this resource.",
+        )
+    }
+
     pub fn location_required() -> Self {
         e(
             StatusCode::BAD_REQUEST,

@@ -1,6 +1,7 @@
 //! The management plane: an ARM-compatible REST API for subscriptions, resource groups,
 //! user-assigned identities and their federated credentials.
 
+mod access;
 mod auth;
 mod clusters;
 mod credentials;
@@ -9,6 +10,7 @@ mod groups;
 mod identities;
 mod render;
 mod request;
+mod roles;
 mod subscriptions;
 
 pub use auth::{authenticate, Caller};
@@ -96,7 +98,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            forget_cached_clients,
+            forget_after_writes,
         ))
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
@@ -107,10 +109,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(max_body))
 }
 
-/// Any change through the management plane may change what a token exchange must see (an
-/// identity, a credential, a whole group), so a successful write empties the exchange's
-/// cache of clients; writes are rare next to exchanges.
-async fn forget_cached_clients(
+/// Any change through the management plane may change what a token exchange or an
+/// authorization must see (an identity, a credential, a role assignment, a whole group), so
+/// a successful write empties those caches; writes are rare next to reads.
+async fn forget_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
     next: Next,
@@ -121,9 +123,14 @@ async fn forget_cached_clients(
     );
     let response = next.run(req).await;
     if writes && response.status().is_success() {
-        state.clients.clear();
+        forget_cached_access(&state);
     }
     response
+}
+
+fn forget_cached_access(state: &AppState) {
+    state.clients.clear();
+    state.role_assignments.clear();
 }
 
 /// ARM's tracing headers, so a user can quote them back when something fails.
@@ -185,11 +192,19 @@ pub fn normalize_path(path: &str) -> Option<String> {
     Some(format!("/{}", out.join("/")))
 }
 
-/// Unknown management paths answer in ARM's shape; anything else is a plain 404.
-pub async fn fallback(uri: axum::http::Uri) -> Response {
+/// Role assignments and definitions hang off any ARM id and are dispatched from here;
+/// other unknown management paths answer in ARM's shape, anything else is a plain 404.
+pub async fn fallback(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+) -> Response {
     use axum::response::IntoResponse;
-    if uri.path().starts_with("/subscriptions") {
-        ArmError::not_found_route(uri.path()).into_response()
+    let path = req.uri().path().to_owned();
+    if let Some(target) = roles::target(&path) {
+        return roles::dispatch(state, target, req).await;
+    }
+    if path.starts_with("/subscriptions") {
+        ArmError::not_found_route(&path).into_response()
     } else {
         axum::http::StatusCode::NOT_FOUND.into_response()
     }

@@ -1,6 +1,5 @@
 //! The identity plane: an Entra-compatible token service for the tenant.
 
-pub mod clients;
 mod discovery;
 pub mod error;
 pub mod issuers;

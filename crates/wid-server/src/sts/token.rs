@@ -7,7 +7,7 @@ use super::issuers::LookupError;
 use crate::state::AppState;
 use base64::Engine;
 use wid_core::federation;
-use wid_core::model::Tenant;
+use wid_core::model::{FederatedCredential, ManagedIdentity, Tenant};
 use wid_core::resource_id;
 use wid_core::token::{self, TokenSubject};
 use wid_jose::HeaderParams;
@@ -299,7 +299,7 @@ async fn with_assertion(
 ) -> Result<Principal, StsError> {
     let client = state
         .clients
-        .get(&state.store, client_id)
+        .get_or_load(client_id, || load_client(&state.store, client_id))
         .await
         .map_err(internal)?;
     let Some((mi, credentials)) = client
@@ -363,4 +363,19 @@ async fn with_assertion(
         auth_class: "2",
         lifetime: token::MANAGED_IDENTITY_TOKEN_LIFETIME,
     })
+}
+
+/// A client id's managed identity with its credentials; `None` if it names no identity.
+async fn load_client(
+    store: &wid_store::Store,
+    client_id: &str,
+) -> Result<Option<(ManagedIdentity, Vec<FederatedCredential>)>, wid_store::StoreError> {
+    let Some(mi) = store.identity_by_client_id(client_id).await? else {
+        return Ok(None);
+    };
+    match store.federated_credentials_by_client_id(client_id).await {
+        Ok(credentials) => Ok(Some((mi, credentials))),
+        Err(wid_store::StoreError::IdentityNotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -12,18 +12,18 @@ const SUBJECT: &str = "system:serviceaccount:default:workload-identity-sa";
 
 /// A cluster whose issuer publishes a key the test holds (the "bring your own public key"
 /// mode), an identity, and one federated credential.
-struct Federation {
-    wid: Wid,
+pub(super) struct Federation {
+    pub(super) wid: Wid,
     key: SigningKey,
     issuer: String,
-    client_id: String,
-    principal_id: String,
+    pub(super) client_id: String,
+    pub(super) principal_id: String,
     identity_id: String,
 }
 
 impl Federation {
     /// `fic_issuer`/`fic_subject`: `None` uses the cluster's issuer / [`SUBJECT`].
-    async fn start(fic_issuer: Option<&str>, fic_subject: Option<&str>) -> Federation {
+    pub(super) async fn start(fic_issuer: Option<&str>, fic_subject: Option<&str>) -> Federation {
         let wid = Wid::start().await;
         let (key, _) = SigningKey::generate_rsa().unwrap();
         wid.arm(
@@ -102,7 +102,7 @@ impl Federation {
         }
     }
 
-    fn claims(&self) -> Value {
+    pub(super) fn claims(&self) -> Value {
         json!({
             "aud": [AUDIENCE],
             "exp": T0 + 3600,
@@ -114,7 +114,7 @@ impl Federation {
         })
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(super) fn sign(&self, claims: &Value) -> String {
         self.key.sign_jwt(claims, &HeaderParams::default()).unwrap()
     }
 
@@ -146,7 +146,7 @@ impl Federation {
         format!("{}.default", self.wid.info().management_resource)
     }
 
-    async fn exchange(&self, assertion: &str) -> (u16, Value) {
+    pub(super) async fn exchange(&self, assertion: &str) -> (u16, Value) {
         let tenant = self.wid.creds.tenant_id.clone();
         self.exchange_as(&tenant, &self.client_id, assertion, &self.scope())
             .await

@@ -11,6 +11,7 @@ use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
 mod exchange;
+mod rbac;
 
 const T0: i64 = 1_795_516_140;
 const MSI: &str = "api-version=2024-11-30";

@@ -1,0 +1,400 @@
+//! `Microsoft.Authorization`: role assignments at any scope (subscription, group, resource,
+//! a single Key Vault secret) and the built-in role definitions. Their paths hang off any
+//! ARM id, so they are dispatched from the fallback rather than routed.
+
+use super::auth::Caller;
+use super::error::ArmError;
+use super::request::{ArmJson, ArmQuery};
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use wid_core::model::{Audit, RoleAssignment};
+use wid_core::rbac::{self, BuiltInRole};
+use wid_types::arm::Page;
+use wid_types::resources as wire;
+
+const PROVIDER: &str = "/providers/microsoft.authorization/";
+pub const API_VERSIONS: &[&str] = &[
+    "2015-07-01",
+    "2018-01-01-preview",
+    "2018-07-01",
+    "2018-09-01-preview",
+    "2020-03-01-preview",
+    "2020-04-01-preview",
+    "2020-08-01-preview",
+    "2020-10-01-preview",
+    "2021-04-01-preview",
+    "2022-04-01",
+    "2022-05-01-preview",
+    "2022-08-01-preview",
+];
+
+enum Kind {
+    Assignments,
+    Definitions,
+}
+
+/// A request this module answers: the scope, the collection and the item, if named.
+pub struct Target {
+    scope: String,
+    kind: Kind,
+    name: Option<String>,
+}
+
+/// Parses `{scope}/providers/Microsoft.Authorization/{roleAssignments|roleDefinitions}[/{name}]`
+/// from a normalized path.
+pub fn target(path: &str) -> Option<Target> {
+    let at = path.rfind(PROVIDER)?;
+    let scope = &path[..at];
+    let rest: Vec<&str> = path[at + PROVIDER.len()..].split('/').collect();
+    let kind = match *rest.first()? {
+        "roleassignments" => Kind::Assignments,
+        "roledefinitions" => Kind::Definitions,
+        _ => return None,
+    };
+    let name = match rest.as_slice() {
+        [_] => None,
+        [_, name] if !name.is_empty() => Some((*name).to_owned()),
+        _ => return None,
+    };
+    scope.starts_with("/subscriptions/").then(|| Target {
+        scope: scope.to_owned(),
+        kind,
+        name,
+    })
+}
+
+pub async fn dispatch(state: AppState, mut target: Target, req: Request) -> Response {
+    // Scopes keep the casing the client wrote (`resourceGroups`), as ARM echoes them.
+    if let Some(original) = req.extensions().get::<axum::extract::OriginalUri>() {
+        let path = original.path();
+        if path.len() >= target.scope.len()
+            && path.is_char_boundary(target.scope.len())
+            && path[..target.scope.len()].eq_ignore_ascii_case(&target.scope)
+        {
+            target.scope = path[..target.scope.len()].to_owned();
+        }
+    }
+    let writes = req.method() != Method::GET;
+    let response = match handle(state.clone(), target, req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    if writes && response.status().is_success() {
+        super::forget_cached_access(&state);
+    }
+    response
+}
+
+async fn handle(state: AppState, target: Target, req: Request) -> Result<Response, ArmError> {
+    let (mut parts, body) = req.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, &state).await?;
+    let query = ArmQuery::from_request_parts(&mut parts, &state)
+        .await
+        .unwrap_or_default();
+    query.require_provider_version(
+        API_VERSIONS,
+        match target.kind {
+            Kind::Assignments => "roleAssignments",
+            Kind::Definitions => "roleDefinitions",
+        },
+    )?;
+    super::subscription(
+        &state,
+        &caller,
+        target.scope.split('/').nth(2).unwrap_or(""),
+    )?;
+    let method = parts.method.clone();
+    match (target.kind, target.name, method) {
+        (Kind::Definitions, None, Method::GET) => list_definitions(&target.scope, &query),
+        (Kind::Definitions, Some(name), Method::GET) => rbac::builtin_by_id(&name)
+            .map(|r| Json(definition(&target.scope, r)).into_response())
+            .ok_or_else(|| role_definition_not_found(&name)),
+        (Kind::Assignments, None, Method::GET) => {
+            list_assignments(&state, &caller, &target.scope, &query).await
+        }
+        (Kind::Assignments, Some(name), Method::GET) => {
+            match state.store.role_assignment(&name).await? {
+                Some(a)
+                    if rbac::scope_covers(&target.scope, &a.scope)
+                        && rbac::scope_covers(&a.scope, &target.scope) =>
+                {
+                    Ok(Json(render(&a)).into_response())
+                }
+                _ => Err(assignment_not_found()),
+            }
+        }
+        (Kind::Assignments, Some(name), Method::PUT) => {
+            let req = Request::from_parts(parts, body);
+            let ArmJson(body) =
+                ArmJson::<wire::RoleAssignmentCreate>::from_request(req, &state).await?;
+            create(&state, &caller, &target.scope, &name, body.properties).await
+        }
+        (Kind::Assignments, Some(name), Method::DELETE) => {
+            match state.store.delete_role_assignment(&name).await? {
+                Some(a) => Ok(Json(render(&a)).into_response()),
+                None => Ok(StatusCode::NO_CONTENT.into_response()),
+            }
+        }
+        _ => Err(ArmError::method_not_allowed()),
+    }
+}
+
+/// What a client may name as principal: a managed identity or a service principal.
+async fn principal_exists(state: &AppState, tenant_id: &str, id: &str) -> Result<bool, ArmError> {
+    if state.store.identity_by_principal_id(id).await?.is_some() {
+        return Ok(true);
+    }
+    Ok(state
+        .store
+        .service_principal_by_object_id(tenant_id, id)
+        .await?
+        .is_some())
+}
+
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    name: &str,
+    props: wire::RoleAssignmentCreateProperties,
+) -> Result<Response, ArmError> {
+    if !wid_core::names::is_guid(name) {
+        return Err(ArmError::code(
+            StatusCode::BAD_REQUEST,
+            "InvalidRoleAssignmentId",
+            format!("The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."),
+        ));
+    }
+    let role = rbac::builtin_by_definition_id(&props.role_definition_id).ok_or_else(|| {
+        ArmError::code(
+            StatusCode::BAD_REQUEST,
+            "RoleDefinitionDoesNotExist",
+            format!(
+                "The specified role definition with ID '{}' does not exist.",
+                props.role_definition_id
+            ),
+        )
+    })?;
+    let principal_type = props.principal_type.unwrap_or_else(|| "User".to_owned());
+    if ![
+        "User",
+        "Group",
+        "ServicePrincipal",
+        "ForeignGroup",
+        "Device",
+    ]
+    .contains(&principal_type.as_str())
+    {
+        return Err(ArmError::invalid_parameter(format!(
+            "The principal type '{principal_type}' is not valid. Allowed values are User, Group, ServicePrincipal, ForeignGroup and Device."
+        )));
+    }
+    if !wid_core::names::is_guid(&props.principal_id)
+        || !principal_exists(state, &caller.tenant_id, &props.principal_id).await?
+    {
+        return Err(ArmError::code(
+            StatusCode::BAD_REQUEST,
+            "PrincipalNotFound",
+            format!("Principal {} does not exist in the directory {}. Check that you have the correct principal ID.", props.principal_id, caller.tenant_id),
+        ));
+    }
+    if let Some(existing) = state.store.role_assignment(name).await? {
+        let same = rbac::scope_covers(&existing.scope, scope)
+            && rbac::scope_covers(scope, &existing.scope)
+            && existing
+                .principal_id
+                .eq_ignore_ascii_case(&props.principal_id)
+            && rbac::builtin_by_definition_id(&existing.role_definition_id).map(|r| r.id)
+                == Some(role.id);
+        return if same {
+            Ok((StatusCode::CREATED, Json(render(&existing))).into_response())
+        } else {
+            Err(ArmError::code(
+                StatusCode::CONFLICT,
+                "RoleAssignmentUpdateNotPermitted",
+                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+            ))
+        };
+    }
+    let now = state.now();
+    let assignment = RoleAssignment {
+        name: name.to_owned(),
+        tenant_id: caller.tenant_id.clone(),
+        scope: scope.trim_end_matches('/').to_owned(),
+        role_definition_id: props.role_definition_id,
+        principal_id: props.principal_id,
+        principal_type,
+        description: props.description,
+        audit: Audit {
+            created_by: caller.object_id.clone(),
+            created_at: now,
+            modified_by: caller.object_id.clone(),
+            modified_at: now,
+        },
+    };
+    match state.store.insert_role_assignment(&assignment).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(render(&assignment))).into_response()),
+        Err(wid_store::StoreError::RoleAssignmentExists) => Err(ArmError::code(
+            StatusCode::CONFLICT,
+            "RoleAssignmentExists",
+            "The role assignment already exists.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Assignments at, above and below the scope (`atScope()`: at and above only), optionally
+/// of one principal, as ARM lists them.
+async fn list_assignments(
+    state: &AppState,
+    caller: &Caller,
+    scope: &str,
+    query: &ArmQuery,
+) -> Result<Response, ArmError> {
+    let filter = Filter::parse(query.get("$filter"))?;
+    let all = state.store.role_assignments(&caller.tenant_id).await?;
+    let value = all
+        .iter()
+        .filter(|a| {
+            let above = rbac::scope_covers(&a.scope, scope);
+            let below = rbac::scope_covers(scope, &a.scope);
+            (above || (below && !filter.at_scope))
+                && filter
+                    .principal_id
+                    .as_deref()
+                    .is_none_or(|p| a.principal_id.eq_ignore_ascii_case(p))
+        })
+        .map(render)
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    })
+    .into_response())
+}
+
+fn list_definitions(scope: &str, query: &ArmQuery) -> Result<Response, ArmError> {
+    let filter = Filter::parse(query.get("$filter"))?;
+    let value = rbac::BUILT_IN_ROLES
+        .iter()
+        .filter(|r| {
+            filter
+                .role_name
+                .as_deref()
+                .is_none_or(|n| r.name.eq_ignore_ascii_case(n))
+        })
+        .map(|r| definition(scope, r))
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    })
+    .into_response())
+}
+
+/// The OData filters az and the SDKs send: `atScope()`, `principalId eq '…'`,
+/// `assignedTo('…')`, `roleName eq '…'`, `type eq 'BuiltInRole'`, joined by `and`.
+#[derive(Default)]
+struct Filter {
+    at_scope: bool,
+    principal_id: Option<String>,
+    role_name: Option<String>,
+}
+
+impl Filter {
+    fn parse(text: Option<&str>) -> Result<Self, ArmError> {
+        let mut filter = Filter::default();
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            return Ok(filter);
+        };
+        for clause in text.split(" and ") {
+            let clause = clause.trim();
+            let quoted = |prefix: &str| {
+                clause
+                    .strip_prefix(prefix)
+                    .map(|v| v.trim().trim_end_matches(')').trim_matches('\'').to_owned())
+            };
+            if clause.eq_ignore_ascii_case("atScope()") {
+                filter.at_scope = true;
+            } else if let Some(v) = quoted("principalId eq ").or_else(|| quoted("assignedTo(")) {
+                filter.principal_id = Some(v);
+            } else if let Some(v) = quoted("roleName eq ") {
+                filter.role_name = Some(v);
+            } else if quoted("type eq ").is_none() {
+                return Err(ArmError::code(
+                    StatusCode::BAD_REQUEST,
+                    "UnsupportedQuery",
+                    format!("The filter '{text}' is not supported."),
+                ));
+            }
+        }
+        Ok(filter)
+    }
+}
+
+fn render(a: &RoleAssignment) -> wire::RoleAssignment {
+    wire::RoleAssignment {
+        id: format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+            a.scope, a.name
+        ),
+        name: a.name.clone(),
+        kind: "Microsoft.Authorization/roleAssignments".to_owned(),
+        properties: wire::RoleAssignmentProperties {
+            role_definition_id: a.role_definition_id.clone(),
+            principal_id: a.principal_id.clone(),
+            principal_type: a.principal_type.clone(),
+            scope: a.scope.clone(),
+            description: a.description.clone(),
+            created_on: wid_core::timefmt::rfc3339(a.audit.created_at),
+            updated_on: wid_core::timefmt::rfc3339(a.audit.modified_at),
+            created_by: a.audit.created_by.clone(),
+            updated_by: a.audit.modified_by.clone(),
+        },
+    }
+}
+
+/// Built-in definitions are shown under the subscription of the request, as ARM does.
+fn definition(scope: &str, r: &BuiltInRole) -> wire::RoleDefinition {
+    let subscription: String = scope.split('/').take(3).collect::<Vec<_>>().join("/");
+    let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+    wire::RoleDefinition {
+        id: format!(
+            "{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+            r.id
+        ),
+        name: r.id.to_owned(),
+        kind: "Microsoft.Authorization/roleDefinitions".to_owned(),
+        properties: wire::RoleDefinitionProperties {
+            role_name: r.name.to_owned(),
+            kind: "BuiltInRole".to_owned(),
+            description: r.description.to_owned(),
+            assignable_scopes: vec!["/".to_owned()],
+            permissions: vec![wire::RolePermissions {
+                actions: list(r.permissions.actions),
+                not_actions: list(r.permissions.not_actions),
+                data_actions: list(r.permissions.data_actions),
+                not_data_actions: list(r.permissions.not_data_actions),
+            }],
+        },
+    }
+}
+
+fn role_definition_not_found(name: &str) -> ArmError {
+    ArmError::code(
+        StatusCode::NOT_FOUND,
+        "RoleDefinitionDoesNotExist",
+        format!("The specified role definition with ID '{name}' does not exist."),
+    )
+}
+
+fn assignment_not_found() -> ArmError {
+    ArmError::code(
+        StatusCode::NOT_FOUND,
+        "RoleAssignmentNotFound",
+        "The role assignment does not exist.",
+    )
+}

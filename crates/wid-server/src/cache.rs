@@ -1,0 +1,64 @@
+//! Short-lived caches of what hot paths read from the database (a client's credentials for
+//! the exchange, a principal's role assignments for authorization).
+//!
+//! Entries live for [`TTL`]; this replica drops them all whenever the management plane
+//! changes anything, and other replicas see a change within the TTL. Deleting a credential
+//! or a role assignment therefore takes effect at once here and within a second everywhere.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+const TTL: Duration = Duration::from_secs(1);
+/// Beyond this many keys a cache starts over rather than grow without bound.
+const MAX_ENTRIES: usize = 100_000;
+
+pub struct TtlCache<V> {
+    entries: RwLock<HashMap<String, (Instant, Arc<V>)>>,
+}
+
+impl<V> Default for TtlCache<V> {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<V> TtlCache<V> {
+    /// The cached value for `key` (compared case-insensitively, as ARM ids and GUIDs are),
+    /// or what `load` returns, which is then cached.
+    pub async fn get_or_load<E, F, Fut>(&self, key: &str, load: F) -> Result<Arc<V>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let key = key.to_lowercase();
+        if let Some((at, found)) = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            if at.elapsed() < TTL {
+                return Ok(found.clone());
+            }
+        }
+        let loaded_at = Instant::now();
+        let value = Arc::new(load().await?);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (loaded_at, value.clone()));
+        Ok(value)
+    }
+
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
