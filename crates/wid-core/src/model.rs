@@ -149,3 +149,86 @@ pub struct RoleAssignment {
     pub description: Option<String>,
     pub audit: Audit,
 }
+
+/// A Key Vault. Names are global, as Azure's are: a vault name is taken across
+/// subscriptions, and a soft-deleted vault keeps its name until purged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vault {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub name: String,
+    pub location: String,
+    pub tags: Tags,
+    pub tenant_id: String,
+    pub settings: VaultSettings,
+    /// The vault's data key, sealed with the key-encryption key: secret values are sealed
+    /// with it, so a KEK rotation re-wraps one key per vault, not every secret.
+    pub sealed_data_key: Vec<u8>,
+    pub deleted_at: Option<i64>,
+    pub scheduled_purge_at: Option<i64>,
+    pub audit: Audit,
+}
+
+/// What a vault's properties say about authorization and deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultSettings {
+    pub sku_name: String,
+    pub enable_rbac_authorization: bool,
+    pub enable_soft_delete: bool,
+    pub soft_delete_retention_in_days: i64,
+    pub enable_purge_protection: bool,
+    pub access_policies: Vec<AccessPolicy>,
+    #[serde(default)]
+    pub enabled_for_deployment: bool,
+    #[serde(default)]
+    pub enabled_for_disk_encryption: bool,
+    #[serde(default)]
+    pub enabled_for_template_deployment: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPolicy {
+    pub tenant_id: String,
+    pub object_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<String>,
+    pub permissions: AccessPermissions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessPermissions {
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    #[serde(default)]
+    pub storage: Vec<String>,
+}
+
+/// One version of a secret; the value is sealed with the vault's data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion {
+    pub version: String,
+    pub sealed_value: Vec<u8>,
+    pub content_type: Option<String>,
+    pub tags: Tags,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// A secret's name and deletion state, with one of its versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub name: String,
+    pub deleted_at: Option<i64>,
+    pub scheduled_purge_at: Option<i64>,
+    pub version: SecretVersion,
+}

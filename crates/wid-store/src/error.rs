@@ -11,6 +11,17 @@ pub enum StoreError {
     /// The principal already holds this role at this scope, under another assignment name.
     #[error("the role assignment already exists")]
     RoleAssignmentExists,
+    /// Another vault (in any subscription) has the name.
+    #[error("the vault name is taken")]
+    VaultNameTaken,
+    /// A soft-deleted vault holds the name until it is recovered or purged.
+    #[error("a deleted vault has the name")]
+    VaultDeleted,
+    #[error("vault not found")]
+    VaultNotFound,
+    /// The secret is soft-deleted: it can only be recovered or purged.
+    #[error("the secret is deleted but recoverable")]
+    SecretDeleted,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database error: {0}")]

@@ -17,8 +17,10 @@ mod keys;
 mod migrate;
 mod principals;
 mod roles;
+mod secrets;
 mod settings;
 mod tenancy;
+mod vaults;
 
 pub use db::{Backend, Store};
 pub use error::StoreError;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
     Audit, Cluster, ClusterKey, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
-    ResourceGroup, RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant,
+    ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal, SigningKeyRecord, Subscription,
+    Tenant, Vault, VaultSettings,
 };
 use wid_store::{Backend, Store, StoreError};
 
@@ -76,6 +77,8 @@ conformance! {
         cluster_lifecycle_and_cascade,
         issuer_key_rotation_and_export,
         role_assignments_round_trip,
+        vaults_soft_delete_and_names,
+        secrets_versions_and_soft_delete,
     ],
     reopen: [migrations_are_idempotent, data_survives_reopen],
     fresh: [concurrent_first_start],
@@ -1471,4 +1474,207 @@ async fn role_assignments_round_trip(store: Store) {
             .unwrap(),
         vec![b]
     );
+}
+
+fn vault(rg: &str, name: &str, sub: &str) -> Vault {
+    Vault {
+        subscription_id: sub.to_owned(),
+        resource_group: rg.to_owned(),
+        name: name.to_owned(),
+        location: "eastus".to_owned(),
+        tags: tags(&[]),
+        tenant_id: TENANT.to_owned(),
+        settings: VaultSettings {
+            sku_name: "standard".to_owned(),
+            enable_rbac_authorization: true,
+            enable_soft_delete: true,
+            soft_delete_retention_in_days: 90,
+            enable_purge_protection: false,
+            access_policies: vec![],
+            enabled_for_deployment: false,
+            enabled_for_disk_encryption: false,
+            enabled_for_template_deployment: false,
+        },
+        sealed_data_key: vec![9, 9, 9],
+        deleted_at: None,
+        scheduled_purge_at: None,
+        audit: audit("admin", 5),
+    }
+}
+
+async fn vaults_soft_delete_and_names(store: Store) {
+    store.put_resource_group(&group("rg")).await.unwrap();
+    assert!(matches!(
+        store.put_vault(&vault("nope", "kv1", SUB)).await,
+        Err(StoreError::ResourceGroupNotFound)
+    ));
+    let (made, created) = store.put_vault(&vault("RG", "MyVault", SUB)).await.unwrap();
+    assert!(created);
+    assert_eq!(made.resource_group, "rg");
+    let mut update = vault("rg", "myvault", SUB);
+    update.settings.enable_purge_protection = true;
+    update.sealed_data_key = vec![1];
+    let (stored, created) = store.put_vault(&update).await.unwrap();
+    assert!(!created);
+    assert_eq!(
+        (stored.name.as_str(), stored.sealed_data_key.as_slice()),
+        ("MyVault", &[9u8, 9, 9][..])
+    );
+    assert!(stored.settings.enable_purge_protection);
+    // Names are global.
+    let other_sub = "7F1C0E3A-0000-4000-8000-00000000000B";
+    let mut elsewhere = vault("rg", "MYVAULT", other_sub);
+    elsewhere.subscription_id = other_sub.to_owned();
+    store
+        .insert_subscription(&Subscription {
+            id: other_sub.into(),
+            tenant_id: TENANT.into(),
+            display_name: "other".into(),
+        })
+        .await
+        .unwrap();
+    let mut rg2 = group("rg");
+    rg2.subscription_id = other_sub.to_owned();
+    store.put_resource_group(&rg2).await.unwrap();
+    assert!(matches!(
+        store.put_vault(&elsewhere).await,
+        Err(StoreError::VaultNameTaken)
+    ));
+    assert_eq!(store.vaults(SUB, None).await.unwrap().len(), 1);
+    assert_eq!(store.vaults(SUB, Some("RG")).await.unwrap().len(), 1);
+    assert!(store.soft_delete_vault("myvault", 100, 200).await.unwrap());
+    assert!(!store.soft_delete_vault("myvault", 100, 200).await.unwrap());
+    assert!(store.vaults(SUB, None).await.unwrap().is_empty());
+    let deleted = store.deleted_vaults(SUB).await.unwrap();
+    assert_eq!(
+        (deleted[0].deleted_at, deleted[0].scheduled_purge_at),
+        (Some(100), Some(200))
+    );
+    assert!(matches!(
+        store.put_vault(&vault("rg", "myvault", SUB)).await,
+        Err(StoreError::VaultDeleted)
+    ));
+    assert!(store.recover_vault("MYVAULT").await.unwrap());
+    assert!(
+        !store.purge_vault("myvault").await.unwrap(),
+        "only deleted vaults purge"
+    );
+    store.soft_delete_vault("myvault", 100, 200).await.unwrap();
+    assert!(store.purge_vault("myvault").await.unwrap());
+    assert_eq!(store.vault("myvault").await.unwrap(), None);
+}
+
+fn version(v: &str, value: &[u8], at: i64) -> SecretVersion {
+    SecretVersion {
+        version: v.to_owned(),
+        sealed_value: value.to_vec(),
+        content_type: None,
+        tags: tags(&[]),
+        enabled: true,
+        nbf: None,
+        exp: None,
+        created: at,
+        updated: at,
+    }
+}
+
+async fn secrets_versions_and_soft_delete(store: Store) {
+    store.put_resource_group(&group("rg")).await.unwrap();
+    store.put_vault(&vault("rg", "kv", SUB)).await.unwrap();
+    assert!(matches!(
+        store
+            .add_secret_version("missing", "s", &version("a", b"x", 1))
+            .await,
+        Err(StoreError::VaultNotFound)
+    ));
+    store
+        .add_secret_version("kv", "Db-Password", &version("v1", b"one", 10))
+        .await
+        .unwrap();
+    // Same second, later version: the sequence, not the clock, says which is newest.
+    let second = store
+        .add_secret_version("KV", "db-password", &version("v2", b"two", 10))
+        .await
+        .unwrap();
+    assert_eq!(second.name, "Db-Password");
+    let latest = store
+        .secret("kv", "DB-PASSWORD", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.version.sealed_value, b"two");
+    assert_eq!(
+        store
+            .secret("kv", "db-password", Some("V1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version
+            .sealed_value,
+        b"one"
+    );
+    assert_eq!(
+        store
+            .secret_versions("kv", "db-password")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    store
+        .add_secret_version("kv", "other", &version("o1", b"o", 11))
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .secrets("kv", false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["Db-Password", "other"]);
+    let mut changed = version("v1", b"ignored", 10);
+    changed.enabled = false;
+    changed.updated = 20;
+    assert!(store
+        .update_secret_version("kv", "db-password", &changed)
+        .await
+        .unwrap());
+    let v1 = store
+        .secret("kv", "db-password", Some("v1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    assert_eq!(
+        (v1.enabled, v1.updated, v1.sealed_value.as_slice()),
+        (false, 20, &b"one"[..])
+    );
+    assert!(store
+        .delete_secret("kv", "db-password", 30, 40)
+        .await
+        .unwrap());
+    assert!(matches!(
+        store
+            .add_secret_version("kv", "db-password", &version("v3", b"3", 31))
+            .await,
+        Err(StoreError::SecretDeleted)
+    ));
+    assert_eq!(store.secrets("kv", true).await.unwrap().len(), 1);
+    assert_eq!(store.secrets("kv", false).await.unwrap().len(), 1);
+    assert!(store.recover_secret("kv", "db-password").await.unwrap());
+    assert!(
+        !store.purge_secret("kv", "db-password").await.unwrap(),
+        "only deleted secrets purge"
+    );
+    store
+        .delete_secret("kv", "db-password", 30, 40)
+        .await
+        .unwrap();
+    assert!(store.purge_secret("kv", "db-password").await.unwrap());
+    assert_eq!(store.secret("kv", "db-password", None).await.unwrap(), None);
+    // Purging the vault takes its secrets along.
+    store.soft_delete_vault("kv", 50, 60).await.unwrap();
+    store.purge_vault("kv").await.unwrap();
+    assert_eq!(store.secret("kv", "other", None).await.unwrap(), None);
 }
