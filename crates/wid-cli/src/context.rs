@@ -38,6 +38,7 @@ pub struct Context {
     pub server: ServerInfo,
     pub credentials: AdminCredentials,
     pub client: WidClient,
+    ca: Vec<u8>,
     token: tokio::sync::OnceCell<String>,
 }
 
@@ -71,6 +72,7 @@ impl Context {
             server,
             credentials,
             client,
+            ca,
             token: tokio::sync::OnceCell::new(),
         })
     }
@@ -94,6 +96,36 @@ impl Context {
             .profile()?
             .subscription_id
             .unwrap_or_else(|| self.server.subscription_id.clone()))
+    }
+
+    pub fn cloud(&self) -> wid_core::cloud::Cloud {
+        wid_core::cloud::Cloud {
+            public_url: self.server.url.clone(),
+            dns_suffix: self.server.dns_suffix.clone(),
+        }
+    }
+
+    /// A client for a vault's data plane. The vault host is pinned to the server's address,
+    /// so it works without any resolver set-up (as `*.localhost` names need).
+    pub fn vault_client(&self, vault: &str) -> Result<WidClient> {
+        let resource = self.cloud().keyvault_resource();
+        let suffix_host = resource.trim_start_matches("https://");
+        let base = format!("https://{}.{suffix_host}", vault.to_ascii_lowercase());
+        let url = url::Url::parse(&base)?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let server = url::Url::parse(&self.server.url)?;
+        let port = server.port_or_known_default().unwrap_or(443);
+        let addr = match server.host() {
+            Some(url::Host::Ipv4(ip)) => std::net::SocketAddr::from((ip, port)),
+            Some(url::Host::Ipv6(ip)) => std::net::SocketAddr::from((ip, port)),
+            _ => std::net::ToSocketAddrs::to_socket_addrs(&(
+                server.host_str().unwrap_or("localhost"),
+                port,
+            ))?
+            .next()
+            .ok_or_else(|| anyhow!("cannot resolve {}", self.server.url))?,
+        };
+        Ok(WidClient::with_resolve(&base, &self.ca, &[(host, addr)])?)
     }
 
     /// Who the CLI acts as: the logged-in principal, else the admin.

@@ -41,6 +41,16 @@ impl WidClient {
     /// A client that trusts exactly the CA certificates in `ca_pem` (wid's local CA or the
     /// operator's), over TLS 1.2+ with aws-lc-rs.
     pub fn new(base_url: &str, ca_pem: &[u8]) -> Result<Self, ClientError> {
+        Self::with_resolve(base_url, ca_pem, &[])
+    }
+
+    /// As [`WidClient::new`], with host names pinned to addresses: vault hosts
+    /// (`{vault}.vault.{suffix}`) need not resolve through the system's resolver.
+    pub fn with_resolve(
+        base_url: &str,
+        ca_pem: &[u8],
+        resolve: &[(String, std::net::SocketAddr)],
+    ) -> Result<Self, ClientError> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
             let cert = cert.map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
@@ -59,8 +69,11 @@ impl WidClient {
             .map_err(|e| ClientError::Tls(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
+        let mut builder = reqwest::Client::builder().use_preconfigured_tls(tls);
+        for (host, addr) in resolve {
+            builder = builder.resolve(host, *addr);
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())

@@ -27,19 +27,19 @@ impl<V> Default for TtlCache<V> {
 }
 
 impl<V> TtlCache<V> {
-    /// The cached value for `key` (compared case-insensitively, as ARM ids and GUIDs are),
-    /// or what `load` returns, which is then cached.
+    /// The cached value for `key`, or what `load` returns, which is then cached. Keys are
+    /// compared exactly: callers fold case where the key is case-insensitive (GUIDs, names),
+    /// never where it is not (tokens).
     pub async fn get_or_load<E, F, Fut>(&self, key: &str, load: F) -> Result<Arc<V>, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        let key = key.to_lowercase();
         if let Some((at, found)) = self
             .entries
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
+            .get(key)
         {
             if at.elapsed() < TTL {
                 return Ok(found.clone());
@@ -51,7 +51,7 @@ impl<V> TtlCache<V> {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, (loaded_at, value.clone()));
+        entries.insert(key.to_owned(), (loaded_at, value.clone()));
         Ok(value)
     }
 

@@ -14,6 +14,7 @@ mod serve;
 pub mod state;
 pub mod sts;
 pub mod tls;
+mod vault;
 
 pub use config::ServerConfig;
 pub use error::ServerError;
@@ -26,8 +27,9 @@ use axum::Router;
 use state::AppState;
 use tower::ServiceExt;
 
-/// The whole HTTP surface. ARM paths are normalized before routing (see
-/// [`arm::normalize_path`]), which is why the routed app sits behind a fallback service.
+/// The whole HTTP surface. Requests for `{vault}.vault.{suffix}` go to the Key Vault plane;
+/// everything else is routed by path, with ARM paths normalized first (see
+/// [`arm::normalize_path`]).
 pub fn app(state: AppState) -> Router {
     let limits = state.limits.clone();
     let routed = Router::new()
@@ -37,12 +39,8 @@ pub fn app(state: AppState) -> Router {
         .merge(arm::router(&state))
         .route("/healthz", get(healthz))
         .fallback(arm::fallback)
-        .with_state(state)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ));
-    let normalized = routed.map_request(|mut req: Request| {
+        .with_state(state.clone());
+    let by_path = routed.map_request(|mut req: Request| {
         let original = req.uri().clone();
         if let Some(path) = arm::normalize_path(original.path()) {
             let rebuilt = match original.query() {
@@ -56,7 +54,34 @@ pub fn app(state: AppState) -> Router {
         req.extensions_mut().insert(OriginalUri(original));
         req
     });
-    Router::new().fallback_service(normalized)
+    let vaults = vault::router()
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .with_state(state.clone());
+    let dispatch = move |mut req: Request| {
+        let (vaults, by_path, state) = (vaults.clone(), by_path.clone(), state.clone());
+        async move {
+            let host = req
+                .headers()
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()));
+            let result = match host.and_then(|h| vault::vault_of_host(&state, &h)) {
+                Some(name) => {
+                    req.extensions_mut().insert(vault::VaultHost(name));
+                    vaults.oneshot(req).await
+                }
+                None => by_path.oneshot(req).await,
+            };
+            result.unwrap_or_else(|never| match never {})
+        }
+    };
+    Router::new()
+        .fallback(dispatch)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
 }
 
 /// Liveness that also proves the database answers.

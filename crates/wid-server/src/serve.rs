@@ -105,6 +105,8 @@ pub async fn start_with_clock(
         issuer_keys,
         clients: Default::default(),
         role_assignments: Default::default(),
+        vaults: Default::default(),
+        verified_tokens: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     let task = tokio::spawn(accept_loop(

@@ -31,6 +31,10 @@ pub struct Shared {
     pub clients: TtlCache<Option<(ManagedIdentity, Vec<FederatedCredential>)>>,
     /// A principal's role assignments.
     pub role_assignments: TtlCache<Vec<RoleAssignment>>,
+    /// Live vaults with their data keys opened (`None`: no such vault).
+    pub vaults: TtlCache<Option<crate::vault::OpenVault>>,
+    /// Key Vault bearer tokens whose signature, issuer and audience were verified.
+    pub verified_tokens: TtlCache<crate::vault::TokenClaims>,
 }
 
 impl std::ops::Deref for AppState {

@@ -352,3 +352,40 @@ pub struct RolePermissions {
     pub data_actions: Vec<String>,
     pub not_data_actions: Vec<String>,
 }
+
+/// A vault PUT/PATCH body: every property optional here, the handler says what is required.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultInput {
+    pub location: Option<String>,
+    pub tags: Option<Tags>,
+    pub properties: Option<VaultPropertiesInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultPropertiesInput {
+    pub tenant_id: Option<String>,
+    pub sku: Option<Sku>,
+    pub access_policies: Option<Vec<Value>>,
+    pub enable_rbac_authorization: Option<bool>,
+    pub enable_soft_delete: Option<bool>,
+    pub soft_delete_retention_in_days: Option<i64>,
+    pub enable_purge_protection: Option<bool>,
+    pub enabled_for_deployment: Option<bool>,
+    pub enabled_for_disk_encryption: Option<bool>,
+    pub enabled_for_template_deployment: Option<bool>,
+    pub create_mode: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sku {
+    #[serde(default = "sku_family")]
+    pub family: String,
+    pub name: String,
+}
+
+fn sku_family() -> String {
+    "A".to_owned()
+}

@@ -6,6 +6,7 @@ mod aks;
 mod cloud;
 mod group;
 mod identity;
+mod keyvault;
 mod login;
 mod rest;
 mod role;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Look up principals (the signed-in one, service principals).
     #[command(subcommand)]
     Ad(role::AdCommand),
+    /// Manage key vaults, their access policies and secrets.
+    #[command(subcommand)]
+    Keyvault(keyvault::KeyvaultCommand),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -71,6 +75,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Run(args) => run::run(args, &ctx).await,
         Command::Role(c) => role::run(c, &ctx).await,
         Command::Ad(c) => role::ad(c, &ctx).await,
+        Command::Keyvault(c) => keyvault::run(c, &ctx).await,
     }
 }
 

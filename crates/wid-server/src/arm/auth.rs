@@ -72,7 +72,7 @@ async fn authorize(
     };
     let assignments = state
         .role_assignments
-        .get_or_load(&caller.object_id, || {
+        .get_or_load(&caller.object_id.to_lowercase(), || {
             state.store.role_assignments_of(&caller.object_id)
         })
         .await?;

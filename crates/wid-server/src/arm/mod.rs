@@ -12,8 +12,10 @@ mod render;
 mod request;
 mod roles;
 mod subscriptions;
+mod vaults;
 
 pub use auth::{authenticate, Caller};
+pub use vaults::{data_key_purpose as vault_data_key_purpose, vault_uri};
 
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -27,6 +29,7 @@ use request::BodyLimit;
 
 const CLUSTERS: &str =
     "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.containerservice/managedclusters";
+const VAULTS: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.keyvault/vaults";
 const IDENTITIES: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.managedidentity/userassignedidentities";
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -96,6 +99,30 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &format!("{CLUSTERS}/{{name}}/serviceaccounttoken"),
             post(clusters::service_account_token),
         )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.keyvault/vaults",
+            get(vaults::list_in_subscription),
+        )
+        .route(VAULTS, get(vaults::list_in_group))
+        .route(
+            &format!("{VAULTS}/{{name}}"),
+            get(vaults::show)
+                .put(vaults::put)
+                .patch(vaults::patch)
+                .delete(vaults::delete),
+        )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.keyvault/deletedvaults",
+            get(vaults::list_deleted),
+        )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}",
+            get(vaults::show_deleted),
+        )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}/purge",
+            post(vaults::purge),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forget_after_writes,
@@ -131,6 +158,7 @@ async fn forget_after_writes(
 fn forget_cached_access(state: &AppState) {
     state.clients.clear();
     state.role_assignments.clear();
+    state.vaults.clear();
 }
 
 /// ARM's tracing headers, so a user can quote them back when something fails.

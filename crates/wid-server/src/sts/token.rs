@@ -299,7 +299,9 @@ async fn with_assertion(
 ) -> Result<Principal, StsError> {
     let client = state
         .clients
-        .get_or_load(client_id, || load_client(&state.store, client_id))
+        .get_or_load(&client_id.to_lowercase(), || {
+            load_client(&state.store, client_id)
+        })
         .await
         .map_err(internal)?;
     let Some((mi, credentials)) = client

@@ -1,0 +1,636 @@
+//! `wid keyvault …` (az keyvault): vaults through the management plane, their access
+//! policies (GET then PUT of the vault, as az does it), and secrets through the vault's own
+//! data plane.
+
+use super::{parse_tags, resource_group_of};
+use crate::context::Context;
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Subcommand;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use wid_client::Method;
+
+const API: &str = "2024-11-01";
+/// The data-plane version wid's CLI speaks.
+const DATA_API: &str = "7.5";
+const ALL_SECRET_PERMISSIONS: &[&str] = &[
+    "get", "list", "set", "delete", "backup", "restore", "recover", "purge",
+];
+
+#[derive(clap::Args)]
+pub struct VaultName {
+    #[arg(short = 'n', long)]
+    name: String,
+    #[arg(short = 'g', long)]
+    resource_group: Option<String>,
+    #[arg(long)]
+    subscription: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum KeyvaultCommand {
+    Create {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'g', long)]
+        resource_group: String,
+        #[arg(short = 'l', long)]
+        location: Option<String>,
+        /// Authorize data-plane access with Azure RBAC instead of access policies.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        enable_rbac_authorization: Option<bool>,
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        enable_purge_protection: Option<bool>,
+        /// Days deleted vaults and secrets are kept (7-90).
+        #[arg(long)]
+        retention_days: Option<i64>,
+        #[arg(long, default_value = "standard")]
+        sku: String,
+        /// Do not give the caller an access policy on the new vault.
+        #[arg(long)]
+        no_self_perms: bool,
+        #[arg(long, num_args = 0..)]
+        tags: Vec<String>,
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+    Show {
+        #[command(flatten)]
+        vault: VaultName,
+    },
+    List {
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+    Delete {
+        #[command(flatten)]
+        vault: VaultName,
+    },
+    /// Purge a deleted vault.
+    Purge {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'l', long)]
+        location: Option<String>,
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+    /// Recover a deleted vault.
+    Recover {
+        #[arg(short = 'n', long)]
+        name: String,
+        #[arg(short = 'l', long)]
+        location: Option<String>,
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+    /// Grant a principal permissions through the vault's access policies.
+    SetPolicy {
+        #[command(flatten)]
+        vault: VaultName,
+        #[command(flatten)]
+        principal: PolicyPrincipal,
+        #[arg(long, num_args = 1..)]
+        secret_permissions: Vec<String>,
+        #[arg(long, num_args = 1..)]
+        key_permissions: Vec<String>,
+        #[arg(long, num_args = 1..)]
+        certificate_permissions: Vec<String>,
+    },
+    DeletePolicy {
+        #[command(flatten)]
+        vault: VaultName,
+        #[command(flatten)]
+        principal: PolicyPrincipal,
+    },
+    /// Manage secrets.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(clap::Args)]
+pub struct PolicyPrincipal {
+    /// Client id or object id of a service principal or managed identity.
+    #[arg(long)]
+    spn: Option<String>,
+    #[arg(long)]
+    object_id: Option<String>,
+    #[arg(long)]
+    upn: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct SecretName {
+    #[arg(long)]
+    vault_name: String,
+    #[arg(short = 'n', long)]
+    name: String,
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    Set {
+        #[command(flatten)]
+        secret: SecretName,
+        #[arg(long, conflicts_with = "file")]
+        value: Option<String>,
+        #[arg(short = 'f', long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        content_type: Option<String>,
+        #[arg(long)]
+        disabled: bool,
+        #[arg(long, num_args = 0..)]
+        tags: Vec<String>,
+    },
+    Show {
+        #[command(flatten)]
+        secret: SecretName,
+        #[arg(long)]
+        version: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        vault_name: String,
+    },
+    ListVersions {
+        #[command(flatten)]
+        secret: SecretName,
+    },
+    ListDeleted {
+        #[arg(long)]
+        vault_name: String,
+    },
+    Delete {
+        #[command(flatten)]
+        secret: SecretName,
+    },
+    Recover {
+        #[command(flatten)]
+        secret: SecretName,
+    },
+    Purge {
+        #[command(flatten)]
+        secret: SecretName,
+    },
+    Backup {
+        #[command(flatten)]
+        secret: SecretName,
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
+    Restore {
+        #[arg(long)]
+        vault_name: String,
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+    },
+}
+
+async fn find_vault(ctx: &Context, v: &VaultName) -> Result<String> {
+    let sub = ctx.subscription(v.subscription.as_deref())?;
+    if let Some(rg) = &v.resource_group {
+        return Ok(format!(
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{}",
+            v.name
+        ));
+    }
+    // As az does without -g: find the vault by name in the subscription.
+    let url = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults?api-version={API}");
+    ctx.arm_list(&url)
+        .await?
+        .iter()
+        .find(|x| {
+            x["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&v.name))
+        })
+        .and_then(|x| x["id"].as_str().map(str::to_owned))
+        .ok_or_else(|| anyhow!("The Vault '{}' not found within subscription.", v.name))
+}
+
+async fn deleted_vault(ctx: &Context, name: &str, subscription: Option<&str>) -> Result<Value> {
+    let sub = ctx.subscription(subscription)?;
+    let url = format!(
+        "/subscriptions/{sub}/providers/Microsoft.KeyVault/deletedVaults?api-version={API}"
+    );
+    ctx.arm_list(&url)
+        .await?
+        .into_iter()
+        .find(|x| {
+            x["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .ok_or_else(|| anyhow!("No deleted vault named '{name}' was found."))
+}
+
+async fn principal_object_id(ctx: &Context, p: &PolicyPrincipal) -> Result<String> {
+    if let Some(id) = &p.object_id {
+        return Ok(id.clone());
+    }
+    let id = p
+        .spn
+        .as_deref()
+        .or(p.upn.as_deref())
+        .ok_or_else(|| anyhow!("usage error: --object-id ID | --spn SPN | --upn UPN"))?;
+    let sp = ctx
+        .arm_value(Method::GET, &format!("/v1.0/servicePrincipals/{id}"), None)
+        .await?;
+    sp["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("Unable to find principal '{id}'."))
+}
+
+/// az prints vaults with their `properties` nested (`--query properties.vaultUri`), plus
+/// the resource group.
+fn az_vault(mut v: Value) -> Value {
+    if let Some(rg) = v["id"].as_str().and_then(resource_group_of) {
+        v["resourceGroup"] = json!(rg);
+    }
+    v
+}
+
+/// az's GET, edit, PUT of the whole vault.
+async fn edit_policies(
+    ctx: &Context,
+    vault: &VaultName,
+    edit: impl FnOnce(&mut Vec<Value>, &str),
+) -> Result<Value> {
+    let id = find_vault(ctx, vault).await?;
+    let url = format!("{id}?api-version={API}");
+    let current = ctx.arm_value(Method::GET, &url, None).await?;
+    let tenant = current["properties"]["tenantId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut policies = current["properties"]["accessPolicies"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    edit(&mut policies, &tenant);
+    let mut properties = current["properties"].clone();
+    properties["accessPolicies"] = Value::Array(policies);
+    let body =
+        json!({"location": current["location"], "tags": current["tags"], "properties": properties});
+    Ok(az_vault(
+        ctx.arm_value(Method::PUT, &url, Some(&body)).await?,
+    ))
+}
+
+pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value>> {
+    match command {
+        KeyvaultCommand::Create {
+            name,
+            resource_group,
+            location,
+            enable_rbac_authorization,
+            enable_purge_protection,
+            retention_days,
+            sku,
+            no_self_perms,
+            tags,
+            subscription,
+        } => {
+            let sub = ctx.subscription(subscription.as_deref())?;
+            let location = match location {
+                Some(l) => l,
+                None => {
+                    let rg = ctx.arm_value(Method::GET, &format!("/subscriptions/{sub}/resourcegroups/{resource_group}?api-version=2021-04-01"), None).await?;
+                    rg["location"].as_str().unwrap_or_default().to_owned()
+                }
+            };
+            let rbac = enable_rbac_authorization.unwrap_or(false);
+            let mut policies = Vec::new();
+            if !rbac && !no_self_perms {
+                // az gives the creator full access through an access policy.
+                let me = ctx
+                    .arm_value(
+                        Method::GET,
+                        &format!("/v1.0/servicePrincipals/{}", ctx.user_name()?),
+                        None,
+                    )
+                    .await?;
+                policies.push(json!({"tenantId": ctx.server.tenant_id, "objectId": me["id"],
+                    "permissions": {"secrets": ALL_SECRET_PERMISSIONS, "keys": [], "certificates": [], "storage": []}}));
+            }
+            let mut properties = json!({
+                "tenantId": ctx.server.tenant_id,
+                "sku": {"family": "A", "name": sku},
+                "enableRbacAuthorization": rbac,
+                "accessPolicies": policies,
+            });
+            if let Some(p) = enable_purge_protection {
+                properties["enablePurgeProtection"] = json!(p);
+            }
+            if let Some(days) = retention_days {
+                properties["softDeleteRetentionInDays"] = json!(days);
+            }
+            let body =
+                json!({"location": location, "tags": parse_tags(&tags), "properties": properties});
+            let url = format!("/subscriptions/{sub}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{name}?api-version={API}");
+            Ok(Some(az_vault(
+                ctx.arm_value(Method::PUT, &url, Some(&body)).await?,
+            )))
+        }
+        KeyvaultCommand::Show { vault } => {
+            let id = find_vault(ctx, &vault).await?;
+            Ok(Some(az_vault(
+                ctx.arm_value(Method::GET, &format!("{id}?api-version={API}"), None)
+                    .await?,
+            )))
+        }
+        KeyvaultCommand::List {
+            resource_group,
+            subscription,
+        } => {
+            let sub = ctx.subscription(subscription.as_deref())?;
+            let url = match resource_group {
+                Some(rg) => format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults?api-version={API}"),
+                None => format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults?api-version={API}"),
+            };
+            Ok(Some(Value::Array(
+                ctx.arm_list(&url)
+                    .await?
+                    .into_iter()
+                    .map(az_vault)
+                    .collect(),
+            )))
+        }
+        KeyvaultCommand::Delete { vault } => {
+            let id = find_vault(ctx, &vault).await?;
+            ctx.arm(Method::DELETE, &format!("{id}?api-version={API}"), None)
+                .await?;
+            Ok(None)
+        }
+        KeyvaultCommand::Purge {
+            name,
+            location,
+            subscription,
+        } => {
+            let deleted = deleted_vault(ctx, &name, subscription.as_deref()).await?;
+            let location = location.unwrap_or_else(|| {
+                deleted["properties"]["location"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            let sub = ctx.subscription(subscription.as_deref())?;
+            let url = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}/purge?api-version={API}");
+            ctx.arm(Method::POST, &url, None).await?;
+            Ok(None)
+        }
+        KeyvaultCommand::Recover {
+            name, subscription, ..
+        } => {
+            let deleted = deleted_vault(ctx, &name, subscription.as_deref()).await?;
+            let vault_id = deleted["properties"]["vaultId"]
+                .as_str()
+                .ok_or_else(|| anyhow!("the deleted vault has no id"))?;
+            let body = json!({"location": deleted["properties"]["location"], "properties": {"createMode": "recover"}});
+            Ok(Some(az_vault(
+                ctx.arm_value(
+                    Method::PUT,
+                    &format!("{vault_id}?api-version={API}"),
+                    Some(&body),
+                )
+                .await?,
+            )))
+        }
+        KeyvaultCommand::SetPolicy {
+            vault,
+            principal,
+            secret_permissions,
+            key_permissions,
+            certificate_permissions,
+        } => {
+            let object_id = principal_object_id(ctx, &principal).await?;
+            let edited = edit_policies(ctx, &vault, |policies, tenant| {
+                let found = policies.iter_mut().find(|p| {
+                    p["objectId"].as_str().is_some_and(|o| o.eq_ignore_ascii_case(&object_id))
+                        && p["tenantId"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(tenant))
+                });
+                let permissions = json!({"secrets": secret_permissions, "keys": key_permissions, "certificates": certificate_permissions, "storage": []});
+                match found {
+                    Some(p) => {
+                        for kind in ["secrets", "keys", "certificates"] {
+                            if !permissions[kind].as_array().is_some_and(Vec::is_empty) {
+                                p["permissions"][kind] = permissions[kind].clone();
+                            }
+                        }
+                    }
+                    None => policies.push(json!({"tenantId": tenant, "objectId": object_id, "permissions": permissions})),
+                }
+            })
+            .await?;
+            Ok(Some(edited))
+        }
+        KeyvaultCommand::DeletePolicy { vault, principal } => {
+            let object_id = principal_object_id(ctx, &principal).await?;
+            let edited = edit_policies(ctx, &vault, |policies, _| {
+                policies.retain(|p| {
+                    !p["objectId"]
+                        .as_str()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&object_id))
+                });
+            })
+            .await?;
+            Ok(Some(edited))
+        }
+        KeyvaultCommand::Secret(command) => secret(command, ctx).await,
+    }
+}
+
+/// az's view of a secret bundle: timestamps as ISO strings, the name split out.
+fn az_secret(b: &Value) -> Value {
+    let id = b["id"].as_str().unwrap_or_default();
+    let name = id
+        .split("/secrets/")
+        .nth(1)
+        .or_else(|| id.split("/deletedsecrets/").nth(1))
+        .unwrap_or_default()
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let a = &b["attributes"];
+    let time = |v: &Value| {
+        v.as_i64()
+            .map(|t| json!(wid_core::timefmt::rfc3339(t)))
+            .unwrap_or(Value::Null)
+    };
+    let mut out = json!({
+        "attributes": {
+            "created": time(&a["created"]), "enabled": a["enabled"], "expires": time(&a["exp"]),
+            "notBefore": time(&a["nbf"]), "recoverableDays": a["recoverableDays"],
+            "recoveryLevel": a["recoveryLevel"], "updated": time(&a["updated"]),
+        },
+        "contentType": b.get("contentType").cloned().unwrap_or(Value::Null),
+        "id": id, "kid": Value::Null, "managed": Value::Null, "name": name,
+        "tags": b.get("tags").cloned().unwrap_or(Value::Null),
+    });
+    if let Some(v) = b.get("value") {
+        out["value"] = v.clone();
+    }
+    if let Some(r) = b.get("recoveryId") {
+        out["recoveryId"] = r.clone();
+        out["deletedDate"] = time(&b["deletedDate"]);
+        out["scheduledPurgeDate"] = time(&b["scheduledPurgeDate"]);
+    }
+    out
+}
+
+async fn secret(command: SecretCommand, ctx: &Context) -> Result<Option<Value>> {
+    let token = ctx
+        .token_for(&format!("{}/.default", ctx.cloud().keyvault_resource()))
+        .await?
+        .access_token;
+    let call = |vault: String, method: Method, path: String, body: Option<Value>| {
+        let token = token.clone();
+        async move {
+            let client = ctx.vault_client(&vault)?;
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = format!("{path}{sep}api-version={DATA_API}");
+            Ok::<_, anyhow::Error>(
+                client
+                    .arm(method, &url, &token, body.as_ref(), &[])
+                    .await?
+                    .body,
+            )
+        }
+    };
+    let list = |vault: String, path: String| {
+        let client = ctx.vault_client(&vault);
+        let token = token.clone();
+        async move {
+            let client = client?;
+            let mut items = Vec::new();
+            let mut next = Some(format!("{path}?api-version={DATA_API}"));
+            while let Some(url) = next.take() {
+                let page = client
+                    .arm(Method::GET, &url, &token, None, &[])
+                    .await?
+                    .body
+                    .unwrap_or(Value::Null);
+                items.extend(page["value"].as_array().cloned().unwrap_or_default());
+                next = page["nextLink"].as_str().map(str::to_owned);
+            }
+            Ok::<_, anyhow::Error>(items)
+        }
+    };
+    let one = |v: Option<Value>| Ok(Some(az_secret(&v.unwrap_or(Value::Null))));
+    match command {
+        SecretCommand::Set {
+            secret,
+            value,
+            file,
+            content_type,
+            disabled,
+            tags,
+        } => {
+            let value = match (value, file) {
+                (Some(v), _) => v,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?,
+                (None, None) => bail!("usage error: --value VALUE | --file PATH"),
+            };
+            let mut body = json!({"value": value, "attributes": {"enabled": !disabled}});
+            if let Some(ct) = content_type {
+                body["contentType"] = json!(ct);
+            }
+            if !tags.is_empty() {
+                body["tags"] = parse_tags(&tags);
+            }
+            one(call(
+                secret.vault_name,
+                Method::PUT,
+                format!("/secrets/{}", secret.name),
+                Some(body),
+            )
+            .await?)
+        }
+        SecretCommand::Show { secret, version } => one(call(
+            secret.vault_name,
+            Method::GET,
+            format!("/secrets/{}/{}", secret.name, version.unwrap_or_default()),
+            None,
+        )
+        .await?),
+        SecretCommand::List { vault_name } => Ok(Some(Value::Array(
+            list(vault_name, "/secrets".to_owned())
+                .await?
+                .iter()
+                .map(az_secret)
+                .collect(),
+        ))),
+        SecretCommand::ListVersions { secret } => Ok(Some(Value::Array(
+            list(
+                secret.vault_name,
+                format!("/secrets/{}/versions", secret.name),
+            )
+            .await?
+            .iter()
+            .map(az_secret)
+            .collect(),
+        ))),
+        SecretCommand::ListDeleted { vault_name } => Ok(Some(Value::Array(
+            list(vault_name, "/deletedsecrets".to_owned())
+                .await?
+                .iter()
+                .map(az_secret)
+                .collect(),
+        ))),
+        SecretCommand::Delete { secret } => one(call(
+            secret.vault_name,
+            Method::DELETE,
+            format!("/secrets/{}", secret.name),
+            None,
+        )
+        .await?),
+        SecretCommand::Recover { secret } => one(call(
+            secret.vault_name,
+            Method::POST,
+            format!("/deletedsecrets/{}/recover", secret.name),
+            None,
+        )
+        .await?),
+        SecretCommand::Purge { secret } => {
+            call(
+                secret.vault_name,
+                Method::DELETE,
+                format!("/deletedsecrets/{}", secret.name),
+                None,
+            )
+            .await?;
+            Ok(None)
+        }
+        SecretCommand::Backup { secret, file } => {
+            let blob = call(
+                secret.vault_name,
+                Method::POST,
+                format!("/secrets/{}/backup", secret.name),
+                None,
+            )
+            .await?
+            .unwrap_or(Value::Null);
+            let value = blob["value"]
+                .as_str()
+                .ok_or_else(|| anyhow!("the vault returned no backup"))?;
+            wid_server::datadir::write_atomic(&file, value.as_bytes(), 0o600)?;
+            Ok(None)
+        }
+        SecretCommand::Restore { vault_name, file } => {
+            let value = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            one(call(
+                vault_name,
+                Method::POST,
+                "/secrets/restore".to_owned(),
+                Some(json!({"value": value.trim()})),
+            )
+            .await?)
+        }
+    }
+}

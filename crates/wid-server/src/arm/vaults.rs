@@ -1,0 +1,523 @@
+//! Key vaults (`Microsoft.KeyVault/vaults`, `az keyvault …`): creation with Azure's rules
+//! for soft delete and purge protection, soft-deleted vaults, recovery and purge.
+
+use super::auth::Caller;
+use super::error::ArmError;
+use super::render::{normalize_location, system_data};
+use super::request::{ArmJson, ArmQuery};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use wid_core::model::{AccessPolicy, Audit, Vault, VaultSettings};
+use wid_core::resource_id;
+use wid_core::seal::Kek;
+use wid_types::arm::Page;
+use wid_types::resources as wire;
+
+pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
+const DAY: i64 = 86_400;
+pub const API_VERSIONS: &[&str] = &[
+    "2016-10-01",
+    "2018-02-14",
+    "2019-09-01",
+    "2021-04-01-preview",
+    "2021-06-01-preview",
+    "2021-10-01",
+    "2021-11-01-preview",
+    "2022-02-01-preview",
+    "2022-07-01",
+    "2022-11-01",
+    "2023-02-01",
+    "2023-07-01",
+    "2024-04-01-preview",
+    "2024-11-01",
+    "2024-12-01-preview",
+    "2025-05-01",
+    "2026-02-01",
+];
+
+/// Binds a vault's sealed data key to its vault.
+pub fn data_key_purpose(vault: &str) -> String {
+    format!("vault-data-key:{}", vault.to_ascii_lowercase())
+}
+
+fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
+    query.require_provider_version(API_VERSIONS, "vaults")
+}
+
+/// 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or
+/// digit, no consecutive hyphens.
+fn check_name(name: &str) -> Result<(), ArmError> {
+    let ok = (3..=24).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("--");
+    ok.then_some(()).ok_or_else(|| {
+        ArmError::code(StatusCode::BAD_REQUEST, "VaultNameNotValid", format!("The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."))
+    })
+}
+
+pub fn vault_uri(state: &AppState, name: &str) -> String {
+    let resource = state.cloud.keyvault_resource();
+    let host = resource.trim_start_matches("https://");
+    format!("https://{}.{host}/", name.to_ascii_lowercase())
+}
+
+fn id(v: &Vault) -> String {
+    format!(
+        "{}/providers/{VAULT_TYPE}/{}",
+        resource_id::resource_group(&v.subscription_id, &v.resource_group),
+        v.name
+    )
+}
+
+pub fn render(state: &AppState, v: &Vault) -> Value {
+    let s = &v.settings;
+    json!({
+        "id": id(v),
+        "name": v.name,
+        "type": VAULT_TYPE,
+        "location": v.location,
+        "tags": v.tags,
+        "systemData": system_data(&v.audit),
+        "properties": {
+            "tenantId": v.tenant_id,
+            "sku": {"family": "A", "name": s.sku_name},
+            "accessPolicies": s.access_policies,
+            "vaultUri": vault_uri(state, &v.name),
+            "enabledForDeployment": s.enabled_for_deployment,
+            "enabledForDiskEncryption": s.enabled_for_disk_encryption,
+            "enabledForTemplateDeployment": s.enabled_for_template_deployment,
+            "enableSoftDelete": s.enable_soft_delete,
+            "softDeleteRetentionInDays": s.soft_delete_retention_in_days,
+            "enableRbacAuthorization": s.enable_rbac_authorization,
+            "enablePurgeProtection": s.enable_purge_protection.then_some(true),
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": "Enabled",
+        },
+    })
+}
+
+fn bad(message: impl Into<String>) -> ArmError {
+    ArmError::bad_request(message)
+}
+
+fn access_policies(input: &[Value], tenant: &str) -> Result<Vec<AccessPolicy>, ArmError> {
+    input
+        .iter()
+        .map(|p| {
+            let policy: AccessPolicy = serde_json::from_value(p.clone())
+                .map_err(|e| ArmError::invalid_content(format!("accessPolicies: {e}")))?;
+            if !policy.tenant_id.eq_ignore_ascii_case(tenant) {
+                return Err(bad(format!(
+                    "The access policy for object '{}' names tenant '{}', not the vault's tenant.",
+                    policy.object_id, policy.tenant_id
+                )));
+            }
+            let secrets = [
+                "all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge",
+            ];
+            if let Some(p) = policy
+                .permissions
+                .secrets
+                .iter()
+                .find(|p| !secrets.contains(&p.to_ascii_lowercase().as_str()))
+            {
+                return Err(bad(format!("The secret permission '{p}' is invalid.")));
+            }
+            Ok(policy)
+        })
+        .collect()
+}
+
+/// The settings a PUT or PATCH leaves the vault with, refusing what Azure refuses.
+fn settings(
+    current: Option<&VaultSettings>,
+    p: &wire::VaultPropertiesInput,
+    tenant: &str,
+) -> Result<VaultSettings, ArmError> {
+    let mut s = current.cloned().unwrap_or(VaultSettings {
+        sku_name: "standard".to_owned(),
+        enable_rbac_authorization: false,
+        enable_soft_delete: true,
+        soft_delete_retention_in_days: 90,
+        enable_purge_protection: false,
+        access_policies: Vec::new(),
+        enabled_for_deployment: false,
+        enabled_for_disk_encryption: false,
+        enabled_for_template_deployment: false,
+    });
+    if let Some(sku) = &p.sku {
+        let name = sku.name.to_ascii_lowercase();
+        if name != "standard" && name != "premium" {
+            return Err(bad(format!(
+                "The SKU '{}' is invalid. Allowed values are standard and premium.",
+                sku.name
+            )));
+        }
+        s.sku_name = name;
+    }
+    if p.enable_soft_delete == Some(false) {
+        return Err(bad(
+            "Soft delete cannot be disabled: it is always on for new and existing vaults.",
+        ));
+    }
+    if let Some(days) = p.soft_delete_retention_in_days {
+        if !(7..=90).contains(&days) {
+            return Err(bad(format!("The soft delete retention period of {days} days is invalid. It must be between 7 and 90 days.")));
+        }
+        if current.is_some_and(|c| c.soft_delete_retention_in_days != days) {
+            return Err(bad(
+                "The soft delete retention period cannot be changed after the vault is created.",
+            ));
+        }
+        s.soft_delete_retention_in_days = days;
+    }
+    match p.enable_purge_protection {
+        Some(false) if s.enable_purge_protection => {
+            return Err(bad(
+                "Purge protection cannot be disabled once it has been enabled.",
+            ))
+        }
+        Some(v) => s.enable_purge_protection = v,
+        None => {}
+    }
+    if let Some(v) = p.enable_rbac_authorization {
+        s.enable_rbac_authorization = v;
+    }
+    if let Some(policies) = &p.access_policies {
+        s.access_policies = access_policies(policies, tenant)?;
+    }
+    if let Some(v) = p.enabled_for_deployment {
+        s.enabled_for_deployment = v;
+    }
+    if let Some(v) = p.enabled_for_disk_encryption {
+        s.enabled_for_disk_encryption = v;
+    }
+    if let Some(v) = p.enabled_for_template_deployment {
+        s.enabled_for_template_deployment = v;
+    }
+    Ok(s)
+}
+
+fn store_error(name: &str, rg: &str, e: wid_store::StoreError) -> ArmError {
+    match e {
+        wid_store::StoreError::ResourceGroupNotFound => ArmError::resource_group_not_found(rg),
+        wid_store::StoreError::VaultNameTaken => ArmError::code(StatusCode::CONFLICT, "VaultAlreadyExists", format!("The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken.")),
+        wid_store::StoreError::VaultDeleted => ArmError::code(StatusCode::CONFLICT, "ConflictError", format!("A vault with the same name already exists in deleted state. You need to either recover or purge existing key vault. Vault name: '{name}'.")),
+        other => other.into(),
+    }
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+    ArmJson(body): ArmJson<wire::VaultInput>,
+) -> Result<Response, ArmError> {
+    check_version(&query)?;
+    let sub = super::subscription(&state, &caller, &sub)?.to_owned();
+    check_name(&name)?;
+    let props = body.properties.unwrap_or_default();
+    let location = normalize_location(body.location.as_deref().unwrap_or(""));
+    if location.is_empty() {
+        return Err(ArmError::location_required());
+    }
+    let existing = state.store.vault(&name).await?;
+    if props
+        .create_mode
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("recover"))
+    {
+        return match existing {
+            Some(v) if v.deleted_at.is_some() => {
+                state.store.recover_vault(&name).await?;
+                let v = state
+                    .store
+                    .vault(&name)
+                    .await?
+                    .ok_or_else(ArmError::internal)?;
+                Ok((StatusCode::OK, Json(render(&state, &v))).into_response())
+            }
+            _ => Err(ArmError::code(
+                StatusCode::NOT_FOUND,
+                "DeletedVaultNotFound",
+                format!("The deleted vault '{name}' could not be found."),
+            )),
+        };
+    }
+    let tenant = props
+        .tenant_id
+        .clone()
+        .ok_or_else(|| bad("The property 'tenantId' is required."))?;
+    if !tenant.eq_ignore_ascii_case(&caller.tenant_id) {
+        return Err(bad(format!(
+            "The tenant '{tenant}' is not the tenant of the subscription ({}).",
+            caller.tenant_id
+        )));
+    }
+    if props.sku.is_none() {
+        return Err(bad("The property 'sku' is required."));
+    }
+    let live = existing.as_ref().filter(|v| v.deleted_at.is_none());
+    let settings = settings(live.map(|v| &v.settings), &props, &caller.tenant_id)?;
+    let (data_key, key_bytes) = Kek::generate().map_err(|_| ArmError::internal())?;
+    drop(data_key);
+    let sealed_data_key = state
+        .kek
+        .seal(&key_bytes, &data_key_purpose(&name))
+        .map_err(|_| ArmError::internal())?;
+    let now = state.now();
+    let vault = Vault {
+        subscription_id: sub,
+        resource_group: rg.clone(),
+        name: name.clone(),
+        location,
+        tags: body.tags.unwrap_or_default(),
+        tenant_id: caller.tenant_id.clone(),
+        settings,
+        sealed_data_key,
+        deleted_at: None,
+        scheduled_purge_at: None,
+        audit: Audit {
+            created_by: caller.object_id.clone(),
+            created_at: now,
+            modified_by: caller.object_id.clone(),
+            modified_at: now,
+        },
+    };
+    let (stored, created) = state
+        .store
+        .put_vault(&vault)
+        .await
+        .map_err(|e| store_error(&name, &rg, e))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(render(&state, &stored))).into_response())
+}
+
+/// The live vault at this path: its name is global, its group and subscription must match.
+async fn live(
+    state: &AppState,
+    caller: &Caller,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> Result<Vault, ArmError> {
+    let sub = super::subscription(state, caller, sub)?;
+    match state.store.vault(name).await? {
+        Some(v)
+            if v.deleted_at.is_none()
+                && v.subscription_id.eq_ignore_ascii_case(sub)
+                && v.resource_group.eq_ignore_ascii_case(rg) =>
+        {
+            Ok(v)
+        }
+        _ => match state.store.resource_group(sub, rg).await? {
+            None => Err(ArmError::resource_group_not_found(rg)),
+            Some(_) => Err(ArmError::resource_not_found(VAULT_TYPE, name, rg)),
+        },
+    }
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+    ArmJson(body): ArmJson<wire::VaultInput>,
+) -> Result<Json<Value>, ArmError> {
+    check_version(&query)?;
+    let mut v = live(&state, &caller, &sub, &rg, &name).await?;
+    if let Some(props) = &body.properties {
+        v.settings = settings(Some(&v.settings), props, &v.tenant_id)?;
+    }
+    if let Some(tags) = body.tags {
+        v.tags = tags;
+    }
+    v.audit.modified_by = caller.object_id.clone();
+    v.audit.modified_at = state.now();
+    let (stored, _) = state
+        .store
+        .put_vault(&v)
+        .await
+        .map_err(|e| store_error(&name, &rg, e))?;
+    Ok(Json(render(&state, &stored)))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ArmError> {
+    check_version(&query)?;
+    let v = live(&state, &caller, &sub, &rg, &name).await?;
+    Ok(Json(render(&state, &v)))
+}
+
+/// Soft delete: the vault keeps its name and secrets until purged or its retention ends.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, rg, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ArmError> {
+    check_version(&query)?;
+    let v = match live(&state, &caller, &sub, &rg, &name).await {
+        Ok(v) => v,
+        Err(e) if e.status == StatusCode::NOT_FOUND && e.code == "ResourceNotFound" => {
+            return Ok(StatusCode::NO_CONTENT)
+        }
+        Err(e) => return Err(e),
+    };
+    let now = state.now();
+    let purge_at = now + v.settings.soft_delete_retention_in_days * DAY;
+    let deleted = state
+        .store
+        .soft_delete_vault(&v.name, now, purge_at)
+        .await?;
+    Ok(super::delete_status(deleted))
+}
+
+pub async fn list_in_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, rg)): Path<(String, String)>,
+) -> Result<Json<Page<Value>>, ArmError> {
+    check_version(&query)?;
+    let sub = super::subscription(&state, &caller, &sub)?;
+    if state.store.resource_group(sub, &rg).await?.is_none() {
+        return Err(ArmError::resource_group_not_found(&rg));
+    }
+    let value = state
+        .store
+        .vaults(sub, Some(&rg))
+        .await?
+        .iter()
+        .map(|v| render(&state, v))
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
+}
+
+pub async fn list_in_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(sub): Path<String>,
+) -> Result<Json<Page<Value>>, ArmError> {
+    check_version(&query)?;
+    let sub = super::subscription(&state, &caller, &sub)?;
+    let value = state
+        .store
+        .vaults(sub, None)
+        .await?
+        .iter()
+        .map(|v| render(&state, v))
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
+}
+
+fn render_deleted(v: &Vault) -> Value {
+    json!({
+        "id": format!("/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}", v.subscription_id, v.location, v.name),
+        "name": v.name,
+        "type": "Microsoft.KeyVault/deletedVaults",
+        "properties": {
+            "vaultId": id(v),
+            "location": v.location,
+            "deletionDate": v.deleted_at.map(wid_core::timefmt::rfc3339),
+            "scheduledPurgeDate": v.scheduled_purge_at.map(wid_core::timefmt::rfc3339),
+            "tags": v.tags,
+            "purgeProtectionEnabled": v.settings.enable_purge_protection,
+        },
+    })
+}
+
+pub async fn list_deleted(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(sub): Path<String>,
+) -> Result<Json<Page<Value>>, ArmError> {
+    check_version(&query)?;
+    let sub = super::subscription(&state, &caller, &sub)?;
+    let value = state
+        .store
+        .deleted_vaults(sub)
+        .await?
+        .iter()
+        .map(render_deleted)
+        .collect();
+    Ok(Json(Page {
+        value,
+        next_link: None,
+    }))
+}
+
+async fn deleted(
+    state: &AppState,
+    caller: &Caller,
+    sub: &str,
+    location: &str,
+    name: &str,
+) -> Result<Vault, ArmError> {
+    let sub = super::subscription(state, caller, sub)?;
+    match state.store.vault(name).await? {
+        Some(v)
+            if v.deleted_at.is_some()
+                && v.subscription_id.eq_ignore_ascii_case(sub)
+                && v.location.eq_ignore_ascii_case(location) =>
+        {
+            Ok(v)
+        }
+        _ => Err(ArmError::code(
+            StatusCode::NOT_FOUND,
+            "DeletedVaultNotFound",
+            format!("The deleted vault '{name}' could not be found in location '{location}'."),
+        )),
+    }
+}
+
+pub async fn show_deleted(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, location, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ArmError> {
+    check_version(&query)?;
+    let v = deleted(&state, &caller, &sub, &location, &name).await?;
+    Ok(Json(render_deleted(&v)))
+}
+
+/// Purge protection keeps a deleted vault until its scheduled purge date.
+pub async fn purge(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, location, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ArmError> {
+    check_version(&query)?;
+    let v = deleted(&state, &caller, &sub, &location, &name).await?;
+    if v.settings.enable_purge_protection && v.scheduled_purge_at.is_some_and(|at| state.now() < at)
+    {
+        return Err(ArmError::code(StatusCode::CONFLICT, "ConflictError", format!("Vault '{name}' has purge protection enabled and cannot be purged before its scheduled purge date.")));
+    }
+    state.store.purge_vault(&v.name).await?;
+    Ok(StatusCode::OK)
+}

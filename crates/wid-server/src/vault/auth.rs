@@ -1,0 +1,317 @@
+//! Who calls a vault, and whether they may: the 401 challenge for the bodiless first
+//! request, bearer tokens from wid's identity plane for the Key Vault resource, then RBAC
+//! data actions or the vault's access policies, as the vault's mode says.
+
+use super::error::VaultError;
+use super::VaultHost;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use std::sync::Arc;
+use wid_core::model::Vault;
+use wid_core::rbac;
+use wid_core::seal::Kek;
+
+/// A live vault with its data key opened, cached like every hot-path read.
+pub struct OpenVault {
+    pub vault: Vault,
+    pub data_key: Kek,
+}
+
+pub struct VaultCaller {
+    pub object_id: String,
+    pub app_id: String,
+    pub tenant_id: String,
+    pub vault: Arc<Option<OpenVault>>,
+}
+
+impl VaultCaller {
+    pub fn open(&self) -> Result<&OpenVault, VaultError> {
+        self.vault
+            .as_ref()
+            .as_ref()
+            .ok_or_else(VaultError::internal)
+    }
+}
+
+#[derive(Deserialize, Clone)]
+pub struct TokenClaims {
+    iss: String,
+    aud: String,
+    tid: String,
+    oid: String,
+    #[serde(default)]
+    appid: Option<String>,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    exp: Option<i64>,
+}
+
+pub fn challenge(state: &AppState) -> String {
+    format!(
+        "Bearer authorization=\"{}/{}\", resource=\"{}\"",
+        state.cloud.authority(),
+        state.tenant.id,
+        state.cloud.keyvault_resource()
+    )
+}
+
+fn unauthorized(state: &AppState, message: &str) -> VaultError {
+    VaultError::unauthorized(challenge(state), message)
+}
+
+/// Signature, issuer and audience; verified once per token and cached, since a workload
+/// presents the same token for an hour. The time window is checked on every request.
+fn verify(state: &AppState, token: &str) -> Result<TokenClaims, VaultError> {
+    let jwt = wid_jose::decode(token)
+        .map_err(|_| unauthorized(state, "AKV10022: Invalid token: the token is malformed."))?;
+    let key = jwt
+        .header
+        .kid
+        .as_deref()
+        .and_then(|kid| state.keys.verifying(kid))
+        .ok_or_else(|| {
+            unauthorized(
+                state,
+                "AKV10032: Invalid issuer: the token's signing key is not known.",
+            )
+        })?;
+    jwt.verify(key)
+        .map_err(|_| unauthorized(state, "AKV10022: Invalid token: the signature is invalid."))?;
+    let claims: TokenClaims = jwt.claims().map_err(|_| {
+        unauthorized(
+            state,
+            "AKV10022: Invalid token: required claims are missing.",
+        )
+    })?;
+    if claims.iss != state.cloud.access_token_issuer(&claims.tid) || claims.tid != state.tenant.id {
+        return Err(unauthorized(
+            state,
+            &format!(
+                "AKV10032: Invalid issuer. Expected one of {}, found {}.",
+                state.cloud.access_token_issuer(&state.tenant.id),
+                claims.iss
+            ),
+        ));
+    }
+    let resource = state.cloud.keyvault_resource();
+    if claims.aud.trim_end_matches('/') != resource {
+        return Err(unauthorized(
+            state,
+            &format!(
+                "AKV10022: Invalid audience. Expected {resource}, found: {}.",
+                claims.aud
+            ),
+        ));
+    }
+    Ok(claims)
+}
+
+pub async fn load_vault(state: &AppState, name: &str) -> Result<Option<OpenVault>, VaultError> {
+    let Some(vault) = state
+        .store
+        .vault(name)
+        .await?
+        .filter(|v| v.deleted_at.is_none())
+    else {
+        return Ok(None);
+    };
+    let key = state
+        .kek
+        .open(
+            &vault.sealed_data_key,
+            &crate::arm::vault_data_key_purpose(&vault.name),
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, vault = %vault.name, "cannot open the vault's data key");
+            VaultError::internal()
+        })?;
+    let data_key = Kek::from_bytes(&key).map_err(|_| VaultError::internal())?;
+    Ok(Some(OpenVault { vault, data_key }))
+}
+
+impl FromRequestParts<AppState> for VaultCaller {
+    type Rejection = VaultError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, VaultError> {
+        let host = parts
+            .extensions
+            .get::<VaultHost>()
+            .cloned()
+            .ok_or_else(VaultError::not_found_route)?;
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let Some(token) = header.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        }) else {
+            return Err(unauthorized(
+                state,
+                "AKV10000: Request is missing a Bearer or PoP token.",
+            ));
+        };
+        let token = token.trim();
+        // Keyed by the token's digest: exact, and small whatever the token's size.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let claims = state
+            .verified_tokens
+            .get_or_load(&wid_jose::b64::encode(digest.as_ref()), || async {
+                verify(state, token)
+            })
+            .await?;
+        wid_jose::check_time_window(
+            state.now(),
+            claims.nbf,
+            claims.exp,
+            wid_core::token::CLOCK_SKEW_SECS,
+        )
+        .map_err(|_| {
+            unauthorized(
+                state,
+                "AKV10022: Invalid token: the token is expired or not yet valid.",
+            )
+        })?;
+        let vault = state
+            .vaults
+            .get_or_load(&host.0, || load_vault(state, &host.0))
+            .await?;
+        match vault.as_ref() {
+            None => return Err(VaultError::vault_not_found(&host.0)),
+            Some(open) if !open.vault.tenant_id.eq_ignore_ascii_case(&claims.tid) => {
+                return Err(unauthorized(
+                    state,
+                    "AKV10032: Invalid issuer: the token is for another tenant than the vault's.",
+                ))
+            }
+            Some(_) => {}
+        }
+        Ok(VaultCaller {
+            app_id: claims.appid.clone().unwrap_or_else(|| claims.oid.clone()),
+            object_id: claims.oid.clone(),
+            tenant_id: claims.tid.clone(),
+            vault,
+        })
+    }
+}
+
+/// What an operation on secrets needs: an RBAC data action, or an access-policy permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretOp {
+    Get,
+    List,
+    Set,
+    Update,
+    Delete,
+    Backup,
+    Restore,
+    Recover,
+    Purge,
+    GetDeleted,
+    ListDeleted,
+}
+
+impl SecretOp {
+    pub fn data_action(self) -> &'static str {
+        match self {
+            SecretOp::Get => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            SecretOp::List | SecretOp::GetDeleted | SecretOp::ListDeleted => {
+                "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+            }
+            SecretOp::Set | SecretOp::Update => {
+                "Microsoft.KeyVault/vaults/secrets/setSecret/action"
+            }
+            SecretOp::Delete => "Microsoft.KeyVault/vaults/secrets/delete",
+            SecretOp::Backup => "Microsoft.KeyVault/vaults/secrets/backup/action",
+            SecretOp::Restore => "Microsoft.KeyVault/vaults/secrets/restore/action",
+            SecretOp::Recover => "Microsoft.KeyVault/vaults/secrets/recover/action",
+            SecretOp::Purge => "Microsoft.KeyVault/vaults/secrets/purge/action",
+        }
+    }
+
+    pub fn policy_permission(self) -> &'static str {
+        match self {
+            SecretOp::Get | SecretOp::GetDeleted => "get",
+            SecretOp::List | SecretOp::ListDeleted => "list",
+            SecretOp::Set | SecretOp::Update => "set",
+            SecretOp::Delete => "delete",
+            SecretOp::Backup => "backup",
+            SecretOp::Restore => "restore",
+            SecretOp::Recover => "recover",
+            SecretOp::Purge => "purge",
+        }
+    }
+}
+
+/// The vault's mode decides: RBAC data actions at the vault or the secret, or an access
+/// policy for the caller's object id. Denials carry what Azure's carry.
+pub async fn authorize(
+    state: &AppState,
+    caller: &VaultCaller,
+    op: SecretOp,
+    secret: Option<&str>,
+) -> Result<(), VaultError> {
+    let vault = &caller.open()?.vault;
+    let who = format!(
+        "appid={};oid={};iss={}",
+        caller.app_id,
+        caller.object_id,
+        state.cloud.access_token_issuer(&caller.tenant_id)
+    );
+    if vault.settings.enable_rbac_authorization {
+        let vault_id = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
+            vault.subscription_id, vault.resource_group, vault.name
+        );
+        let resource = match secret {
+            Some(name) => format!("{vault_id}/secrets/{name}"),
+            None => vault_id,
+        };
+        let assignments = state
+            .role_assignments
+            .get_or_load(&caller.object_id.to_lowercase(), || {
+                state.store.role_assignments_of(&caller.object_id)
+            })
+            .await?;
+        let held = assignments.iter().filter_map(|a| {
+            let role = rbac::builtin_by_definition_id(&a.role_definition_id)?;
+            Some((a.scope.as_str(), &role.permissions))
+        });
+        if rbac::is_allowed(held, &resource, op.data_action(), true) {
+            return Ok(());
+        }
+        return Err(VaultError::forbidden(
+            "ForbiddenByRbac",
+            format!(
+                "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {who}\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {};location={}\r\n",
+                op.data_action(),
+                resource.to_ascii_lowercase(),
+                vault.name,
+                vault.location
+            ),
+        ));
+    }
+    let permitted = vault.settings.access_policies.iter().any(|p| {
+        p.object_id.eq_ignore_ascii_case(&caller.object_id)
+            && p.tenant_id.eq_ignore_ascii_case(&caller.tenant_id)
+            && p.permissions.secrets.iter().any(|s| {
+                s.eq_ignore_ascii_case(op.policy_permission()) || s.eq_ignore_ascii_case("all")
+            })
+    });
+    if permitted {
+        Ok(())
+    } else {
+        Err(VaultError::forbidden(
+            "ForbiddenByPolicy",
+            format!(
+                "The user, group or application '{who}' does not have secrets {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                op.policy_permission(),
+                vault.name,
+                vault.location
+            ),
+        ))
+    }
+}

@@ -1,0 +1,117 @@
+//! Key Vault's error answers (contracts.md §4.5): `{"error":{"code","message","innererror"}}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct VaultError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub inner: Option<&'static str>,
+    pub message: String,
+    /// The `WWW-Authenticate` challenge a 401 carries.
+    pub challenge: Option<String>,
+}
+
+impl VaultError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            inner: None,
+            message: message.into(),
+            challenge: None,
+        }
+    }
+
+    fn inner(mut self, inner: &'static str) -> Self {
+        self.inner = Some(inner);
+        self
+    }
+
+    pub fn unauthorized(challenge: String, message: impl Into<String>) -> Self {
+        Self {
+            challenge: Some(challenge),
+            ..Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+        }
+    }
+
+    pub fn forbidden(inner: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message).inner(inner)
+    }
+
+    pub fn secret_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "SecretNotFound", format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"))
+    }
+
+    pub fn deleted_secret_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "SecretNotFound",
+            format!("Deleted Secret not found: {name}"),
+        )
+    }
+
+    pub fn deleted_but_recoverable(name: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", message)
+    }
+
+    pub fn bad_parameter(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadParameter", message)
+    }
+
+    pub fn vault_not_found(host: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "VaultNotFound",
+            format!("The vault '{host}' was not found."),
+        )
+    }
+
+    pub fn not_found_route() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The requested resource was not found.",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The service encountered an internal error.",
+        )
+    }
+}
+
+impl From<wid_store::StoreError> for VaultError {
+    fn from(e: wid_store::StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        Self::internal()
+    }
+}
+
+impl IntoResponse for VaultError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(inner) = self.inner {
+            error["innererror"] = json!({"code": inner});
+        }
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+    }
+}

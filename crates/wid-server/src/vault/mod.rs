@@ -1,0 +1,645 @@
+//! The resource plane: a Key Vault-compatible secrets service at
+//! `https://{vault}.vault.{suffix}:{port}/` (contracts.md §4). Requests are told apart from
+//! the other planes by their host name.
+
+mod auth;
+pub mod error;
+
+use crate::state::AppState;
+use auth::{authorize, SecretOp, VaultCaller};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use error::VaultError;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use wid_core::model::{Secret, SecretVersion, Tags};
+
+pub use auth::{OpenVault, TokenClaims};
+
+/// The vault a request is for, from its host name (lower-cased).
+#[derive(Debug, Clone)]
+pub struct VaultHost(pub String);
+
+/// Azure's limit on a secret value.
+const MAX_VALUE_BYTES: usize = 25 * 1024;
+const DEFAULT_PAGE: usize = 25;
+const DAY: i64 = 86_400;
+
+/// `Some(vault)` when `host` (with or without port) is `{vault}.vault.{suffix}`.
+pub fn vault_of_host(state: &AppState, host: &str) -> Option<String> {
+    let name = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let suffix = format!(".{}", state.cloud.keyvault_dns_suffix());
+    let vault = name.to_ascii_lowercase().strip_suffix(&suffix)?.to_owned();
+    (!vault.is_empty() && !vault.contains('.')).then_some(vault)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/secrets", get(list))
+        .route("/secrets/restore", post(restore))
+        .route("/secrets/{name}", get(show_latest).put(set).delete(delete))
+        .route("/secrets/{name}/", get(show_latest).patch(update_latest))
+        .route("/secrets/{name}/versions", get(list_versions))
+        .route("/secrets/{name}/backup", post(backup))
+        .route("/secrets/{name}/{version}", get(show).patch(update))
+        .route("/deletedsecrets", get(list_deleted))
+        .route("/deletedsecrets/{name}", get(show_deleted).delete(purge))
+        .route("/deletedsecrets/{name}/recover", post(recover))
+        .fallback(|| async { VaultError::not_found_route() })
+}
+
+fn check_name(name: &str) -> Result<(), VaultError> {
+    let ok = (1..=127).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ok.then_some(()).ok_or_else(|| {
+        VaultError::bad_parameter(format!("The secret name '{name}' is invalid. Secret names must be 1-127 characters long and contain only 0-9, a-z, A-Z, and -."))
+    })
+}
+
+fn value_purpose(vault: &str, name: &str, version: &str) -> String {
+    format!(
+        "secret:{}/{}/{}",
+        vault.to_ascii_lowercase(),
+        name.to_ascii_lowercase(),
+        version
+    )
+}
+
+fn base_url(state: &AppState, vault: &str) -> String {
+    crate::arm::vault_uri(state, vault)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// How recoverable a deleted secret is, from the vault's settings.
+fn recovery_level(open: &OpenVault) -> &'static str {
+    let s = &open.vault.settings;
+    match (
+        s.enable_purge_protection,
+        s.soft_delete_retention_in_days == 90,
+    ) {
+        (true, true) => "Recoverable",
+        (true, false) => "CustomizedRecoverable",
+        (false, true) => "Recoverable+Purgeable",
+        (false, false) => "CustomizedRecoverable+Purgeable",
+    }
+}
+
+/// A secret as Key Vault shows it; `value` only where the operation returns it.
+fn bundle(
+    state: &AppState,
+    open: &OpenVault,
+    s: &Secret,
+    value: Option<&str>,
+    with_version: bool,
+) -> Value {
+    let base = base_url(state, &open.vault.name);
+    let v = &s.version;
+    let mut attributes = json!({
+        "enabled": v.enabled,
+        "created": v.created,
+        "updated": v.updated,
+        "recoveryLevel": recovery_level(open),
+        "recoverableDays": open.vault.settings.soft_delete_retention_in_days,
+    });
+    if let Some(nbf) = v.nbf {
+        attributes["nbf"] = json!(nbf);
+    }
+    if let Some(exp) = v.exp {
+        attributes["exp"] = json!(exp);
+    }
+    let id = if with_version {
+        format!("{base}/secrets/{}/{}", s.name, v.version)
+    } else {
+        format!("{base}/secrets/{}", s.name)
+    };
+    let mut out = json!({"id": id, "attributes": attributes});
+    if let Some(value) = value {
+        out["value"] = json!(value);
+    }
+    if let Some(ct) = &v.content_type {
+        out["contentType"] = json!(ct);
+    }
+    if !v.tags.is_empty() {
+        out["tags"] = json!(v.tags);
+    }
+    if let Some(deleted) = s.deleted_at {
+        out["recoveryId"] = json!(format!("{base}/deletedsecrets/{}", s.name));
+        out["deletedDate"] = json!(deleted);
+        out["scheduledPurgeDate"] = json!(s.scheduled_purge_at);
+    }
+    out
+}
+
+fn open_value(open: &OpenVault, s: &Secret) -> Result<String, VaultError> {
+    let plain = open
+        .data_key
+        .open(
+            &s.version.sealed_value,
+            &value_purpose(&open.vault.name, &s.name, &s.version.version),
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "a secret value does not open");
+            VaultError::internal()
+        })?;
+    String::from_utf8(plain.to_vec()).map_err(|_| VaultError::internal())
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, VaultError> {
+    serde_json::from_slice(body)
+        .map_err(|e| VaultError::bad_parameter(format!("The request body is invalid: {e}")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Attributes {
+    enabled: Option<bool>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SetBody {
+    value: String,
+    content_type: Option<String>,
+    tags: Option<Tags>,
+    attributes: Option<Attributes>,
+}
+
+async fn set(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, VaultError> {
+    check_name(&name)?;
+    authorize(&state, &caller, SecretOp::Set, Some(&name)).await?;
+    let body: SetBody = parse_json(&body)?;
+    if body.value.len() > MAX_VALUE_BYTES {
+        return Err(VaultError::bad_parameter(format!(
+            "The secret value is {} bytes; the limit is {MAX_VALUE_BYTES} bytes.",
+            body.value.len()
+        )));
+    }
+    let open = caller.open()?;
+    let now = state.now();
+    let version = uuid::Uuid::new_v4().simple().to_string();
+    let sealed_value = open
+        .data_key
+        .seal(
+            body.value.as_bytes(),
+            &value_purpose(&open.vault.name, &name, &version),
+        )
+        .map_err(|_| VaultError::internal())?;
+    let attributes = body.attributes.unwrap_or_default();
+    let record = SecretVersion {
+        version,
+        sealed_value,
+        content_type: body.content_type,
+        tags: body.tags.unwrap_or_default(),
+        enabled: attributes.enabled.unwrap_or(true),
+        nbf: attributes.nbf,
+        exp: attributes.exp,
+        created: now,
+        updated: now,
+    };
+    let stored = match state
+        .store
+        .add_secret_version(&open.vault.name, &name, &record)
+        .await
+    {
+        Err(wid_store::StoreError::SecretDeleted) => {
+            return Err(VaultError::deleted_but_recoverable(&name))
+        }
+        other => other?,
+    };
+    Ok(Json(bundle(&state, open, &stored, Some(&body.value), true)))
+}
+
+/// A live version, readable: enabled and inside its nbf/exp window.
+async fn readable(
+    state: &AppState,
+    open: &OpenVault,
+    name: &str,
+    version: Option<&str>,
+) -> Result<(Secret, String), VaultError> {
+    let secret = state
+        .store
+        .secret(&open.vault.name, name, version)
+        .await?
+        .filter(|s| s.deleted_at.is_none())
+        .ok_or_else(|| VaultError::secret_not_found(name))?;
+    let v = &secret.version;
+    if !v.enabled {
+        return Err(VaultError::forbidden(
+            "SecretDisabled",
+            "Operation get is not allowed on a disabled secret.",
+        ));
+    }
+    let now = state.now();
+    if v.nbf.is_some_and(|nbf| now < nbf) {
+        return Err(VaultError::forbidden(
+            "SecretNotYetValid",
+            "Operation get is not allowed on a secret that is not yet valid.",
+        ));
+    }
+    if v.exp.is_some_and(|exp| now >= exp) {
+        return Err(VaultError::forbidden(
+            "SecretExpired",
+            "Operation get is not allowed on an expired secret.",
+        ));
+    }
+    let value = open_value(open, &secret)?;
+    Ok((secret, value))
+}
+
+async fn show_latest(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, VaultError> {
+    get_secret(&state, &caller, &name, None).await
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, VaultError> {
+    let version = Some(version.as_str()).filter(|v| !v.is_empty());
+    get_secret(&state, &caller, &name, version).await
+}
+
+async fn get_secret(
+    state: &AppState,
+    caller: &VaultCaller,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(state, caller, SecretOp::Get, Some(name)).await?;
+    let open = caller.open()?;
+    let (secret, value) = readable(state, open, name, version).await?;
+    Ok(Json(bundle(state, open, &secret, Some(&value), true)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateBody {
+    content_type: Option<String>,
+    tags: Option<Tags>,
+    attributes: Option<Attributes>,
+}
+
+async fn update_latest(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, VaultError> {
+    update_secret(&state, &caller, &name, None, &body).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path((name, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, VaultError> {
+    update_secret(&state, &caller, &name, Some(&version), &body).await
+}
+
+async fn update_secret(
+    state: &AppState,
+    caller: &VaultCaller,
+    name: &str,
+    version: Option<&str>,
+    body: &Bytes,
+) -> Result<Json<Value>, VaultError> {
+    authorize(state, caller, SecretOp::Update, Some(name)).await?;
+    let body: UpdateBody = parse_json(body)?;
+    let open = caller.open()?;
+    let mut secret = state
+        .store
+        .secret(&open.vault.name, name, version)
+        .await?
+        .filter(|s| s.deleted_at.is_none())
+        .ok_or_else(|| VaultError::secret_not_found(name))?;
+    let v = &mut secret.version;
+    if let Some(ct) = body.content_type {
+        v.content_type = Some(ct);
+    }
+    if let Some(tags) = body.tags {
+        v.tags = tags;
+    }
+    if let Some(a) = body.attributes {
+        v.enabled = a.enabled.unwrap_or(v.enabled);
+        v.nbf = a.nbf.or(v.nbf);
+        v.exp = a.exp.or(v.exp);
+    }
+    v.updated = state.now();
+    state
+        .store
+        .update_secret_version(&open.vault.name, name, v)
+        .await?;
+    Ok(Json(bundle(state, open, &secret, None, true)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::Delete, Some(&name)).await?;
+    let open = caller.open()?;
+    let now = state.now();
+    let purge_at = now + open.vault.settings.soft_delete_retention_in_days * DAY;
+    if !state
+        .store
+        .delete_secret(&open.vault.name, &name, now, purge_at)
+        .await?
+    {
+        return Err(VaultError::secret_not_found(&name));
+    }
+    let secret = state
+        .store
+        .secret(&open.vault.name, &name, None)
+        .await?
+        .ok_or_else(|| VaultError::secret_not_found(&name))?;
+    Ok(Json(bundle(&state, open, &secret, None, true)))
+}
+
+#[derive(Deserialize, Default)]
+struct Paging {
+    maxresults: Option<String>,
+    #[serde(rename = "$skiptoken")]
+    skiptoken: Option<String>,
+}
+
+/// One page of `items`, with an absolute `nextLink` while more remain. The skip token is
+/// the offset of the next page.
+fn page(
+    state: &AppState,
+    open: &OpenVault,
+    path: &str,
+    paging: &Paging,
+    items: Vec<Value>,
+) -> Result<Json<Value>, VaultError> {
+    let size = match &paging.maxresults {
+        None => DEFAULT_PAGE,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=25).contains(n))
+            .ok_or_else(|| {
+                VaultError::bad_parameter(format!(
+                    "The value '{v}' of maxresults is invalid: it must be between 1 and 25."
+                ))
+            })?,
+    };
+    let start = match &paging.skiptoken {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| VaultError::bad_parameter("The skip token is invalid."))?,
+    };
+    let end = (start + size).min(items.len());
+    let value: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let next = (end < items.len()).then(|| {
+        format!(
+            "{}{path}?api-version=7.5&maxresults={size}&$skiptoken={end}",
+            base_url(state, &open.vault.name)
+        )
+    });
+    Ok(Json(json!({"value": value, "nextLink": next})))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::List, None).await?;
+    let open = caller.open()?;
+    let items = state
+        .store
+        .secrets(&open.vault.name, false)
+        .await?
+        .iter()
+        .map(|s| bundle(&state, open, s, None, false))
+        .collect();
+    page(&state, open, "/secrets", &paging, items)
+}
+
+async fn list_versions(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::List, Some(&name)).await?;
+    let open = caller.open()?;
+    let versions = state.store.secret_versions(&open.vault.name, &name).await?;
+    if versions.is_empty() {
+        return Err(VaultError::secret_not_found(&name));
+    }
+    let items = versions
+        .iter()
+        .map(|s| bundle(&state, open, s, None, true))
+        .collect();
+    page(
+        &state,
+        open,
+        &format!("/secrets/{name}/versions"),
+        &paging,
+        items,
+    )
+}
+
+async fn list_deleted(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::ListDeleted, None).await?;
+    let open = caller.open()?;
+    let items = state
+        .store
+        .secrets(&open.vault.name, true)
+        .await?
+        .iter()
+        .map(|s| bundle(&state, open, s, None, false))
+        .collect();
+    page(&state, open, "/deletedsecrets", &paging, items)
+}
+
+async fn deleted(state: &AppState, open: &OpenVault, name: &str) -> Result<Secret, VaultError> {
+    state
+        .store
+        .secret(&open.vault.name, name, None)
+        .await?
+        .filter(|s| s.deleted_at.is_some())
+        .ok_or_else(|| VaultError::deleted_secret_not_found(name))
+}
+
+async fn show_deleted(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::GetDeleted, Some(&name)).await?;
+    let open = caller.open()?;
+    let secret = deleted(&state, open, &name).await?;
+    Ok(Json(bundle(&state, open, &secret, None, true)))
+}
+
+async fn recover(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::Recover, Some(&name)).await?;
+    let open = caller.open()?;
+    deleted(&state, open, &name).await?;
+    state.store.recover_secret(&open.vault.name, &name).await?;
+    let secret = state
+        .store
+        .secret(&open.vault.name, &name, None)
+        .await?
+        .ok_or_else(|| VaultError::secret_not_found(&name))?;
+    Ok(Json(bundle(&state, open, &secret, None, true)))
+}
+
+/// Purge protection keeps deleted secrets until their scheduled purge date.
+async fn purge(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, VaultError> {
+    authorize(&state, &caller, SecretOp::Purge, Some(&name)).await?;
+    let open = caller.open()?;
+    deleted(&state, open, &name).await?;
+    if open.vault.settings.enable_purge_protection {
+        return Err(VaultError::forbidden(
+            "ForbiddenByPolicy",
+            format!("Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed. Secret: {name}"),
+        ));
+    }
+    state.store.purge_secret(&open.vault.name, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+const BACKUP_PURPOSE: &str = "secret-backup";
+
+/// A backup holds every version, sealed with the key-encryption key: it restores into any
+/// vault of this installation, and is opaque to whoever holds the blob.
+async fn backup(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, VaultError> {
+    authorize(&state, &caller, SecretOp::Backup, Some(&name)).await?;
+    let open = caller.open()?;
+    let versions = state.store.secret_versions(&open.vault.name, &name).await?;
+    let Some(first) = versions.first() else {
+        return Err(VaultError::secret_not_found(&name));
+    };
+    let mut items = Vec::with_capacity(versions.len());
+    for s in &versions {
+        let v = &s.version;
+        items.push(json!({
+            "version": v.version, "value": open_value(open, s)?, "contentType": v.content_type,
+            "tags": v.tags, "enabled": v.enabled, "nbf": v.nbf, "exp": v.exp,
+            "created": v.created, "updated": v.updated,
+        }));
+    }
+    let plain = serde_json::to_vec(&json!({"name": first.name, "versions": items}))
+        .map_err(|_| VaultError::internal())?;
+    let sealed = state
+        .kek
+        .seal(&plain, BACKUP_PURPOSE)
+        .map_err(|_| VaultError::internal())?;
+    Ok(Json(
+        json!({"value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)}),
+    ))
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    body: Bytes,
+) -> Result<Json<Value>, VaultError> {
+    #[derive(Deserialize)]
+    struct Blob {
+        value: String,
+    }
+    let blob: Blob = parse_json(&body)?;
+    let bad = || {
+        VaultError::bad_parameter("The backup blob is invalid or was made by another installation.")
+    };
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(blob.value.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let plain = state.kek.open(&sealed, BACKUP_PURPOSE).map_err(|_| bad())?;
+    let backup: Map<String, Value> = serde_json::from_slice(&plain).map_err(|_| bad())?;
+    let name = backup
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(bad)?
+        .to_owned();
+    authorize(&state, &caller, SecretOp::Restore, Some(&name)).await?;
+    let open = caller.open()?;
+    match state.store.secret(&open.vault.name, &name, None).await? {
+        Some(s) if s.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable(&name)),
+        Some(_) => return Err(VaultError::conflict(format!("Secret {name} already exists in this vault; restore only creates secrets that do not exist."))),
+        None => {}
+    }
+    let mut last = None;
+    for item in backup
+        .get("versions")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?
+    {
+        let field = |k: &str| item.get(k).cloned().unwrap_or(Value::Null);
+        let version = field("version").as_str().ok_or_else(bad)?.to_owned();
+        let value = field("value").as_str().ok_or_else(bad)?.to_owned();
+        let record = SecretVersion {
+            sealed_value: open
+                .data_key
+                .seal(
+                    value.as_bytes(),
+                    &value_purpose(&open.vault.name, &name, &version),
+                )
+                .map_err(|_| VaultError::internal())?,
+            version,
+            content_type: field("contentType").as_str().map(str::to_owned),
+            tags: serde_json::from_value(field("tags")).unwrap_or_default(),
+            enabled: field("enabled").as_bool().unwrap_or(true),
+            nbf: field("nbf").as_i64(),
+            exp: field("exp").as_i64(),
+            created: field("created").as_i64().unwrap_or_default(),
+            updated: field("updated").as_i64().unwrap_or_default(),
+        };
+        last = Some(
+            state
+                .store
+                .add_secret_version(&open.vault.name, &name, &record)
+                .await?,
+        );
+    }
+    let secret = last.ok_or_else(bad)?;
+    Ok(Json(bundle(&state, open, &secret, None, true)))
+}
