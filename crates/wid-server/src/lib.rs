@@ -2,6 +2,7 @@
 //! service) and the management plane (ARM-compatible API), with the data directory
 //! bootstrap that makes `wid up` work on a fresh machine.
 
+mod access_token;
 pub mod arm;
 pub mod bootstrap;
 mod cache;

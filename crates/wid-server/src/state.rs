@@ -34,7 +34,7 @@ pub struct Shared {
     /// Live vaults with their data keys opened (`None`: no such vault).
     pub vaults: TtlCache<Option<crate::vault::OpenVault>>,
     /// Key Vault bearer tokens whose signature, issuer and audience were verified.
-    pub verified_tokens: TtlCache<crate::vault::TokenClaims>,
+    pub verified_tokens: TtlCache<crate::access_token::AccessClaims>,
 }
 
 impl std::ops::Deref for AppState {

@@ -3,11 +3,10 @@
 
 use super::access;
 use super::error::ArmError;
+use crate::access_token::{self, TokenError};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::Deserialize;
-use wid_core::rbac;
 use wid_jose::TimeWindowError;
 
 /// The authenticated principal of a management request.
@@ -16,20 +15,6 @@ pub struct Caller {
     pub tenant_id: String,
     pub object_id: String,
     pub app_id: String,
-}
-
-#[derive(Deserialize)]
-struct Claims {
-    iss: String,
-    aud: String,
-    tid: String,
-    oid: String,
-    #[serde(default)]
-    appid: Option<String>,
-    #[serde(default)]
-    nbf: Option<i64>,
-    #[serde(default)]
-    exp: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -70,17 +55,8 @@ async fn authorize(
     let Some(required) = access::requirement(method, path) else {
         return Ok(());
     };
-    let assignments = state
-        .role_assignments
-        .get_or_load(&caller.object_id.to_lowercase(), || {
-            state.store.role_assignments_of(&caller.object_id)
-        })
-        .await?;
-    let held = assignments.iter().filter_map(|a| {
-        let role = rbac::builtin_by_definition_id(&a.role_definition_id)?;
-        Some((a.scope.as_str(), &role.permissions))
-    });
-    if rbac::is_allowed(held, &required.scope, &required.action, false) {
+    let assignments = access_token::assignments_of(state, &caller.object_id).await?;
+    if access_token::allows(&assignments, &required.scope, &required.action, false) {
         Ok(())
     } else {
         Err(ArmError::authorization_failed(
@@ -91,51 +67,40 @@ async fn authorize(
     }
 }
 
-/// Checks a management token: signature by one of the tenant's keys, issuer, audience and
-/// validity window, in that order, so a forged token never reaches the claims checks.
+/// Checks a management token: see [`access_token::verify`]; the audience is the management
+/// resource.
 pub fn authenticate(state: &AppState, token: &str) -> Result<Caller, ArmError> {
-    let jwt =
-        wid_jose::decode(token).map_err(|_| ArmError::invalid_token("The token is malformed."))?;
-    let key = jwt
-        .header
-        .kid
-        .as_deref()
-        .and_then(|kid| state.keys.verifying(kid))
-        .ok_or_else(|| ArmError::invalid_token("The signing key of the token is not known."))?;
-    jwt.verify(key)
-        .map_err(|_| ArmError::invalid_token("The signature of the token is invalid."))?;
-    let claims: Claims = jwt
-        .claims()
-        .map_err(|_| ArmError::invalid_token("The token lacks required claims."))?;
-    if claims.iss != state.cloud.access_token_issuer(&state.tenant.id)
-        || claims.tid != state.tenant.id
-    {
-        return Err(ArmError::invalid_token("The token issuer is not trusted."));
-    }
-    if !state.cloud.management_audiences().contains(&claims.aud) {
-        return Err(ArmError::invalid_audience());
-    }
-    let now = state.now();
-    match wid_jose::check_time_window(
-        now,
-        claims.nbf,
-        claims.exp,
-        wid_core::token::CLOCK_SKEW_SECS,
-    ) {
-        Ok(()) => {}
-        Err(TimeWindowError::Expired { exp, now }) => {
-            return Err(ArmError::expired_token(exp, now))
-        }
-        Err(TimeWindowError::NotYetValid { .. }) => {
-            return Err(ArmError::invalid_token("The token is not yet valid."))
-        }
-        Err(TimeWindowError::MissingExp) => {
-            return Err(ArmError::invalid_token("The token has no expiry."))
-        }
-    }
+    let audiences = state.cloud.management_audiences();
+    let claims = access_token::verify(state, token, |aud| audiences.iter().any(|a| a == aud))
+        .and_then(|claims| access_token::check_window(state, &claims).map(|()| claims))
+        .map_err(|e| match e {
+            TokenError::Malformed => ArmError::invalid_token("The token is malformed."),
+            TokenError::UnknownKey => {
+                ArmError::invalid_token("The signing key of the token is not known.")
+            }
+            TokenError::BadSignature => {
+                ArmError::invalid_token("The signature of the token is invalid.")
+            }
+            TokenError::MissingClaims => {
+                ArmError::invalid_token("The token lacks required claims.")
+            }
+            TokenError::Issuer { .. } => {
+                ArmError::invalid_token("The token issuer is not trusted.")
+            }
+            TokenError::Audience { .. } => ArmError::invalid_audience(),
+            TokenError::Window(TimeWindowError::Expired { exp, now }) => {
+                ArmError::expired_token(exp, now)
+            }
+            TokenError::Window(TimeWindowError::NotYetValid { .. }) => {
+                ArmError::invalid_token("The token is not yet valid.")
+            }
+            TokenError::Window(TimeWindowError::MissingExp) => {
+                ArmError::invalid_token("The token has no expiry.")
+            }
+        })?;
     Ok(Caller {
-        tenant_id: claims.tid,
-        app_id: claims.appid.unwrap_or_else(|| claims.oid.clone()),
+        tenant_id: claims.tid.clone(),
+        app_id: claims.app_id().to_owned(),
         object_id: claims.oid,
     })
 }

@@ -4,13 +4,12 @@
 
 use super::error::VaultError;
 use super::VaultHost;
+use crate::access_token::{self, TokenError};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::Deserialize;
 use std::sync::Arc;
 use wid_core::model::Vault;
-use wid_core::rbac;
 use wid_core::seal::Kek;
 
 /// A live vault with its data key opened, cached like every hot-path read.
@@ -35,20 +34,6 @@ impl VaultCaller {
     }
 }
 
-#[derive(Deserialize, Clone)]
-pub struct TokenClaims {
-    iss: String,
-    aud: String,
-    tid: String,
-    oid: String,
-    #[serde(default)]
-    appid: Option<String>,
-    #[serde(default)]
-    nbf: Option<i64>,
-    #[serde(default)]
-    exp: Option<i64>,
-}
-
 pub fn challenge(state: &AppState) -> String {
     format!(
         "Bearer authorization=\"{}/{}\", resource=\"{}\"",
@@ -64,49 +49,27 @@ fn unauthorized(state: &AppState, message: &str) -> VaultError {
 
 /// Signature, issuer and audience; verified once per token and cached, since a workload
 /// presents the same token for an hour. The time window is checked on every request.
-fn verify(state: &AppState, token: &str) -> Result<TokenClaims, VaultError> {
-    let jwt = wid_jose::decode(token)
-        .map_err(|_| unauthorized(state, "AKV10022: Invalid token: the token is malformed."))?;
-    let key = jwt
-        .header
-        .kid
-        .as_deref()
-        .and_then(|kid| state.keys.verifying(kid))
-        .ok_or_else(|| {
-            unauthorized(
-                state,
-                "AKV10032: Invalid issuer: the token's signing key is not known.",
-            )
-        })?;
-    jwt.verify(key)
-        .map_err(|_| unauthorized(state, "AKV10022: Invalid token: the signature is invalid."))?;
-    let claims: TokenClaims = jwt.claims().map_err(|_| {
-        unauthorized(
-            state,
-            "AKV10022: Invalid token: required claims are missing.",
-        )
-    })?;
-    if claims.iss != state.cloud.access_token_issuer(&claims.tid) || claims.tid != state.tenant.id {
-        return Err(unauthorized(
-            state,
-            &format!(
-                "AKV10032: Invalid issuer. Expected one of {}, found {}.",
-                state.cloud.access_token_issuer(&state.tenant.id),
-                claims.iss
-            ),
-        ));
-    }
+fn refusal(state: &AppState, e: TokenError) -> VaultError {
     let resource = state.cloud.keyvault_resource();
-    if claims.aud.trim_end_matches('/') != resource {
-        return Err(unauthorized(
-            state,
-            &format!(
-                "AKV10022: Invalid audience. Expected {resource}, found: {}.",
-                claims.aud
-            ),
-        ));
-    }
-    Ok(claims)
+    let message = match e {
+        TokenError::Malformed | TokenError::MissingClaims => {
+            "AKV10022: Invalid token: the token is malformed or lacks claims.".to_owned()
+        }
+        TokenError::UnknownKey | TokenError::BadSignature => {
+            "AKV10022: Invalid token: the signature does not verify.".to_owned()
+        }
+        TokenError::Issuer { found } => format!(
+            "AKV10032: Invalid issuer. Expected one of {}, found {found}.",
+            state.cloud.access_token_issuer(&state.tenant.id)
+        ),
+        TokenError::Audience { found } => {
+            format!("AKV10022: Invalid audience. Expected {resource}, found: {found}.")
+        }
+        TokenError::Window(_) => {
+            "AKV10022: Invalid token: the token is expired or not yet valid.".to_owned()
+        }
+    };
+    unauthorized(state, &message)
 }
 
 pub async fn load_vault(state: &AppState, name: &str) -> Result<Option<OpenVault>, VaultError> {
@@ -157,24 +120,15 @@ impl FromRequestParts<AppState> for VaultCaller {
         let token = token.trim();
         // Keyed by the token's digest: exact, and small whatever the token's size.
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let resource = state.cloud.keyvault_resource();
         let claims = state
             .verified_tokens
             .get_or_load(&wid_jose::b64::encode(digest.as_ref()), || async {
-                verify(state, token)
+                access_token::verify(state, token, |aud| aud.trim_end_matches('/') == resource)
+                    .map_err(|e| refusal(state, e))
             })
             .await?;
-        wid_jose::check_time_window(
-            state.now(),
-            claims.nbf,
-            claims.exp,
-            wid_core::token::CLOCK_SKEW_SECS,
-        )
-        .map_err(|_| {
-            unauthorized(
-                state,
-                "AKV10022: Invalid token: the token is expired or not yet valid.",
-            )
-        })?;
+        access_token::check_window(state, &claims).map_err(|e| refusal(state, e))?;
         let vault = state
             .vaults
             .get_or_load(&host.0, || load_vault(state, &host.0))
@@ -190,7 +144,7 @@ impl FromRequestParts<AppState> for VaultCaller {
             Some(_) => {}
         }
         Ok(VaultCaller {
-            app_id: claims.appid.clone().unwrap_or_else(|| claims.oid.clone()),
+            app_id: claims.app_id().to_owned(),
             object_id: claims.oid.clone(),
             tenant_id: claims.tid.clone(),
             vault,
@@ -270,17 +224,8 @@ pub async fn authorize(
             Some(name) => format!("{vault_id}/secrets/{name}"),
             None => vault_id,
         };
-        let assignments = state
-            .role_assignments
-            .get_or_load(&caller.object_id.to_lowercase(), || {
-                state.store.role_assignments_of(&caller.object_id)
-            })
-            .await?;
-        let held = assignments.iter().filter_map(|a| {
-            let role = rbac::builtin_by_definition_id(&a.role_definition_id)?;
-            Some((a.scope.as_str(), &role.permissions))
-        });
-        if rbac::is_allowed(held, &resource, op.data_action(), true) {
+        let assignments = access_token::assignments_of(state, &caller.object_id).await?;
+        if access_token::allows(&assignments, &resource, op.data_action(), true) {
             return Ok(());
         }
         return Err(VaultError::forbidden(

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use wid_core::model::{Secret, SecretVersion, Tags};
 
-pub use auth::{OpenVault, TokenClaims};
+pub use auth::OpenVault;
 
 /// The vault a request is for, from its host name (lower-cased).
 #[derive(Debug, Clone)]
