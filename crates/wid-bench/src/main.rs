@@ -34,6 +34,9 @@ enum Bench {
     /// Uncached federated token exchanges next to the machine's RSA ceiling, and the
     /// latency of one exchange at a time.
     Exchange,
+    /// Authenticated secret GET (token verification and RBAC on every request) and durable
+    /// secret set, on a vault's data plane.
+    Keyvault,
 }
 
 struct Target {
@@ -43,6 +46,10 @@ struct Target {
     tenant: String,
     /// The management plane's `.default` scope, the resource exchanges ask for.
     scope: String,
+    ca: Vec<u8>,
+    client_id: String,
+    client_secret: String,
+    keyvault_resource: String,
 }
 
 async fn connect(data_dir: &std::path::Path) -> Result<Target> {
@@ -61,6 +68,13 @@ async fn connect(data_dir: &std::path::Path) -> Result<Target> {
             .ok_or_else(|| anyhow!("missing {k}"))
     };
     let ca = std::fs::read(field(&server, "caBundle")?)?;
+    let keyvault_resource = |url: &str, suffix: &str| {
+        wid_core::cloud::Cloud {
+            public_url: url.to_owned(),
+            dns_suffix: suffix.to_owned(),
+        }
+        .keyvault_resource()
+    };
     let client = WidClient::new(&field(&server, "url")?, &ca)?;
     let scope = format!("{}.default", field(&server, "managementResource")?);
     let token = client
@@ -78,6 +92,13 @@ async fn connect(data_dir: &std::path::Path) -> Result<Target> {
         subscription: field(&server, "subscriptionId")?,
         tenant: field(&server, "tenantId")?,
         scope,
+        keyvault_resource: keyvault_resource(
+            &field(&server, "url")?,
+            &field(&server, "dnsSuffix")?,
+        ),
+        client_id: field(&creds, "clientId")?,
+        client_secret: field(&creds, "clientSecret")?,
+        ca,
     })
 }
 
@@ -386,6 +407,131 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
     Ok(())
 }
 
+async fn keyvault(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
+    let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let vault = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let sub = &target.subscription;
+    let arm = |method: Method, path: String, body: Option<Value>| {
+        let t = target.clone();
+        async move {
+            t.client
+                .arm(method, &path, &t.token, body.as_ref(), &[])
+                .await
+                .map(|r| r.body.unwrap_or(Value::Null))
+        }
+    };
+    let rg_path = format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version=2024-11-01");
+    arm(
+        Method::PUT,
+        rg_path.clone(),
+        Some(json!({"location": "eastus"})),
+    )
+    .await?;
+    let made = arm(
+        Method::PUT,
+        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}?api-version=2024-11-01"),
+        Some(json!({"location": "eastus", "properties": {"tenantId": target.tenant, "sku": {"name": "standard"}, "enableRbacAuthorization": true}})),
+    )
+    .await?;
+    let vault_uri = made["properties"]["vaultUri"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no vault URI"))?
+        .to_owned();
+    let me = arm(
+        Method::GET,
+        format!("/v1.0/servicePrincipals/{}", target.client_id),
+        None,
+    )
+    .await?;
+    arm(
+        Method::PUT,
+        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01", uuid::Uuid::new_v4()),
+        Some(json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"),
+            "principalId": me["id"], "principalType": "ServicePrincipal"}})),
+    )
+    .await?;
+    // The vault host resolves to wid's own address, as the CLI pins it.
+    let url = url::Url::parse(&vault_uri)?;
+    let server = url::Url::parse(target.client.base_url())?;
+    let port = server.port_or_known_default().unwrap_or(443);
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(
+        server.host_str().unwrap_or("localhost"),
+        port,
+    ))?
+    .next()
+    .ok_or_else(|| anyhow!("cannot resolve {server}"))?;
+    let client = WidClient::with_resolve(
+        vault_uri.trim_end_matches('/'),
+        &target.ca,
+        &[(url.host_str().unwrap_or_default().to_owned(), addr)],
+    )?;
+    let token = target
+        .client
+        .token_with_secret(
+            &target.tenant,
+            &target.client_id,
+            &target.client_secret,
+            &format!("{}/.default", target.keyvault_resource),
+        )
+        .await?
+        .access_token;
+    let v = Arc::new((client, token));
+    v.0.arm(
+        Method::PUT,
+        "/secrets/bench?api-version=7.5",
+        &v.1,
+        Some(&json!({"value": "s3cret"})),
+        &[],
+    )
+    .await?;
+    let get = {
+        let v = v.clone();
+        move |_: usize, _: u64| {
+            let v = v.clone();
+            async move {
+                v.0.arm(
+                    Method::GET,
+                    "/secrets/bench/?api-version=7.5",
+                    &v.1,
+                    None,
+                    &[],
+                )
+                .await
+                .is_ok()
+            }
+        }
+    };
+    drive(concurrency, Duration::from_secs(1), get.clone()).await;
+    let mut report = drive(concurrency, Duration::from_secs(seconds), get).await;
+    report.print(
+        "GET secret (token verification + RBAC per request)",
+        concurrency,
+    );
+    let set = {
+        let v = v.clone();
+        move |w: usize, seq: u64| {
+            let v = v.clone();
+            async move {
+                let path = format!("/secrets/bench-w{w}?api-version=7.5");
+                v.0.arm(
+                    Method::PUT,
+                    &path,
+                    &v.1,
+                    Some(&json!({"value": format!("value {seq}")})),
+                    &[],
+                )
+                .await
+                .is_ok()
+            }
+        }
+    };
+    let mut report = drive(concurrency, Duration::from_secs(seconds), set).await;
+    report.print("SET secret (durable)", concurrency);
+    arm(Method::DELETE, rg_path, None).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -393,5 +539,6 @@ async fn main() -> Result<()> {
     match cli.bench {
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
+        Bench::Keyvault => keyvault(target, cli.concurrency, cli.seconds).await,
     }
 }
