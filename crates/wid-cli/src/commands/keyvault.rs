@@ -332,9 +332,12 @@ pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value
             let body =
                 json!({"location": location, "tags": parse_tags(&tags), "properties": properties});
             let url = format!("/subscriptions/{sub}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{name}?api-version={API}");
-            Ok(Some(az_vault(
-                ctx.arm_value(Method::PUT, &url, Some(&body)).await?,
-            )))
+            let made = az_vault(ctx.arm_value(Method::PUT, &url, Some(&body)).await?);
+            eprintln!(
+                "The vault's host name does not resolve by itself: SDK clients need it in /etc/hosts \
+                 (`wid hosts` prints the line, `sudo wid hosts --write` adds it). wid's own CLI needs nothing."
+            );
+            Ok(Some(made))
         }
         KeyvaultCommand::Show { vault } => {
             let id = find_vault(ctx, &vault).await?;

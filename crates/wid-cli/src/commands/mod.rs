@@ -5,6 +5,7 @@ mod account;
 mod aks;
 mod cloud;
 mod group;
+mod hosts;
 mod identity;
 mod keyvault;
 mod login;
@@ -55,6 +56,8 @@ pub enum Command {
     /// Manage key vaults, their access policies and secrets.
     #[command(subcommand)]
     Keyvault(keyvault::KeyvaultCommand),
+    /// Print (or write into /etc/hosts) the lines that make vault host names resolve.
+    Hosts(hosts::HostsArgs),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -76,6 +79,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Role(c) => role::run(c, &ctx).await,
         Command::Ad(c) => role::ad(c, &ctx).await,
         Command::Keyvault(c) => keyvault::run(c, &ctx).await,
+        Command::Hosts(args) => hosts::run(args, &ctx).await,
     }
 }
 
