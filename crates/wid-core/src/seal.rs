@@ -105,6 +105,45 @@ impl Kek {
     }
 }
 
+/// The current KEK, which seals, and earlier ones, which still open what they sealed until
+/// everything has been re-sealed under the current one. Rotation therefore never leaves a
+/// moment in which something sealed cannot be opened.
+#[derive(Debug)]
+pub struct KeyRing {
+    current: Kek,
+    previous: Vec<Kek>,
+}
+
+impl KeyRing {
+    pub fn new(current: Kek, previous: Vec<Kek>) -> Self {
+        Self { current, previous }
+    }
+
+    pub fn seal(&self, plaintext: &[u8], purpose: &str) -> Result<Vec<u8>, SealError> {
+        self.current.seal(plaintext, purpose)
+    }
+
+    /// Opens with whichever key of the ring sealed the blob.
+    pub fn open(&self, sealed: &[u8], purpose: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        match self.current.open(sealed, purpose) {
+            Err(SealError::WrongKek) => self
+                .previous
+                .iter()
+                .find_map(|k| match k.open(sealed, purpose) {
+                    Err(SealError::WrongKek) => None,
+                    other => Some(other),
+                })
+                .unwrap_or(Err(SealError::WrongKek)),
+            other => other,
+        }
+    }
+
+    /// Whether the blob was sealed with the current key (nothing to re-seal).
+    pub fn is_current(&self, sealed: &[u8]) -> bool {
+        sealed.get(1..1 + KEK_ID_LEN) == Some(&self.current.id[..])
+    }
+}
+
 pub fn random_bytes(len: usize) -> Result<Vec<u8>, SealError> {
     let mut buf = vec![0u8; len];
     SystemRandom::new()
@@ -134,5 +173,24 @@ mod tests {
             Err(SealError::Malformed)
         );
         assert_eq!(Kek::from_bytes(&[0; 31]).err(), Some(SealError::KekLength));
+    }
+
+    #[test]
+    fn a_ring_opens_what_earlier_keys_sealed_and_seals_with_the_current_one() {
+        let (old, _) = Kek::generate().unwrap();
+        let (new, _) = Kek::generate().unwrap();
+        let sealed_old = old.seal(b"secret", "p").unwrap();
+        let older = Kek::from_bytes(&[7u8; KEK_LEN]).unwrap();
+        let ring = KeyRing::new(new, vec![older, old]);
+        assert_eq!(&ring.open(&sealed_old, "p").unwrap()[..], b"secret");
+        assert!(!ring.is_current(&sealed_old));
+        let sealed_new = ring.seal(b"secret", "p").unwrap();
+        assert!(ring.is_current(&sealed_new));
+        assert_eq!(ring.open(&sealed_old, "q"), Err(SealError::Corrupt));
+        let (stranger, _) = Kek::generate().unwrap();
+        assert_eq!(
+            ring.open(&stranger.seal(b"x", "p").unwrap(), "p"),
+            Err(SealError::WrongKek)
+        );
     }
 }

@@ -6,50 +6,19 @@
 use crate::config::ServerConfig;
 use crate::datadir::{self, AdminCredentials};
 use crate::error::ServerError;
-use base64::Engine;
+use crate::keyring::SIGNING_KEY_PURPOSE;
 use wid_core::clock::Clock;
 use wid_core::model::{RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant};
-use wid_core::seal::Kek;
+use wid_core::seal::KeyRing;
 use wid_jose::SigningKey;
 use wid_store::Store;
 
-/// Environment variable that supplies the KEK (base64 of 32 bytes) instead of the file.
-pub const KEK_ENV: &str = "WID_KEK";
-const SIGNING_KEY_PURPOSE: &str = "tenant-signing-key";
-
 pub struct Installation {
-    pub kek: Kek,
     pub tenant: Tenant,
     pub subscription: Subscription,
     /// Oldest first; the newest signs.
     pub signing_keys: Vec<SigningKey>,
     pub admin: AdminCredentials,
-}
-
-pub fn load_or_create_kek(config: &ServerConfig) -> Result<Kek, ServerError> {
-    if let Ok(b64) = std::env::var(KEK_ENV) {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|_| ServerError::Config(format!("{KEK_ENV} is not base64")))?;
-        return Ok(Kek::from_bytes(&bytes)?);
-    }
-    let path = config.data_dir.join(datadir::KEK_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .map_err(|_| ServerError::Config(format!("{} is not base64", path.display())))?;
-            Ok(Kek::from_bytes(&bytes)?)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let (kek, bytes) = Kek::generate()?;
-            let text = base64::engine::general_purpose::STANDARD.encode(&*bytes);
-            datadir::write_private(&path, text.as_bytes())
-                .map_err(ServerError::io("writing the KEK"))?;
-            Ok(kek)
-        }
-        Err(e) => Err(ServerError::io("reading the KEK")(e)),
-    }
 }
 
 fn new_guid() -> String {
@@ -59,7 +28,7 @@ fn new_guid() -> String {
 pub async fn bootstrap(
     store: &Store,
     config: &ServerConfig,
-    kek: Kek,
+    ring: &KeyRing,
     clock: &dyn Clock,
 ) -> Result<Installation, ServerError> {
     let tenant_id = store
@@ -92,11 +61,10 @@ pub async fn bootstrap(
             s
         }
     };
-    let signing_keys = signing_keys(store, &kek, &tenant.id, clock).await?;
+    let signing_keys = signing_keys(store, ring, &tenant.id, clock).await?;
     let admin = admin_credentials(store, config, &tenant.id).await?;
     make_admin_owner(store, &admin, &subscription.id, clock.now_unix()).await?;
     Ok(Installation {
-        kek,
         tenant,
         subscription,
         signing_keys,
@@ -158,7 +126,7 @@ fn insert_once(result: Result<(), wid_store::StoreError>) -> Result<(), ServerEr
 
 async fn signing_keys(
     store: &Store,
-    kek: &Kek,
+    ring: &KeyRing,
     tenant_id: &str,
     clock: &dyn Clock,
 ) -> Result<Vec<SigningKey>, ServerError> {
@@ -170,7 +138,7 @@ async fn signing_keys(
             tenant_id: tenant_id.to_owned(),
             alg: key.algorithm().to_string(),
             public_spki_der: key.public_spki_der(),
-            sealed_private_key: kek.seal(&pkcs8, SIGNING_KEY_PURPOSE)?,
+            sealed_private_key: ring.seal(&pkcs8, SIGNING_KEY_PURPOSE)?,
             created_at: clock.now_unix(),
         };
         store.insert_signing_key(&record).await?;
@@ -179,7 +147,7 @@ async fn signing_keys(
     records
         .iter()
         .map(|r| {
-            let der = kek.open(&r.sealed_private_key, SIGNING_KEY_PURPOSE)?;
+            let der = ring.open(&r.sealed_private_key, SIGNING_KEY_PURPOSE)?;
             Ok(SigningKey::from_pkcs8_der(&der)?)
         })
         .collect()

@@ -62,15 +62,21 @@ pub async fn start_with_clock(
         .map_err(ServerError::io("creating the data directory"))?;
     let database = config.database_url();
     let store = Store::connect(&database).await?;
-    let kek = bootstrap::load_or_create_kek(&config)?;
-    let tls = crate::tls::load(&config, &kek, clock.now_unix())?;
+    let ring = crate::keyring::load(&config)?;
+    let tls = crate::tls::load(&config, &ring, clock.now_unix())?;
     let Installation {
-        kek,
         tenant,
         subscription,
         signing_keys,
         admin,
-    } = bootstrap::bootstrap(&store, &config, kek, clock.as_ref()).await?;
+    } = bootstrap::bootstrap(&store, &config, &ring, clock.as_ref()).await?;
+    let resealed = crate::keyring::reseal(&store, &ring, &config).await?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            "re-sealed values under the current key-encryption key"
+        );
+    }
     let keys = TenantKeys::new(signing_keys)
         .ok_or_else(|| ServerError::Config("no signing key".into()))?;
     let cloud = Cloud {
@@ -101,7 +107,8 @@ pub async fn start_with_clock(
         subscription,
         keys,
         limits: config.limits.clone(),
-        kek,
+        kek: crate::keyring::SharedKeyRing::new(ring),
+        config: config.clone(),
         issuer_keys,
         clients: Default::default(),
         role_assignments: Default::default(),

@@ -3,13 +3,13 @@
 
 use crate::cache::TtlCache;
 use crate::config::Limits;
+use crate::keyring::SharedKeyRing;
 use crate::sts::issuers::IssuerKeys;
 use std::collections::HashMap;
 use std::sync::Arc;
 use wid_core::clock::Clock;
 use wid_core::cloud::Cloud;
 use wid_core::model::{FederatedCredential, ManagedIdentity, RoleAssignment, Subscription, Tenant};
-use wid_core::seal::Kek;
 use wid_jose::{Jwks, SigningKey, VerifyingKey};
 use wid_store::Store;
 
@@ -24,8 +24,10 @@ pub struct Shared {
     pub subscription: Subscription,
     pub keys: TenantKeys,
     pub limits: Limits,
-    /// Seals the private keys wid keeps (cluster issuer keys) before they reach the store.
-    pub kek: Kek,
+    /// Seals what wid keeps private (issuer keys, vault data keys, backups).
+    pub kek: SharedKeyRing,
+    /// How the server was started: where its data directory is, for key rotation.
+    pub config: crate::config::ServerConfig,
     pub issuer_keys: IssuerKeys,
     /// A client id's managed identity and federated credentials (`None`: not an identity).
     pub clients: TtlCache<Option<(ManagedIdentity, Vec<FederatedCredential>)>>,

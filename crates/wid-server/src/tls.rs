@@ -7,6 +7,7 @@
 use crate::config::ServerConfig;
 use crate::datadir;
 use crate::error::ServerError;
+use crate::keyring::CA_KEY_PURPOSE;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -14,9 +15,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::PathBuf;
 use std::sync::Arc;
-use wid_core::seal::Kek;
+use wid_core::seal::KeyRing;
 
-const CA_KEY_PURPOSE: &str = "local-ca-key";
 const DAY: i64 = 86_400;
 
 pub struct TlsMaterial {
@@ -25,7 +25,7 @@ pub struct TlsMaterial {
     pub ca_bundle: Option<PathBuf>,
 }
 
-pub fn load(config: &ServerConfig, kek: &Kek, now: i64) -> Result<TlsMaterial, ServerError> {
+pub fn load(config: &ServerConfig, kek: &KeyRing, now: i64) -> Result<TlsMaterial, ServerError> {
     let (chain, key, ca_bundle) = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
             let (chain, key) = operator_material(cert, key)?;
@@ -137,7 +137,7 @@ pub fn serving_names(config: &ServerConfig) -> Vec<String> {
 
 fn local_ca_material(
     config: &ServerConfig,
-    kek: &Kek,
+    kek: &KeyRing,
     now: i64,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ServerError> {
     let cert_path = config.data_dir.join(datadir::CA_CERT);

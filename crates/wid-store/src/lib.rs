@@ -17,6 +17,7 @@ mod keys;
 mod migrate;
 mod principals;
 mod roles;
+mod sealed;
 mod secrets;
 mod settings;
 mod tenancy;
@@ -24,3 +25,4 @@ mod vaults;
 
 pub use db::{Backend, Store};
 pub use error::StoreError;
+pub use sealed::SealedValue;

@@ -2,6 +2,7 @@
 //! output format and `--query` are applied once, in `main`.
 
 mod account;
+mod admin;
 mod aks;
 mod cloud;
 mod group;
@@ -58,6 +59,9 @@ pub enum Command {
     Keyvault(keyvault::KeyvaultCommand),
     /// Print (or write into /etc/hosts) the lines that make vault host names resolve.
     Hosts(hosts::HostsArgs),
+    /// Operate the installation (key-encryption key rotation).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -80,6 +84,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Ad(c) => role::ad(c, &ctx).await,
         Command::Keyvault(c) => keyvault::run(c, &ctx).await,
         Command::Hosts(args) => hosts::run(args, &ctx).await,
+        Command::Admin(c) => admin::run(c, &ctx).await,
     }
 }
 

@@ -6,6 +6,7 @@ use super::auth::Caller;
 use super::error::ArmError;
 use super::render::{normalize_location, system_data};
 use super::request::{ArmJson, ArmQuery};
+use crate::keyring::ISSUER_KEY_PURPOSE;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,8 +21,6 @@ use wid_types::resources as wire;
 
 pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
 const TYPE_NAME: &str = "managedClusters";
-/// Purpose bound into the sealed issuer keys, so they cannot be swapped with other secrets.
-const ISSUER_KEY_PURPOSE: &str = "cluster-issuer-key";
 pub const API_VERSIONS: &[&str] = &[
     "2023-08-01",
     "2023-10-01",

@@ -15,7 +15,7 @@ mod subscriptions;
 mod vaults;
 
 pub use auth::{authenticate, Caller};
-pub use vaults::{data_key_purpose as vault_data_key_purpose, vault_uri};
+pub use vaults::vault_uri;
 
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -110,6 +110,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .put(vaults::put)
                 .patch(vaults::patch)
                 .delete(vaults::delete),
+        )
+        .route(
+            "/subscriptions/{sub}/providers/microsoft.wid/rotatekeyencryptionkey",
+            post(subscriptions::rotate_key_encryption_key),
         )
         .route(
             "/subscriptions/{sub}/providers/microsoft.keyvault/deletedvaults",

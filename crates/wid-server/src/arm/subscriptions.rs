@@ -91,3 +91,22 @@ pub async fn tenants(
         next_link: None,
     }))
 }
+
+/// Rotates the key-encryption key and re-seals everything under the new one (see
+/// [`crate::keyring`]), without stopping the server.
+pub async fn rotate_key_encryption_key(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    axum::extract::Path(sub): axum::extract::Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ArmError> {
+    query.require_resources_version()?;
+    super::subscription(&state, &caller, &sub)?;
+    let resealed = crate::keyring::rotate(&state.kek, &state.store, &state.config)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "key-encryption key rotation failed");
+            ArmError::bad_request(format!("The key-encryption key was not rotated: {e}"))
+        })?;
+    Ok(axum::Json(serde_json::json!({ "resealed": resealed })))
+}

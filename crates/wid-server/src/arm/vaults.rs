@@ -39,11 +39,6 @@ pub const API_VERSIONS: &[&str] = &[
     "2026-02-01",
 ];
 
-/// Binds a vault's sealed data key to its vault.
-pub fn data_key_purpose(vault: &str) -> String {
-    format!("vault-data-key:{}", vault.to_ascii_lowercase())
-}
-
 fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
     query.require_provider_version(API_VERSIONS, "vaults")
 }
@@ -270,7 +265,7 @@ pub async fn put(
     drop(data_key);
     let sealed_data_key = state
         .kek
-        .seal(&key_bytes, &data_key_purpose(&name))
+        .seal(&key_bytes, &crate::keyring::vault_data_key_purpose(&name))
         .map_err(|_| ArmError::internal())?;
     let now = state.now();
     let vault = Vault {

@@ -85,7 +85,7 @@ pub async fn load_vault(state: &AppState, name: &str) -> Result<Option<OpenVault
         .kek
         .open(
             &vault.sealed_data_key,
-            &crate::arm::vault_data_key_purpose(&vault.name),
+            &crate::keyring::vault_data_key_purpose(&vault.name),
         )
         .map_err(|e| {
             tracing::error!(error = %e, vault = %vault.name, "cannot open the vault's data key");

@@ -11,6 +11,7 @@ use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
 mod exchange;
+mod keyring;
 mod rbac;
 
 const T0: i64 = 1_795_516_140;
