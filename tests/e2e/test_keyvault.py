@@ -219,20 +219,26 @@ def test_secret_lifecycle_paging_and_errors_through_the_sdk(wid, tmp_path):
     assert (out["restored"], out["restored_value"]) == ("versioned", "v29")
 
 
-def test_tokens_for_another_audience_are_refused(wid, tmp_path):
+def test_tokens_for_another_audience_or_issuer_are_refused(wid, tmp_path):
     rg = unique("kvrg")
     wid.cli("group", "create", "-n", rg, "-l", "eastus")
     vault = unique("kva")
     wid.cli("keyvault", "create", "-n", vault, "-g", rg, "--enable-rbac-authorization")
     url = wid.cli("keyvault", "show", "-n", vault, "--query", "properties.vaultUri", "-o", "tsv").stdout.strip()
     management_token = wid.token()
+    # A token signed by someone else entirely: a cluster's service-account token.
+    cluster = unique("aks")
+    wid.cli("aks", "create", "-g", rg, "-n", cluster, "--enable-oidc-issuer")
+    audience = f"https://vault.{wid.info['dnsSuffix']}:{wid.port}"
+    foreign_token = wid.cli("aks", "create-token", "-g", rg, "-n", cluster, "--service-account", "sa", "--audience", audience).stdout.strip()
     probe = textwrap.dedent(
         f"""
         import requests, sys
         s = requests.Session(); s.trust_env = False; s.verify = {wid.ca!r}
         bare = s.get("{url}secrets/x/?api-version=7.5")
         wrong = s.get("{url}secrets/x/?api-version=7.5", headers={{"Authorization": "Bearer {management_token}"}})
-        print(bare.status_code, bare.headers.get("WWW-Authenticate"), wrong.status_code, wrong.json()["error"]["code"])
+        foreign = s.get("{url}secrets/x/?api-version=7.5", headers={{"Authorization": "Bearer {foreign_token}"}})
+        print(bare.status_code, bare.headers.get("WWW-Authenticate"), foreign.status_code, wrong.status_code, wrong.json()["error"]["code"])
         """
     )
     program = tmp_path / "probe.py"
@@ -241,9 +247,9 @@ def test_tokens_for_another_audience_are_refused(wid, tmp_path):
     assert done.returncode == 0, done.stderr
     bare_status, *challenge_and_rest = done.stdout.split()
     assert bare_status == "401"
-    challenge = " ".join(challenge_and_rest[:-2])
+    challenge = " ".join(challenge_and_rest[:-3])
     assert challenge == f'Bearer authorization="{wid.url}/{wid.creds["tenantId"]}", resource="https://vault.{wid.info["dnsSuffix"]}:{wid.port}"'
-    assert challenge_and_rest[-2:] == ["401", "Unauthorized"]
+    assert challenge_and_rest[-3:] == ["401", "401", "Unauthorized"]
 
 
 def test_the_database_holds_no_secret_value_in_plaintext(wid):

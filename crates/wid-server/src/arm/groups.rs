@@ -121,6 +121,16 @@ pub async fn delete(
 ) -> Result<StatusCode, ArmError> {
     query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
+    // Its vaults are soft-deleted, not lost: as in Azure they can still be recovered (into
+    // a group of the same name) or purged.
+    let now = state.now();
+    for vault in state.store.vaults(sub, Some(&rg)).await? {
+        let purge_at = now + vault.settings.soft_delete_retention_in_days * 86_400;
+        state
+            .store
+            .soft_delete_vault(&vault.name, now, purge_at)
+            .await?;
+    }
     if state.store.delete_resource_group(sub, &rg).await? {
         Ok(StatusCode::OK)
     } else {

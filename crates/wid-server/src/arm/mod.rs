@@ -116,6 +116,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(subscriptions::rotate_key_encryption_key),
         )
         .route(
+            &format!("{VAULTS}/{{name}}/accesspolicies/{{kind}}"),
+            axum::routing::put(vaults::update_access_policies),
+        )
+        .route(
             "/subscriptions/{sub}/providers/microsoft.keyvault/deletedvaults",
             get(vaults::list_deleted),
         )

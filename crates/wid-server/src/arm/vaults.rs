@@ -516,3 +516,72 @@ pub async fn purge(
     state.store.purge_vault(&v.name).await?;
     Ok(StatusCode::OK)
 }
+
+/// `PUT …/vaults/{name}/accessPolicies/{add|replace|remove}`: edits the access policies
+/// without sending the whole vault. `add` merges permissions into a principal's entry,
+/// `remove` takes them out (dropping an entry left empty), `replace` sets them.
+pub async fn update_access_policies(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, rg, name, kind)): Path<(String, String, String, String)>,
+    ArmJson(body): ArmJson<Value>,
+) -> Result<Json<Value>, ArmError> {
+    check_version(&query)?;
+    let mut v = live(&state, &caller, &sub, &rg, &name).await?;
+    let given = body["properties"]["accessPolicies"]
+        .as_array()
+        .ok_or_else(|| bad("The property 'properties.accessPolicies' is required."))?;
+    let given = access_policies(given, &v.tenant_id)?;
+    let policies = &mut v.settings.access_policies;
+    let same = |a: &AccessPolicy, b: &AccessPolicy| {
+        a.object_id.eq_ignore_ascii_case(&b.object_id)
+            && a.tenant_id.eq_ignore_ascii_case(&b.tenant_id)
+    };
+    fn merge(into: &mut Vec<String>, from: &[String], add: bool) {
+        if add {
+            for p in from {
+                if !into.iter().any(|x| x.eq_ignore_ascii_case(p)) {
+                    into.push(p.clone());
+                }
+            }
+        } else {
+            into.retain(|x| !from.iter().any(|p| p.eq_ignore_ascii_case(x)));
+        }
+    }
+    match kind.to_ascii_lowercase().as_str() {
+        "replace" => *policies = given,
+        op @ ("add" | "remove") => {
+            let add = op == "add";
+            for g in given {
+                match policies.iter_mut().find(|p| same(p, &g)) {
+                    Some(p) => {
+                        merge(&mut p.permissions.keys, &g.permissions.keys, add);
+                        merge(&mut p.permissions.secrets, &g.permissions.secrets, add);
+                        merge(&mut p.permissions.certificates, &g.permissions.certificates, add);
+                        merge(&mut p.permissions.storage, &g.permissions.storage, add);
+                    }
+                    None if add => policies.push(g),
+                    None => {}
+                }
+            }
+            policies.retain(|p| {
+                let q = &p.permissions;
+                !(q.keys.is_empty() && q.secrets.is_empty() && q.certificates.is_empty() && q.storage.is_empty())
+            });
+        }
+        other => return Err(bad(format!("The access policy operation '{other}' is invalid. Allowed values are add, replace and remove."))),
+    }
+    v.audit.modified_by = caller.object_id.clone();
+    v.audit.modified_at = state.now();
+    let (stored, _) = state
+        .store
+        .put_vault(&v)
+        .await
+        .map_err(|e| store_error(&name, &rg, e))?;
+    Ok(Json(json!({
+        "id": format!("{}/accessPolicies/", id(&stored)),
+        "type": "Microsoft.KeyVault/vaults/accessPolicies",
+        "properties": {"accessPolicies": stored.settings.access_policies},
+    })))
+}

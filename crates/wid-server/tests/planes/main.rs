@@ -13,6 +13,7 @@ use wid_server::{RunningServer, ServerConfig};
 mod exchange;
 mod keyring;
 mod rbac;
+mod vaults;
 
 const T0: i64 = 1_795_516_140;
 const MSI: &str = "api-version=2024-11-30";
