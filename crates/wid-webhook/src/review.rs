@@ -74,24 +74,25 @@ pub fn handle_review(body: &[u8], config: &Config, lookup: &dyn ServiceAccountLo
         .as_str()
         .filter(|n| !n.is_empty())
         .unwrap_or("default");
-    let annotations =
-        match lookup.annotations(&namespace, service_account) {
-            Ok(Some(a)) => a,
-            Ok(None) => return denied(
+    let annotations = match lookup.annotations(&namespace, service_account) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return denied(
                 uid,
                 &api_version,
                 format!(
                     "serviceaccounts \"{service_account}\" not found in namespace \"{namespace}\""
                 ),
-            ),
-            Err(e) => {
-                return denied(
-                    uid,
-                    &api_version,
-                    format!("failed to get service account {namespace}/{service_account}: {e}"),
-                )
-            }
-        };
+            )
+        }
+        Err(e) => {
+            return denied(
+                uid,
+                &api_version,
+                format!("failed to get service account {namespace}/{service_account}: {e}"),
+            )
+        }
+    };
     let mutated = match mutate(pod, &annotations, config) {
         Ok(m) => m,
         Err(e) => return denied(uid, &api_version, e.to_string()),

@@ -8,6 +8,7 @@ mod cloud;
 mod group;
 mod hosts;
 mod identity;
+mod jwks;
 mod keyvault;
 mod login;
 mod rest;
@@ -62,15 +63,19 @@ pub enum Command {
     /// Operate the installation (key-encryption key rotation).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Print the JWKS of service-account keys, as `azwi jwks` does.
+    Jwks(jwks::JwksArgs),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
-    if let Command::Up(args) = command {
-        return up::run(args, data_dir).await.map(|()| None);
+    match command {
+        Command::Up(args) => return up::run(args, data_dir).await.map(|()| None),
+        Command::Jwks(args) => return jwks::run(args).map(|()| None),
+        _ => {}
     }
     let ctx = Context::load(&data_dir)?;
     match command {
-        Command::Up(_) => unreachable!("handled above"),
+        Command::Up(_) | Command::Jwks(_) => unreachable!("handled above"),
         Command::Group(c) => group::run(c, &ctx).await,
         Command::Identity(c) => identity::run(c, &ctx).await,
         Command::Account(c) => account::run(c, &ctx).await,
