@@ -20,7 +20,7 @@ mod vault;
 
 pub use config::ServerConfig;
 pub use error::ServerError;
-pub use serve::{start, start_with_clock, RunningServer};
+pub use serve::{serve_tls, start, start_with_clock, RunningServer};
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::StatusCode;

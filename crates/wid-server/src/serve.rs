@@ -116,7 +116,7 @@ pub async fn start_with_clock(
         verified_tokens: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(
+    let task = tokio::spawn(serve_tls(
         listener,
         tls.server_config,
         crate::app(state),
@@ -147,7 +147,9 @@ fn redact_database_url(url: &str) -> String {
     }
 }
 
-async fn accept_loop(
+/// Serves `app` over TLS until `stop` changes, then drains in-flight requests. Shared by
+/// every HTTPS server wid runs.
+pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: axum::Router,

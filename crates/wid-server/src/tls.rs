@@ -41,6 +41,17 @@ pub fn load(config: &ServerConfig, kek: &KeyRing, now: i64) -> Result<TlsMateria
             ))
         }
     };
+    Ok(TlsMaterial {
+        server_config: server_config(chain, key)?,
+        ca_bundle,
+    })
+}
+
+/// TLS 1.2+ with aws-lc-rs, offering HTTP/2 and HTTP/1.1.
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -49,10 +60,17 @@ pub fn load(config: &ServerConfig, kek: &KeyRing, now: i64) -> Result<TlsMateria
         .with_single_cert(chain, key)
         .map_err(|e| ServerError::Tls(e.to_string()))?;
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsMaterial {
-        server_config: Arc::new(server_config),
-        ca_bundle,
-    })
+    Ok(Arc::new(server_config))
+}
+
+/// A server configuration from a PEM certificate chain and key, for wid's other HTTPS
+/// servers (the admission webhook).
+pub fn server_config_from_files(
+    cert: &PathBuf,
+    key: &PathBuf,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    let (chain, key) = operator_material(cert, key)?;
+    server_config(chain, key)
 }
 
 fn operator_material(

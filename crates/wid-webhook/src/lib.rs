@@ -3,8 +3,9 @@
 //! token volume, and on request the IMDS proxy. Pods are handled as JSON, not as typed
 //! objects, so fields this crate does not know survive the round trip untouched.
 
+pub mod kube;
 pub mod mutate;
 pub mod review;
 
 pub use mutate::{mutate, Config, MutationError};
-pub use review::{handle_review, ServiceAccountLookup};
+pub use review::{handle_review, review_target, ServiceAccountLookup};

@@ -15,6 +15,31 @@ pub trait ServiceAccountLookup {
     ) -> Result<Option<BTreeMap<String, String>>, String>;
 }
 
+/// The pod's namespace (the request's when the object has none) and service account
+/// (`default` when it names none).
+fn target_of(request: &Value) -> (String, String) {
+    let pod = &request["object"];
+    let namespace = pod["metadata"]["namespace"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .or_else(|| request["namespace"].as_str())
+        .unwrap_or("default");
+    let service_account = pod["spec"]["serviceAccountName"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default");
+    (namespace.to_owned(), service_account.to_owned())
+}
+
+/// Which service account a review needs, so an async caller can fetch it first; `None`
+/// when the body is no review (then [`handle_review`] says why).
+pub fn review_target(body: &[u8]) -> Option<(String, String)> {
+    let review: Value = serde_json::from_slice(body).ok()?;
+    review["request"]
+        .is_object()
+        .then(|| target_of(&review["request"]))
+}
+
 fn response(uid: &Value, api_version: &str, body: Value) -> Value {
     let mut response = body;
     response["uid"] = uid.clone();
@@ -64,16 +89,8 @@ pub fn handle_review(body: &[u8], config: &Config, lookup: &dyn ServiceAccountLo
             "the AdmissionReview does not carry a pod".to_owned(),
         );
     }
-    let namespace = pod["metadata"]["namespace"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .or_else(|| request["namespace"].as_str())
-        .unwrap_or("default")
-        .to_owned();
-    let service_account = pod["spec"]["serviceAccountName"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .unwrap_or("default");
+    let (namespace, service_account) = target_of(request);
+    let service_account = service_account.as_str();
     let annotations = match lookup.annotations(&namespace, service_account) {
         Ok(Some(a)) => a,
         Ok(None) => {

@@ -15,6 +15,7 @@ mod rest;
 mod role;
 mod run;
 mod up;
+mod webhook;
 
 use crate::context::Context;
 use anyhow::Result;
@@ -65,17 +66,22 @@ pub enum Command {
     Admin(admin::AdminCommand),
     /// Print the JWKS of service-account keys, as `azwi jwks` does.
     Jwks(jwks::JwksArgs),
+    /// Run the mutating admission webhook for pods that use workload identity.
+    Webhook(webhook::WebhookArgs),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
     match command {
         Command::Up(args) => return up::run(args, data_dir).await.map(|()| None),
         Command::Jwks(args) => return jwks::run(args).map(|()| None),
+        Command::Webhook(args) => return webhook::run(args).await.map(|()| None),
         _ => {}
     }
     let ctx = Context::load(&data_dir)?;
     match command {
-        Command::Up(_) | Command::Jwks(_) => unreachable!("handled above"),
+        Command::Up(_) | Command::Jwks(_) | Command::Webhook(_) => {
+            unreachable!("handled above")
+        }
         Command::Group(c) => group::run(c, &ctx).await,
         Command::Identity(c) => identity::run(c, &ctx).await,
         Command::Account(c) => account::run(c, &ctx).await,

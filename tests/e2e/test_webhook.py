@@ -1,0 +1,221 @@
+"""`wid webhook` against a stand-in Kubernetes API server (none can run here) that speaks the
+real REST and watch formats for ServiceAccounts; and the mutated pod's token, minted as the
+projected volume asks, exchanged at wid."""
+
+import base64
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jsonpatch
+import pytest
+import requests
+
+from widtest import free_port, unique, wid_bin
+
+
+class FakeApiServer:
+    """ServiceAccounts over /api/v1: GET one, LIST all, WATCH with streamed JSON lines."""
+
+    def __init__(self):
+        self.accounts = {}
+        self.version = 100
+        self.events = queue.Queue()
+        self.requests = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def send_json(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                fake.requests.append((self.path, self.headers.get("Authorization")))
+                path, _, query = self.path.partition("?")
+                if self.headers.get("Authorization") != "Bearer fake-token":
+                    return self.send_json(401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Unauthorized", "code": 401})
+                if path == "/version":
+                    return self.send_json(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.1"})
+                if path == "/api/v1/serviceaccounts" and "watch=true" in query:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    deadline = time.time() + 20
+                    while time.time() < deadline:
+                        try:
+                            event = fake.events.get(timeout=0.2)
+                        except queue.Empty:
+                            continue
+                        line = (json.dumps(event) + "\n").encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                if path == "/api/v1/serviceaccounts":
+                    with fake.lock:
+                        items = list(fake.accounts.values())
+                    return self.send_json(200, {"kind": "ServiceAccountList", "apiVersion": "v1", "metadata": {"resourceVersion": str(fake.version)}, "items": items})
+                parts = path.strip("/").split("/")
+                if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "serviceaccounts":
+                    found = fake.accounts.get((parts[3], parts[5]))
+                    if found:
+                        return self.send_json(200, found)
+                    return self.send_json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                                                "message": f'serviceaccounts "{parts[5]}" not found'})
+                self.send_json(404, {"kind": "Status", "code": 404})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def account(self, namespace, name, annotations, event=None):
+        self.version += 1
+        sa = {"kind": "ServiceAccount", "apiVersion": "v1",
+              "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self.version), "annotations": annotations}}
+        with self.lock:
+            self.accounts[(namespace, name)] = sa
+        if event:
+            self.events.put({"type": event, "object": sa})
+
+    def gets_of(self, namespace, name):
+        return [p for p, _ in self.requests if p.startswith(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")]
+
+
+@pytest.fixture
+def webhook(tmp_path, wid):
+    """`wid webhook` on a loopback port, reading service accounts from a FakeApiServer."""
+    api = FakeApiServer()
+    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c1"})
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+        f"clusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{api.port}\n"
+        "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: me\n"
+        "users:\n- name: me\n  user:\n    token: fake-token\n"
+    )
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    port = free_port()
+    log = open(tmp_path / "webhook.log", "wb")
+    proc = subprocess.Popen(
+        [wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key),
+         "--kubeconfig", str(kubeconfig), "--tenant-id", wid.creds["tenantId"], "--authority-host", wid.url + "/",
+         "--proxy-image", "wid:test"],
+        stdout=log, stderr=log,
+    )
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(cert)
+    url = f"https://localhost:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            if session.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError((tmp_path / "webhook.log").read_text())
+            time.sleep(0.1)
+    yield api, session, url
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+    log.close()
+
+
+def review(pod, namespace="default"):
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": unique("uid-"), "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                        "resource": {"group": "", "version": "v1", "resource": "pods"},
+                        "namespace": namespace, "operation": "CREATE", "object": pod}}
+
+
+def pod(sa="workload-identity-sa", annotations=None):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": unique("web-"), "labels": {"azure.workload.identity/use": "true"}, "annotations": annotations or {}},
+            "spec": {"serviceAccountName": sa, "containers": [{"name": "app", "image": "app"}]}}
+
+
+def mutated(session, url, p, namespace="default"):
+    answer = session.post(f"{url}/mutate-v1-pod", json=review(p, namespace), timeout=10).json()
+    response = answer["response"]
+    assert response["allowed"] is True, response
+    patch = json.loads(base64.b64decode(response["patch"]))
+    return jsonpatch.apply_patch(p, patch)
+
+
+def env_of(p):
+    return {e["name"]: e["value"] for e in p["spec"]["containers"][0]["env"]}
+
+
+def test_webhook_reads_service_accounts_from_the_watch(webhook, wid):
+    api, session, url = webhook
+    assert env_of(mutated(session, url, pod()))["AZURE_CLIENT_ID"] == "c1"
+    # A service account annotated after start-up arrives through the watch, not by a GET.
+    api.account("default", "late-sa", {"azure.workload.identity/client-id": "c2"}, event="ADDED")
+    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c3"}, event="MODIFIED")
+    deadline = time.time() + 10
+    while True:
+        env = env_of(mutated(session, url, pod()))
+        if env["AZURE_CLIENT_ID"] == "c3" or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert env["AZURE_CLIENT_ID"] == "c3"
+    assert env_of(mutated(session, url, pod(sa="late-sa")))["AZURE_CLIENT_ID"] == "c2"
+    assert api.gets_of("default", "late-sa") == [] and api.gets_of("default", "workload-identity-sa") == []
+    assert env["AZURE_TENANT_ID"] == wid.creds["tenantId"] and env["AZURE_AUTHORITY_HOST"] == wid.url + "/"
+    # The API server is 1.33: the proxy is a native sidecar.
+    proxied = mutated(session, url, pod(annotations={"azure.workload.identity/inject-proxy-sidecar": "true"}))
+    assert [(c["name"], c.get("restartPolicy")) for c in proxied["spec"]["initContainers"]] == [("azwi-proxy", "Always"), ("azwi-proxy-init", None)]
+    # An unknown service account: one live GET, then a refusal naming it.
+    answer = session.post(f"{url}/mutate-v1-pod", json=review(pod(sa="nobody")), timeout=10).json()["response"]
+    assert answer["allowed"] is False and "nobody" in answer["status"]["message"]
+    assert len(api.gets_of("default", "nobody")) == 1
+    assert all(auth == "Bearer fake-token" for _, auth in api.requests)
+
+
+def test_the_mutated_pods_token_is_accepted_by_the_exchange(webhook, wid):
+    """The projected volume's audience and lifetime, minted by the cluster, exchange at wid."""
+    api, session, url = webhook
+    rg, cluster, identity = unique("rg"), unique("aks"), unique("id")
+    wid.cli("group", "create", "-n", rg, "-l", "eastus")
+    wid.cli("aks", "create", "-g", rg, "-n", cluster, "--enable-oidc-issuer", "--enable-workload-identity")
+    issuer = wid.cli("aks", "show", "-g", rg, "-n", cluster, "--query", "oidcIssuerProfile.issuerUrl", "-o", "tsv").stdout.strip()
+    client_id = wid.cli("identity", "create", "-g", rg, "-n", identity, "--query", "clientId", "-o", "tsv").stdout.strip()
+    wid.cli("identity", "federated-credential", "create", "--name", "fic", "--identity-name", identity, "-g", rg,
+            "--issuer", issuer, "--subject", "system:serviceaccount:default:webhook-sa")
+    api.account("default", "webhook-sa", {"azure.workload.identity/client-id": client_id,
+                                          "azure.workload.identity/service-account-token-expiration": "7200"}, event="ADDED")
+    deadline = time.time() + 10
+    while True:
+        p = mutated(session, url, pod(sa="webhook-sa"))
+        if env_of(p).get("AZURE_CLIENT_ID") == client_id or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    env = env_of(p)
+    projection = p["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]
+    token = wid.cli("aks", "create-token", "-g", rg, "-n", cluster, "--namespace", "default", "--service-account", "webhook-sa",
+                    "--audience", projection["audience"], "--duration", f"{projection['expirationSeconds']}s").stdout.strip()
+    answer = wid.session().post(
+        f"{env['AZURE_AUTHORITY_HOST'].rstrip('/')}/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "client_id": env["AZURE_CLIENT_ID"], "scope": wid.scope,
+              "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": token},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
