@@ -262,7 +262,7 @@ impl KubeClient {
     ) -> Result<Option<Annotations>, KubeError> {
         let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{name}");
         match self.get(&path, Duration::from_secs(5)).await? {
-            (200, body) => Ok(Some(annotations_of(&body))),
+            (200, body) => Ok(Some(crate::mutate::annotations(&body))),
             (404, _) => Ok(None),
             (status, body) => Err(KubeError::Status(
                 path,
@@ -288,17 +288,6 @@ impl KubeClient {
         }
         Ok((number("major"), number("minor")))
     }
-}
-
-pub fn annotations_of(object: &Value) -> Annotations {
-    object["metadata"]["annotations"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Service accounts of every namespace, kept current by LIST then WATCH (with bookmarks,
@@ -357,7 +346,7 @@ impl ServiceAccountCache {
                 accounts.remove(&key);
             }
             _ => {
-                accounts.insert(key, annotations_of(object));
+                accounts.insert(key, crate::mutate::annotations(object));
             }
         }
     }
@@ -378,7 +367,10 @@ impl ServiceAccountCache {
         for item in body["items"].as_array().into_iter().flatten() {
             let meta = &item["metadata"];
             if let (Some(ns), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str()) {
-                fresh.insert((ns.to_owned(), name.to_owned()), annotations_of(item));
+                fresh.insert(
+                    (ns.to_owned(), name.to_owned()),
+                    crate::mutate::annotations(item),
+                );
             }
         }
         *self.accounts.write().unwrap_or_else(|e| e.into_inner()) = fresh;

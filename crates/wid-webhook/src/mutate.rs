@@ -74,7 +74,8 @@ pub fn volume_name(pod_name: &str) -> String {
     format!("{VOLUME_PREFIX}{}", &hash[..63 - VOLUME_PREFIX.len()])
 }
 
-fn annotations(object: &Value) -> BTreeMap<String, String> {
+/// An object's annotations with string values.
+pub fn annotations(object: &Value) -> BTreeMap<String, String> {
     object["metadata"]["annotations"]
         .as_object()
         .map(|m| {
