@@ -219,3 +219,44 @@ def test_the_mutated_pods_token_is_accepted_by_the_exchange(webhook, wid):
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
+
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "crates", "wid-webhook", "tests", "golden")
+
+
+def test_manifests_render_and_validate_against_the_kubernetes_schemas(tmp_path):
+    import kubernetes_validate
+    import yaml
+
+    ca_key, ca = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=wid-webhook-ca", "-days", "1",
+                    "-keyout", str(ca_key), "-out", str(ca)], check=True, capture_output=True)
+    out = subprocess.run([wid_bin(), "webhook", "manifests", "--tenant-id", "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                          "--authority-host", "https://wid.example:8443/", "--image", "ghcr.io/example/wid:1.0", "--ca-bundle", str(ca)],
+                         check=True, capture_output=True, text=True).stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
+                            "PodDisruptionBudget", "Service", "MutatingWebhookConfiguration"])
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.33.0", strict=True)
+    by_kind = {d["kind"]: d for d in docs}
+    hook = by_kind["MutatingWebhookConfiguration"]["webhooks"][0]
+    assert hook["objectSelector"] == {"matchLabels": {"azure.workload.identity/use": "true"}}
+    assert (hook["failurePolicy"], hook["reinvocationPolicy"]) == ("Fail", "IfNeeded")
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]) == ca.read_bytes()
+    deployment = by_kind["Deployment"]["spec"]
+    assert deployment["replicas"] == 2
+    limits = deployment["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"cpu": "100m", "memory": "30Mi"}
+    assert by_kind["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "watch"]}]
+
+
+def test_every_golden_patched_pod_is_a_valid_pod():
+    import kubernetes_validate
+
+    pods = [f for f in os.listdir(GOLDEN) if f.endswith(".pod.json")]
+    assert len(pods) >= 12
+    for name in pods:
+        with open(os.path.join(GOLDEN, name)) as f:
+            kubernetes_validate.validate(json.load(f), "1.33.0", strict=True)

@@ -18,20 +18,48 @@ use wid_webhook::{handle_review, review_target, Config, ServiceAccountLookup};
 const MAX_REVIEW_BYTES: usize = 3 * 1024 * 1024;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct WebhookArgs {
+    #[command(subcommand)]
+    command: Option<WebhookCommand>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum WebhookCommand {
+    /// Print the webhook's Kubernetes manifests (deploy/webhook.yaml) with the values filled in.
+    Manifests {
+        #[arg(long, env = "AZURE_TENANT_ID")]
+        tenant_id: String,
+        #[arg(long, default_value = "https://login.microsoftonline.com/")]
+        authority_host: String,
+        /// Image with the `wid` binary.
+        #[arg(long)]
+        image: String,
+        #[arg(long, default_value = "wid-system")]
+        namespace: String,
+        /// PEM of the CA that issued the serving certificate (for the webhook's caBundle).
+        #[arg(long)]
+        ca_bundle: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0:9443")]
     listen: SocketAddr,
     /// Serving certificate chain (PEM).
-    #[arg(long)]
-    tls_cert: PathBuf,
-    #[arg(long)]
-    tls_key: PathBuf,
+    #[arg(long, required = true)]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, required = true)]
+    tls_key: Option<PathBuf>,
     /// Kubeconfig to reach the API server; in-cluster configuration otherwise.
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
     /// Tenant for service accounts without the tenant-id annotation.
-    #[arg(long, env = "AZURE_TENANT_ID")]
-    tenant_id: String,
+    #[arg(long, env = "AZURE_TENANT_ID", required = true)]
+    tenant_id: Option<String>,
     /// `AZURE_AUTHORITY_HOST` given to workloads: wid's URL, or https://login.microsoftonline.com/.
     #[arg(
         long,
@@ -76,7 +104,56 @@ async fn mutate(State(hook): State<Arc<Webhook>>, body: Bytes) -> Json<Value> {
     Json(handle_review(&body, &hook.config, &found))
 }
 
+/// The manifests template; `${NAME}` placeholders, as envsubst reads them.
+const MANIFESTS: &str = include_str!("../../../../deploy/webhook.yaml");
+
+fn render(values: &[(&str, String)]) -> Result<String> {
+    let mut out = MANIFESTS.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("${{{name}}}"), value);
+    }
+    if let Some(at) = out.find("${") {
+        anyhow::bail!(
+            "the template has an unfilled placeholder near {}",
+            &out[at..(at + 30).min(out.len())]
+        );
+    }
+    Ok(out)
+}
+
 pub async fn run(args: WebhookArgs) -> Result<()> {
+    if let Some(WebhookCommand::Manifests {
+        tenant_id,
+        authority_host,
+        image,
+        namespace,
+        ca_bundle,
+    }) = args.command
+    {
+        use base64::Engine;
+        let ca = std::fs::read(&ca_bundle)
+            .with_context(|| format!("reading {}", ca_bundle.display()))?;
+        print!(
+            "{}",
+            render(&[
+                ("NAMESPACE", namespace),
+                ("IMAGE", image),
+                ("AZURE_TENANT_ID", tenant_id),
+                ("AZURE_AUTHORITY_HOST", authority_host),
+                (
+                    "CA_BUNDLE",
+                    base64::engine::general_purpose::STANDARD.encode(ca)
+                ),
+            ])?
+        );
+        return Ok(());
+    }
+    let args = args.serve;
+    let (Some(tls_cert), Some(tls_key), Some(tenant_id)) =
+        (args.tls_cert, args.tls_key, args.tenant_id)
+    else {
+        anyhow::bail!("--tls-cert, --tls-key and --tenant-id are required");
+    };
     super::up::init_logging(super::up::LogFormat::Text);
     let client = Arc::new(match &args.kubeconfig {
         Some(path) => KubeClient::from_kubeconfig(path)?,
@@ -94,7 +171,7 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
         }
     };
     let config = Config {
-        tenant_id: args.tenant_id,
+        tenant_id,
         authority_host: args.authority_host,
         audience: args.audience,
         proxy_image: args.proxy_image,
@@ -110,7 +187,7 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .with_state(hook);
-    let tls = wid_server::tls::server_config_from_files(&args.tls_cert, &args.tls_key)?;
+    let tls = wid_server::tls::server_config_from_files(&tls_cert, &tls_key)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
