@@ -79,6 +79,25 @@ class FakeApiServer:
                                                 "message": f'serviceaccounts "{parts[5]}" not found'})
                 self.send_json(404, {"kind": "Status", "code": 404})
 
+            def write_account(self, create):
+                fake.requests.append((f"{self.command} {self.path}", self.headers.get("Authorization")))
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                parts = self.path.strip("/").split("/")
+                namespace = parts[3]
+                name = body["metadata"]["name"] if create else parts[5]
+                if not create and self.headers.get("Content-Type") != "application/merge-patch+json":
+                    return self.send_json(415, {"kind": "Status", "code": 415})
+                annotations = dict((fake.accounts.get((namespace, name)) or {}).get("metadata", {}).get("annotations", {}))
+                annotations.update(body["metadata"].get("annotations", {}))
+                fake.account(namespace, name, annotations, event="ADDED" if create else "MODIFIED")
+                self.send_json(201 if create else 200, fake.accounts[(namespace, name)])
+
+            def do_POST(self):
+                self.write_account(True)
+
+            def do_PATCH(self):
+                self.write_account(False)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -260,3 +279,31 @@ def test_every_golden_patched_pod_is_a_valid_pod():
     for name in pods:
         with open(os.path.join(GOLDEN, name)) as f:
             kubernetes_validate.validate(json.load(f), "1.33.0", strict=True)
+
+
+def test_serviceaccount_create_federates_and_prints_or_applies(wid, tmp_path):
+    api = FakeApiServer()
+    rg, cluster, identity = unique("rg"), unique("aks"), unique("id")
+    wid.cli("group", "create", "-n", rg, "-l", "eastus")
+    wid.cli("aks", "create", "-g", rg, "-n", cluster, "--enable-oidc-issuer")
+    client_id = wid.cli("identity", "create", "-g", rg, "-n", identity, "--query", "clientId", "-o", "tsv").stdout.strip()
+    printed = wid.cli("serviceaccount", "create", "--name", "web", "--namespace", "apps", "--identity-name", identity, "-g", rg, "--cluster", cluster).stdout
+    import yaml
+    manifest = yaml.safe_load(printed)
+    assert manifest == {"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"annotations": {"azure.workload.identity/client-id": client_id}, "name": "web", "namespace": "apps"}}
+    fic = json.loads(wid.cli("identity", "federated-credential", "show", "--name", "apps-web", "--identity-name", identity, "-g", rg).stdout)
+    issuer = wid.cli("aks", "show", "-g", rg, "-n", cluster, "--query", "oidcIssuerProfile.issuerUrl", "-o", "tsv").stdout.strip()
+    assert (fic["issuer"], fic["subject"], fic["audiences"]) == (issuer, "system:serviceaccount:apps:web", ["api://AzureADTokenExchange"])
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+                                      "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{api.port}"}}],
+                                      "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "me"}}],
+                                      "users": [{"name": "me", "user": {"token": "fake-token"}}]}))
+    for expected in ("created", "configured"):
+        done = wid.cli("serviceaccount", "create", "--name", "web", "--namespace", "apps", "--identity-name", identity, "-g", rg,
+                       "--cluster", cluster, "--kubeconfig", str(kubeconfig))
+        assert f"serviceaccount/web {expected}" in done.stderr
+    assert api.accounts[("apps", "web")]["metadata"]["annotations"] == {"azure.workload.identity/client-id": client_id}
+    writes = [p for p, _ in api.requests if p.startswith(("POST", "PATCH"))]
+    assert writes == ["POST /api/v1/namespaces/apps/serviceaccounts", "PATCH /api/v1/namespaces/apps/serviceaccounts/web"]

@@ -225,9 +225,17 @@ impl KubeClient {
     }
 
     fn request(&self, path: &str) -> Result<reqwest::RequestBuilder, KubeError> {
+        self.request_with(reqwest::Method::GET, path)
+    }
+
+    fn request_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, KubeError> {
         let mut req = self
             .http
-            .get(format!("{}{path}", self.server))
+            .request(method, format!("{}{path}", self.server))
             .header("accept", "application/json");
         match &self.credentials {
             Credentials::None => {}
@@ -270,6 +278,53 @@ impl KubeClient {
                 body["message"].as_str().unwrap_or_default().to_owned(),
             )),
         }
+    }
+
+    /// Creates the service account, or merges these annotations into the existing one (as
+    /// `kubectl apply` of the seeds' manifest would). Returns whether it was created.
+    pub async fn apply_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+        annotations: &Annotations,
+    ) -> Result<bool, KubeError> {
+        let collection = format!("/api/v1/namespaces/{namespace}/serviceaccounts");
+        let fail = |path: &str, e: reqwest::Error| KubeError::Http(path.to_owned(), e.to_string());
+        let (method, path, body, content_type) = match self.service_account(namespace, name).await?
+        {
+            None => (
+                reqwest::Method::POST,
+                collection.clone(),
+                serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": name, "namespace": namespace, "annotations": annotations}}),
+                "application/json",
+            ),
+            Some(_) => (
+                reqwest::Method::PATCH,
+                format!("{collection}/{name}"),
+                serde_json::json!({"metadata": {"annotations": annotations}}),
+                "application/merge-patch+json",
+            ),
+        };
+        let created = method == reqwest::Method::POST;
+        let response = self
+            .request_with(method, &path)?
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| fail(&path, e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = response.json::<Value>().await.unwrap_or(Value::Null);
+            return Err(KubeError::Status(
+                path,
+                status,
+                body["message"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        Ok(created)
     }
 
     /// `(major, minor)` of the API server, for the native sidecar decision.

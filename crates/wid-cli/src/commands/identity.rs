@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 use wid_client::Method;
 
-const API: &str = "2024-11-30";
+pub const API: &str = "2024-11-30";
 const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 #[derive(Subcommand)]

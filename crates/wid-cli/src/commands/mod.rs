@@ -14,6 +14,7 @@ mod login;
 mod rest;
 mod role;
 mod run;
+mod serviceaccount;
 mod up;
 mod webhook;
 
@@ -68,6 +69,9 @@ pub enum Command {
     Jwks(jwks::JwksArgs),
     /// Run the mutating admission webhook for pods that use workload identity.
     Webhook(webhook::WebhookArgs),
+    /// Federate a cluster's service account with an identity, as azwi does.
+    #[command(subcommand)]
+    Serviceaccount(serviceaccount::ServiceAccountCommand),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -96,6 +100,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Keyvault(c) => keyvault::run(c, &ctx).await,
         Command::Hosts(args) => hosts::run(args, &ctx).await,
         Command::Admin(c) => admin::run(c, &ctx).await,
+        Command::Serviceaccount(c) => serviceaccount::run(c, &ctx).await,
     }
 }
 
