@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wid_client::WidClient;
 
+mod webhook;
+
 #[derive(Parser)]
 struct Cli {
-    /// Data directory of the running wid.
+    /// Data directory of the running wid (all benches but `webhook`).
     #[arg(long, env = "WID_DATA_DIR")]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -37,6 +39,12 @@ enum Bench {
     /// Authenticated secret GET (token verification and RBAC on every request) and durable
     /// secret set, on a vault's data plane.
     Keyvault,
+    /// AdmissionReviews of a 5 KB pod against `wid webhook` pinned to one core, and its memory.
+    Webhook {
+        /// The `wid` binary (default: next to this one).
+        #[arg(long)]
+        wid_bin: Option<PathBuf>,
+    },
 }
 
 struct Target {
@@ -535,8 +543,15 @@ async fn keyvault(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let target = Arc::new(connect(&cli.data_dir).await?);
+    if let Bench::Webhook { wid_bin } = cli.bench {
+        return webhook::run(wid_bin, cli.concurrency, cli.seconds).await;
+    }
+    let data_dir = cli
+        .data_dir
+        .ok_or_else(|| anyhow!("--data-dir (or WID_DATA_DIR) names the running wid to measure"))?;
+    let target = Arc::new(connect(&data_dir).await?);
     match cli.bench {
+        Bench::Webhook { .. } => unreachable!("handled above"),
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
         Bench::Keyvault => keyvault(target, cli.concurrency, cli.seconds).await,

@@ -8,4 +8,4 @@ pub mod mutate;
 pub mod review;
 
 pub use mutate::{mutate, Config, MutationError};
-pub use review::{handle_review, review_target, ServiceAccountLookup};
+pub use review::{handle_review, handle_review_value, review_target, ServiceAccountLookup};

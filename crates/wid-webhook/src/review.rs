@@ -32,9 +32,8 @@ fn target_of(request: &Value) -> (String, String) {
 }
 
 /// Which service account a review needs, so an async caller can fetch it first; `None`
-/// when the body is no review (then [`handle_review`] says why).
-pub fn review_target(body: &[u8]) -> Option<(String, String)> {
-    let review: Value = serde_json::from_slice(body).ok()?;
+/// when it is no review (then [`handle_review_value`] says why).
+pub fn review_target(review: &Value) -> Option<(String, String)> {
     review["request"]
         .is_object()
         .then(|| target_of(&review["request"]))
@@ -58,16 +57,23 @@ fn denied(uid: &Value, api_version: &str, message: String) -> Value {
 /// annotations are denied with a message saying which; a pod needing no change is allowed
 /// without a patch.
 pub fn handle_review(body: &[u8], config: &Config, lookup: &dyn ServiceAccountLookup) -> Value {
-    let review: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return denied(
-                &Value::Null,
-                "admission.k8s.io/v1",
-                format!("the request is not an AdmissionReview: {e}"),
-            )
-        }
-    };
+    match serde_json::from_slice(body) {
+        Ok(review) => handle_review_value(&review, config, lookup),
+        Err(e) => denied(
+            &Value::Null,
+            "admission.k8s.io/v1",
+            format!("the request is not an AdmissionReview: {e}"),
+        ),
+    }
+}
+
+/// As [`handle_review`], for a review already parsed (a server parses once, to find the
+/// service account first).
+pub fn handle_review_value(
+    review: &Value,
+    config: &Config,
+    lookup: &dyn ServiceAccountLookup,
+) -> Value {
     let api_version = match review["apiVersion"].as_str() {
         Some(v @ ("admission.k8s.io/v1" | "admission.k8s.io/v1beta1")) => v.to_owned(),
         _ => "admission.k8s.io/v1".to_owned(),

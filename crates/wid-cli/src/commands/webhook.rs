@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wid_webhook::kube::{KubeClient, ServiceAccountCache};
-use wid_webhook::{handle_review, review_target, Config, ServiceAccountLookup};
+use wid_webhook::{
+    handle_review, handle_review_value, review_target, Config, ServiceAccountLookup,
+};
 
 /// AdmissionReviews of pods are a few KiB; the API server caps requests at 3 MiB.
 const MAX_REVIEW_BYTES: usize = 3 * 1024 * 1024;
@@ -94,14 +96,17 @@ struct Webhook {
 }
 
 async fn mutate(State(hook): State<Arc<Webhook>>, body: Bytes) -> Json<Value> {
-    let found = match review_target(&body) {
+    let Ok(review) = serde_json::from_slice::<Value>(&body) else {
+        return Json(handle_review(&body, &hook.config, &Found(None, None)));
+    };
+    let found = match review_target(&review) {
         Some((ns, sa)) => match hook.accounts.annotations(&ns, &sa).await {
             Ok(a) => Found(a, None),
             Err(e) => Found(None, Some(e.to_string())),
         },
         None => Found(None, None),
     };
-    Json(handle_review(&body, &hook.config, &found))
+    Json(handle_review_value(&review, &hook.config, &found))
 }
 
 /// The manifests template; `${NAME}` placeholders, as envsubst reads them.
