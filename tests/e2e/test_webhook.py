@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import queue
+import socket
 import subprocess
 import threading
 import time
@@ -23,6 +24,7 @@ class FakeApiServer:
 
     def __init__(self):
         self.accounts = {}
+        self.objects = {}
         self.version = 100
         self.events = queue.Queue()
         self.requests = []
@@ -44,6 +46,8 @@ class FakeApiServer:
                 self.wfile.write(data)
 
             def do_GET(self):
+                if self.handled_as_object():
+                    return self.objects()
                 fake.requests.append((self.path, self.headers.get("Authorization")))
                 path, _, query = self.path.partition("?")
                 if self.headers.get("Authorization") != "Bearer fake-token":
@@ -92,10 +96,46 @@ class FakeApiServer:
                 fake.account(namespace, name, annotations, event="ADDED" if create else "MODIFIED")
                 self.send_json(201 if create else 200, fake.accounts[(namespace, name)])
 
+            def objects(self):
+                """Secrets and webhook configurations, kept whole, with resource versions."""
+                fake.requests.append((f"{self.command} {self.path}", self.headers.get("Authorization")))
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length)) if length else None
+                path = self.path.split("?")[0]
+                if self.command == "POST":
+                    key = f"{path}/{body['metadata']['name']}"
+                    if key in fake.objects:
+                        return self.send_json(409, {"kind": "Status", "code": 409, "reason": "AlreadyExists"})
+                elif path not in fake.objects:
+                    return self.send_json(404, {"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"})
+                else:
+                    key = path
+                if self.command == "GET":
+                    return self.send_json(200, fake.objects[key])
+                if self.command == "PUT" and body["metadata"].get("resourceVersion") != fake.objects[key]["metadata"]["resourceVersion"]:
+                    return self.send_json(409, {"kind": "Status", "code": 409, "reason": "Conflict"})
+                if self.command == "PATCH":
+                    assert self.headers.get("Content-Type") == "application/json-patch+json"
+                    body = jsonpatch.apply_patch(fake.objects[key], body)
+                fake.version += 1
+                body["metadata"]["resourceVersion"] = str(fake.version)
+                fake.objects[key] = body
+                self.send_json(201 if self.command == "POST" else 200, body)
+
+            def handled_as_object(self):
+                return "/secrets" in self.path or "/mutatingwebhookconfigurations/" in self.path
+
             def do_POST(self):
+                if self.handled_as_object():
+                    return self.objects()
                 self.write_account(True)
 
+            def do_PUT(self):
+                self.objects()
+
             def do_PATCH(self):
+                if self.handled_as_object():
+                    return self.objects()
                 self.write_account(False)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -307,3 +347,65 @@ def test_serviceaccount_create_federates_and_prints_or_applies(wid, tmp_path):
     assert api.accounts[("apps", "web")]["metadata"]["annotations"] == {"azure.workload.identity/client-id": client_id}
     writes = [p for p, _ in api.requests if p.startswith(("POST", "PATCH"))]
     assert writes == ["POST /api/v1/namespaces/apps/serviceaccounts", "PATCH /api/v1/namespaces/apps/serviceaccounts/web"]
+
+
+def served_certificate(port, ca_pem, hostname):
+    """The webhook's certificate, verified against the CA for the Service's DNS name."""
+    import ssl
+    context = ssl.create_default_context(cadata=ca_pem)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=hostname) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def test_self_managed_certificate_is_published_and_renewed(wid, tmp_path):
+    api = FakeApiServer()
+    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c1"})
+    config_path = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/wid-webhook"
+    api.objects[config_path] = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                                "metadata": {"name": "wid-webhook", "resourceVersion": "1"},
+                                "webhooks": [{"name": "mutation.azure-workload-identity.io", "clientConfig": {"service": {"name": "wid-webhook", "namespace": "wid-system"}}}]}
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+                                      "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{api.port}"}}],
+                                      "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "me"}}],
+                                      "users": [{"name": "me", "user": {"token": "fake-token"}}]}))
+    port = free_port()
+    proc = subprocess.Popen([wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--kubeconfig", str(kubeconfig),
+                             "--tenant-id", wid.creds["tenantId"], "--cert-lifetime", "6s"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "webhook.log", "wb"))
+    try:
+        secret_path = "/api/v1/namespaces/wid-system/secrets/wid-webhook-cert"
+        deadline = time.time() + 20
+
+        def published():
+            return "caBundle" in api.objects[config_path]["webhooks"][0]["clientConfig"]
+
+        while not published() and time.time() < deadline:
+            time.sleep(0.1)
+        assert published(), (tmp_path / "webhook.log").read_text()
+        secret = api.objects[secret_path]
+        assert secret["type"] == "kubernetes.io/tls"
+        ca = base64.b64decode(secret["data"]["ca.crt"]).decode()
+        bundle = api.objects[config_path]["webhooks"][0]["clientConfig"]["caBundle"]
+        assert base64.b64decode(bundle).decode() == ca
+        hostname = "wid-webhook.wid-system.svc"
+        first = None
+        while first is None and time.time() < deadline:
+            try:
+                first = served_certificate(port, ca, hostname)
+            except OSError:
+                time.sleep(0.1)
+        assert first is not None, (tmp_path / "webhook.log").read_text()
+        # A fifth of 6 s left: renewed, from the same CA, and served without a restart.
+        deadline = time.time() + 15
+        renewed = first
+        while renewed == first and time.time() < deadline:
+            time.sleep(0.5)
+            renewed = served_certificate(port, ca, hostname)
+        assert renewed != first
+        assert base64.b64decode(api.objects[secret_path]["data"]["ca.crt"]).decode() == ca
+        assert base64.b64decode(api.objects[config_path]["webhooks"][0]["clientConfig"]["caBundle"]).decode() == ca
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0

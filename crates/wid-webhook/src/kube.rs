@@ -280,6 +280,33 @@ impl KubeClient {
         }
     }
 
+    /// One JSON request: the status and the body (`Null` when it is not JSON).
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: &str,
+    ) -> Result<(u16, Value), KubeError> {
+        let mut req = self
+            .request_with(method, path)?
+            .timeout(Duration::from_secs(10));
+        if let Some(body) = body {
+            req = req
+                .header("content-type", content_type)
+                .body(body.to_string());
+        }
+        let response = req
+            .send()
+            .await
+            .map_err(|e| KubeError::Http(path.to_owned(), e.to_string()))?;
+        let status = response.status().as_u16();
+        Ok((
+            status,
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        ))
+    }
+
     /// Creates the service account, or merges these annotations into the existing one (as
     /// `kubectl apply` of the seeds' manifest would). Returns whether it was created.
     pub async fn apply_service_account(
@@ -363,6 +390,11 @@ impl ServiceAccountCache {
         let runner = cache.clone();
         tokio::spawn(async move { runner.run().await });
         cache
+    }
+
+    /// The API client the cache uses, for the webhook's other calls.
+    pub fn client(&self) -> Arc<KubeClient> {
+        self.client.clone()
     }
 
     pub async fn annotations(

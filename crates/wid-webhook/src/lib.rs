@@ -3,6 +3,7 @@
 //! token volume, and on request the IMDS proxy. Pods are handled as JSON, not as typed
 //! objects, so fields this crate does not know survive the round trip untouched.
 
+pub mod certs;
 pub mod kube;
 pub mod mutate;
 pub mod review;

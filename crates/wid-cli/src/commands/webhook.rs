@@ -51,11 +51,28 @@ enum WebhookCommand {
 struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0:9443")]
     listen: SocketAddr,
-    /// Serving certificate chain (PEM).
-    #[arg(long, required = true)]
+    /// Serving certificate chain (PEM); without it (and --tls-key) the webhook manages its
+    /// own certificate in a Secret and publishes its CA in the webhook configuration.
+    #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
-    #[arg(long, required = true)]
+    #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Self-managed certificate: the Secret that holds it (shared by the replicas).
+    #[arg(long, default_value = "wid-webhook-cert")]
+    cert_secret: String,
+    /// Self-managed certificate: the namespace of the Secret and the Service.
+    #[arg(long, default_value = "wid-system")]
+    namespace: String,
+    /// Self-managed certificate: the Service the certificate names.
+    #[arg(long, default_value = "wid-webhook")]
+    service_name: String,
+    /// Self-managed certificate: the MutatingWebhookConfiguration whose caBundle it keeps.
+    #[arg(long, default_value = "wid-webhook")]
+    webhook_configuration: String,
+    /// Self-managed certificate: lifetime of the serving certificate (Go duration); it is
+    /// renewed when a fifth of it is left.
+    #[arg(long, default_value = "2160h")]
+    cert_lifetime: String,
     /// Kubeconfig to reach the API server; in-cluster configuration otherwise.
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
@@ -154,10 +171,8 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
         return Ok(());
     }
     let args = args.serve;
-    let (Some(tls_cert), Some(tls_key), Some(tenant_id)) =
-        (args.tls_cert, args.tls_key, args.tenant_id)
-    else {
-        anyhow::bail!("--tls-cert, --tls-key and --tenant-id are required");
+    let Some(tenant_id) = args.tenant_id else {
+        anyhow::bail!("--tenant-id (or AZURE_TENANT_ID) is required");
     };
     super::up::init_logging(super::up::LogFormat::Text);
     let client = Arc::new(match &args.kubeconfig {
@@ -186,13 +201,30 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
         config,
         accounts: ServiceAccountCache::start(client),
     });
+    let state = hook.clone();
     let app = Router::new()
         .route("/mutate-v1-pod", post(mutate))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
-        .with_state(hook);
-    let tls = wid_server::tls::server_config_from_files(&tls_cert, &tls_key)?;
+        .with_state(state);
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => wid_server::tls::server_config_from_files(&cert, &key)?,
+        _ => {
+            let lifetime = wid_core::cluster::parse_duration(&args.cert_lifetime)?;
+            wid_webhook::certs::SelfManaged {
+                client: hook.accounts.client(),
+                namespace: args.namespace,
+                secret: args.cert_secret,
+                service: args.service_name,
+                webhook_configuration: args.webhook_configuration,
+                leaf_lifetime: std::time::Duration::from_secs(lifetime.max(1) as u64),
+            }
+            .start()
+            .await
+            .context("managing the serving certificate")?
+        }
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
