@@ -68,7 +68,7 @@ pub enum Command {
     /// Print the JWKS of service-account keys, as `azwi jwks` does.
     Jwks(jwks::JwksArgs),
     /// Run the mutating admission webhook for pods that use workload identity.
-    Webhook(webhook::WebhookArgs),
+    Webhook(Box<webhook::WebhookArgs>),
     /// Federate a cluster's service account with an identity, as azwi does.
     #[command(subcommand)]
     Serviceaccount(serviceaccount::ServiceAccountCommand),
@@ -78,7 +78,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
     match command {
         Command::Up(args) => return up::run(args, data_dir).await.map(|()| None),
         Command::Jwks(args) => return jwks::run(args).map(|()| None),
-        Command::Webhook(args) => return webhook::run(args).await.map(|()| None),
+        Command::Webhook(args) => return webhook::run(*args).await.map(|()| None),
         _ => {}
     }
     let ctx = Context::load(&data_dir)?;
