@@ -11,6 +11,7 @@ mod identity;
 mod jwks;
 mod keyvault;
 mod login;
+mod proxy;
 mod rest;
 mod role;
 mod run;
@@ -69,6 +70,8 @@ pub enum Command {
     Jwks(jwks::JwksArgs),
     /// Run the mutating admission webhook for pods that use workload identity.
     Webhook(Box<webhook::WebhookArgs>),
+    /// Answer IMDS managed-identity token requests with workload identity (the sidecar).
+    Proxy(proxy::ProxyArgs),
     /// Federate a cluster's service account with an identity, as azwi does.
     #[command(subcommand)]
     Serviceaccount(serviceaccount::ServiceAccountCommand),
@@ -79,11 +82,12 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Up(args) => return up::run(args, data_dir).await.map(|()| None),
         Command::Jwks(args) => return jwks::run(args).map(|()| None),
         Command::Webhook(args) => return webhook::run(*args).await.map(|()| None),
+        Command::Proxy(args) => return proxy::run(args).await.map(|()| None),
         _ => {}
     }
     let ctx = Context::load(&data_dir)?;
     match command {
-        Command::Up(_) | Command::Jwks(_) | Command::Webhook(_) => {
+        Command::Up(_) | Command::Jwks(_) | Command::Webhook(_) | Command::Proxy(_) => {
             unreachable!("handled above")
         }
         Command::Group(c) => group::run(c, &ctx).await,

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Token lifetime (Go duration, 10m to 48h).
     #[arg(long, default_value = "1h")]
     duration: String,
+    /// Serve IMDS's managed-identity endpoint to the command instead
+    /// (`AZURE_POD_IDENTITY_AUTHORITY_HOST`), for apps that use ManagedIdentityCredential.
+    #[arg(long)]
+    imds: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -102,9 +106,34 @@ pub async fn run(args: RunArgs, ctx: &Context) -> Result<Option<Value>> {
     command
         .args(rest)
         .env("AZURE_CLIENT_ID", &args.client_id)
-        .env("AZURE_TENANT_ID", &ctx.server.tenant_id)
-        .env("AZURE_AUTHORITY_HOST", format!("{}/", ctx.server.url))
-        .env("AZURE_FEDERATED_TOKEN_FILE", &token_file);
+        .env("AZURE_TENANT_ID", &ctx.server.tenant_id);
+    if args.imds {
+        // The workload-identity variables stay out: with them, azure-identity would skip
+        // IMDS and exchange the token itself.
+        let ca = match &ctx.server.ca_bundle {
+            Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+            None => None,
+        };
+        let proxy = wid_proxy::Proxy::new(wid_proxy::ProxyConfig {
+            default_client_id: Some(args.client_id.clone()),
+            tenant_id: ctx.server.tenant_id.clone(),
+            authority_host: ctx.server.url.clone(),
+            token_file: token_file.clone(),
+            extra_ca: ca,
+        })
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, wid_proxy::router(proxy)).await });
+        command.env(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            format!("http://{addr}"),
+        );
+    } else {
+        command
+            .env("AZURE_AUTHORITY_HOST", format!("{}/", ctx.server.url))
+            .env("AZURE_FEDERATED_TOKEN_FILE", &token_file);
+    }
     if let Some(ca) = &ctx.server.ca_bundle {
         command
             .env("REQUESTS_CA_BUNDLE", ca)
