@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wid_client::WidClient;
 
+mod proxy;
 mod webhook;
 
 #[derive(Parser)]
@@ -41,6 +42,12 @@ enum Bench {
     Keyvault,
     /// AdmissionReviews of a 5 KB pod against `wid webhook` pinned to one core, and its memory.
     Webhook {
+        /// The `wid` binary (default: next to this one).
+        #[arg(long)]
+        wid_bin: Option<PathBuf>,
+    },
+    /// Cached IMDS token requests against `wid proxy` pinned to one core, and its memory.
+    Proxy {
         /// The `wid` binary (default: next to this one).
         #[arg(long)]
         wid_bin: Option<PathBuf>,
@@ -542,16 +549,24 @@ async fn keyvault(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Plain-HTTP clients (the proxy bench) still build a TLS stack: give them aws-lc-rs.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    if let Bench::Webhook { wid_bin } = cli.bench {
-        return webhook::run(wid_bin, cli.concurrency, cli.seconds).await;
+    match cli.bench {
+        Bench::Webhook { wid_bin } => {
+            return webhook::run(wid_bin, cli.concurrency, cli.seconds).await
+        }
+        Bench::Proxy { wid_bin } => {
+            return proxy::run(webhook::wid_binary(wid_bin)?, cli.concurrency, cli.seconds).await
+        }
+        _ => {}
     }
     let data_dir = cli
         .data_dir
         .ok_or_else(|| anyhow!("--data-dir (or WID_DATA_DIR) names the running wid to measure"))?;
     let target = Arc::new(connect(&data_dir).await?);
     match cli.bench {
-        Bench::Webhook { .. } => unreachable!("handled above"),
+        Bench::Webhook { .. } | Bench::Proxy { .. } => unreachable!("handled above"),
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
         Bench::Keyvault => keyvault(target, cli.concurrency, cli.seconds).await,

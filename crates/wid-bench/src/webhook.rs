@@ -90,7 +90,7 @@ async fn fake_api() -> Result<u16> {
     Ok(port)
 }
 
-fn resident_kib(pid: u32, field: &str) -> Option<u64> {
+pub fn resident_kib(pid: u32, field: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
@@ -101,7 +101,7 @@ fn resident_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
-fn wid_binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
+pub fn wid_binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p);
     }
