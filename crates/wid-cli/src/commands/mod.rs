@@ -12,6 +12,7 @@ mod jwks;
 mod keyvault;
 mod login;
 mod proxy;
+mod proxy_init;
 mod rest;
 mod role;
 mod run;
@@ -72,6 +73,8 @@ pub enum Command {
     Webhook(Box<webhook::WebhookArgs>),
     /// Answer IMDS managed-identity token requests with workload identity (the sidecar).
     Proxy(proxy::ProxyArgs),
+    /// Redirect IMDS traffic to the proxy (the proxy's init container; needs NET_ADMIN).
+    ProxyInit(proxy_init::ProxyInitArgs),
     /// Federate a cluster's service account with an identity, as azwi does.
     #[command(subcommand)]
     Serviceaccount(serviceaccount::ServiceAccountCommand),
@@ -83,11 +86,16 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Jwks(args) => return jwks::run(args).map(|()| None),
         Command::Webhook(args) => return webhook::run(*args).await.map(|()| None),
         Command::Proxy(args) => return proxy::run(args).await.map(|()| None),
+        Command::ProxyInit(args) => return proxy_init::run(args).map(|()| None),
         _ => {}
     }
     let ctx = Context::load(&data_dir)?;
     match command {
-        Command::Up(_) | Command::Jwks(_) | Command::Webhook(_) | Command::Proxy(_) => {
+        Command::Up(_)
+        | Command::Jwks(_)
+        | Command::Webhook(_)
+        | Command::Proxy(_)
+        | Command::ProxyInit(_) => {
             unreachable!("handled above")
         }
         Command::Group(c) => group::run(c, &ctx).await,
