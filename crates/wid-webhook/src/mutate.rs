@@ -28,6 +28,8 @@ const MOUNT_PATH: &str = "/var/run/secrets/azure/wi";
 const TOKEN_PATH: &str = "token/azure-identity-token";
 pub const PROXY_INIT_NAME: &str = "azwi-proxy-init";
 pub const PROXY_NAME: &str = "azwi-proxy";
+/// `wid proxy-init --proxy-uid`'s default: the proxy runs as this user.
+pub const PROXY_UID: i64 = 1501;
 
 /// How the webhook was deployed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,7 +250,10 @@ fn inject_proxy(spec: &mut Map<String, Value>, port: i32, config: &Config) {
                 "runAsNonRoot": false,
                 "runAsUser": 0,
             },
-            "env": [{"name": "PROXY_PORT", "value": port.to_string()}],
+            "env": [
+                {"name": "PROXY_PORT", "value": port.to_string()},
+                {"name": "PROXY_UID", "value": PROXY_UID.to_string()},
+            ],
         }));
     }
     let mut sidecar = json!({
@@ -265,6 +270,9 @@ fn inject_proxy(spec: &mut Map<String, Value>, port: i32, config: &Config) {
             "privileged": false,
             "readOnlyRootFilesystem": true,
             "runAsNonRoot": true,
+            // The user proxy-init exempts from the redirect: the proxy's own requests to
+            // the real IMDS must get through.
+            "runAsUser": PROXY_UID,
         },
     });
     let list = if config.native_sidecar {
