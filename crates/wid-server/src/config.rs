@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// CA certificates trusted, besides the system's, when fetching OIDC issuers' keys.
     pub issuer_ca_files: Vec<PathBuf>,
+    /// How often periodic jobs (purging expired soft-deleted items) run.
+    pub job_interval: Duration,
     pub limits: Limits,
 }
 
@@ -58,6 +60,7 @@ impl ServerConfig {
             tls_cert: None,
             tls_key: None,
             issuer_ca_files: Vec::new(),
+            job_interval: Duration::from_secs(60),
             limits: Limits::default(),
         }
     }

@@ -11,6 +11,7 @@ pub mod datadir;
 pub mod error;
 mod graph;
 mod issuer;
+mod jobs;
 pub mod keyring;
 mod serve;
 pub mod state;

@@ -116,6 +116,11 @@ pub async fn start_with_clock(
         verified_tokens: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
+    tokio::spawn(crate::jobs::run(
+        state.clone(),
+        config.job_interval,
+        stop.clone(),
+    ));
     let task = tokio::spawn(serve_tls(
         listener,
         tls.server_config,

@@ -13,6 +13,7 @@ mod db;
 mod error;
 mod groups;
 mod identities;
+mod jobs;
 mod keys;
 mod migrate;
 mod principals;

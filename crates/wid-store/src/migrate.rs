@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0004_role_assignments.sql"),
     ),
     (5, include_str!("../migrations/sqlite/0005_vaults.sql")),
+    (6, include_str!("../migrations/sqlite/0006_leases.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -32,6 +33,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0004_role_assignments.sql"),
     ),
     (5, include_str!("../migrations/postgres/0005_vaults.sql")),
+    (6, include_str!("../migrations/postgres/0006_leases.sql")),
 ];
 
 /// Any constant works, as long as nothing else in the database uses it ("wid_migr").

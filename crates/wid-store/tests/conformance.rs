@@ -79,6 +79,8 @@ conformance! {
         role_assignments_round_trip,
         vaults_soft_delete_and_names,
         secrets_versions_and_soft_delete,
+        leases_have_one_holder,
+        expired_soft_deletes_are_purged,
     ],
     reopen: [migrations_are_idempotent, data_survives_reopen],
     fresh: [concurrent_first_start],
@@ -1677,4 +1679,47 @@ async fn secrets_versions_and_soft_delete(store: Store) {
     store.soft_delete_vault("kv", 50, 60).await.unwrap();
     store.purge_vault("kv").await.unwrap();
     assert_eq!(store.secret("kv", "other", None).await.unwrap(), None);
+}
+
+async fn leases_have_one_holder(store: Store) {
+    assert!(store.try_lease("purge", "a", 100, 30).await.unwrap());
+    assert!(
+        !store.try_lease("purge", "b", 110, 30).await.unwrap(),
+        "held until 130"
+    );
+    assert!(
+        store.try_lease("purge", "a", 120, 30).await.unwrap(),
+        "the holder renews"
+    );
+    assert!(!store.try_lease("purge", "b", 149, 30).await.unwrap());
+    assert!(
+        store.try_lease("purge", "b", 151, 30).await.unwrap(),
+        "expired: taken over"
+    );
+    assert!(!store.try_lease("purge", "a", 152, 30).await.unwrap());
+    assert!(
+        store.try_lease("other", "a", 152, 30).await.unwrap(),
+        "leases are independent"
+    );
+}
+
+async fn expired_soft_deletes_are_purged(store: Store) {
+    store.put_resource_group(&group("rg")).await.unwrap();
+    store.put_vault(&vault("rg", "kv", SUB)).await.unwrap();
+    store.put_vault(&vault("rg", "gone", SUB)).await.unwrap();
+    for name in ["old", "recent", "live"] {
+        store
+            .add_secret_version("kv", name, &version("v1", b"x", 1))
+            .await
+            .unwrap();
+    }
+    store.delete_secret("kv", "old", 10, 100).await.unwrap();
+    store.delete_secret("kv", "recent", 10, 300).await.unwrap();
+    store.soft_delete_vault("gone", 10, 150).await.unwrap();
+    assert_eq!(store.purge_expired(200).await.unwrap(), (1, 1));
+    assert_eq!(store.secret("kv", "old", None).await.unwrap(), None);
+    assert!(store.secret("kv", "recent", None).await.unwrap().is_some());
+    assert!(store.secret("kv", "live", None).await.unwrap().is_some());
+    assert_eq!(store.vault("gone").await.unwrap(), None);
+    assert_eq!(store.purge_expired(200).await.unwrap(), (0, 0));
 }

@@ -34,7 +34,16 @@ fn temp_dir() -> PathBuf {
 
 impl Wid {
     async fn start_in(dir: PathBuf, clock: ManualClock) -> Wid {
-        let config = ServerConfig::new(dir.clone(), "127.0.0.1:0".parse().unwrap());
+        Self::start_configured(dir, clock, |_| {}).await
+    }
+
+    async fn start_configured(
+        dir: PathBuf,
+        clock: ManualClock,
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> Wid {
+        let mut config = ServerConfig::new(dir.clone(), "127.0.0.1:0".parse().unwrap());
+        tweak(&mut config);
         let server = wid_server::start_with_clock(config, Arc::new(clock.clone()))
             .await
             .expect("server starts");

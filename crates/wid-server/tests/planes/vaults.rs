@@ -202,3 +202,65 @@ async fn vaults_follow_azures_rules() {
         .unwrap();
     assert_eq!(deleted["value"][0]["name"], "kv-one");
 }
+
+/// Soft-deleted vaults and secrets go for good once their retention ends, without anyone
+/// purging them: one replica's periodic job does it.
+#[tokio::test]
+async fn retention_ends_in_a_purge() {
+    let wid = Wid::start_configured(
+        super::temp_dir(),
+        wid_core::clock::ManualClock::new(super::T0),
+        |c| {
+            c.job_interval = std::time::Duration::from_millis(100);
+        },
+    )
+    .await;
+    wid.arm(
+        Method::PUT,
+        &wid.sub_path("/resourcegroups/rg?api-version=2021-04-01"),
+        Some(json!({"location": "eastus"})),
+    )
+    .await
+    .unwrap();
+    let path = wid.sub_path(&format!(
+        "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-short?{KV}"
+    ));
+    wid.arm(
+        Method::PUT,
+        &path,
+        Some(body(&wid, json!({"softDeleteRetentionInDays": 7}))),
+    )
+    .await
+    .unwrap();
+    wid.arm(Method::DELETE, &path, None).await.unwrap();
+    let deleted = wid.sub_path(&format!("/providers/Microsoft.KeyVault/deletedVaults?{KV}"));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        deleted_vaults(&wid, &deleted).await,
+        1,
+        "kept while its retention lasts"
+    );
+    wid.clock.advance(7 * 86_400 + 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while deleted_vaults(&wid, &deleted).await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the vault was not purged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Its name is free again.
+    assert_eq!(
+        wid.arm(Method::PUT, &path, Some(body(&wid, json!({}))))
+            .await
+            .unwrap()
+            .status,
+        201
+    );
+}
+
+async fn deleted_vaults(wid: &Wid, path: &str) -> usize {
+    let token = wid.token().await;
+    let (_, body) = wid.raw(Method::GET, path, Some(&token), None).await;
+    body["value"].as_array().map_or(0, Vec::len)
+}
