@@ -26,13 +26,7 @@ impl Federation {
     pub(super) async fn start(fic_issuer: Option<&str>, fic_subject: Option<&str>) -> Federation {
         let wid = Wid::start().await;
         let (key, _) = SigningKey::generate_rsa().unwrap();
-        wid.arm(
-            Method::PUT,
-            &wid.sub_path("/resourcegroups/rg?api-version=2021-04-01"),
-            Some(json!({"location": "eastus"})),
-        )
-        .await
-        .unwrap();
+        wid.group("rg").await;
         let cluster = wid
             .arm(
                 Method::PUT,

@@ -10,13 +10,7 @@ use wid_client::WidClient;
 async fn rotation_reseals_everything_and_the_old_key_can_go() {
     let wid = Wid::start().await;
     let sub = wid.info().subscription_id.clone();
-    wid.arm(
-        Method::PUT,
-        &wid.sub_path("/resourcegroups/rg?api-version=2021-04-01"),
-        Some(json!({"location": "eastus"})),
-    )
-    .await
-    .unwrap();
+    wid.group("rg").await;
     let vault = wid
         .arm(
             Method::PUT,

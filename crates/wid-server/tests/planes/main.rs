@@ -86,6 +86,17 @@ impl Wid {
             .await
     }
 
+    /// Creates the resource group `name` in eastus.
+    async fn group(&self, name: &str) {
+        self.arm(
+            Method::PUT,
+            &self.sub_path(&format!("/resourcegroups/{name}?api-version=2021-04-01")),
+            Some(json!({"location": "eastus"})),
+        )
+        .await
+        .unwrap();
+    }
+
     fn sub_path(&self, rest: &str) -> String {
         format!("/subscriptions/{}{rest}", self.info().subscription_id)
     }

@@ -19,13 +19,7 @@ fn body(wid: &Wid, extra: Value) -> Value {
 #[tokio::test]
 async fn vaults_follow_azures_rules() {
     let wid = Wid::start().await;
-    wid.arm(
-        Method::PUT,
-        &wid.sub_path("/resourcegroups/rg?api-version=2021-04-01"),
-        Some(json!({"location": "eastus"})),
-    )
-    .await
-    .unwrap();
+    wid.group("rg").await;
     let path = |name: &str| {
         wid.sub_path(&format!(
             "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/{name}?{KV}"
@@ -215,13 +209,7 @@ async fn retention_ends_in_a_purge() {
         },
     )
     .await;
-    wid.arm(
-        Method::PUT,
-        &wid.sub_path("/resourcegroups/rg?api-version=2021-04-01"),
-        Some(json!({"location": "eastus"})),
-    )
-    .await
-    .unwrap();
+    wid.group("rg").await;
     let path = wid.sub_path(&format!(
         "/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-short?{KV}"
     ));
