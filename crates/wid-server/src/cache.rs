@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,16 @@ const MAX_ENTRIES: usize = 100_000;
 
 pub struct TtlCache<V> {
     entries: RwLock<HashMap<String, (Instant, Arc<V>)>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl<V> Default for TtlCache<V> {
     fn default() -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 }
@@ -42,9 +47,11 @@ impl<V> TtlCache<V> {
             .get(key)
         {
             if at.elapsed() < TTL {
+                self.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(found.clone());
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let loaded_at = Instant::now();
         let value = Arc::new(load().await?);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
@@ -53,6 +60,14 @@ impl<V> TtlCache<V> {
         }
         entries.insert(key.to_owned(), (loaded_at, value.clone()));
         Ok(value)
+    }
+
+    /// (hits, misses) so far, for the metrics.
+    pub fn lookups(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     pub fn clear(&self) {

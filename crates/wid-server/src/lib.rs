@@ -13,6 +13,7 @@ mod graph;
 mod issuer;
 mod jobs;
 pub mod keyring;
+mod metrics;
 mod serve;
 pub mod state;
 pub mod sts;
@@ -41,6 +42,9 @@ pub fn app(state: AppState) -> Router {
         .merge(graph::router())
         .merge(arm::router(&state))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), record))
         .fallback(arm::fallback)
         .with_state(state.clone());
     let by_path = routed.map_request(|mut req: Request| {
@@ -58,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         req
     });
     let vaults = vault::router()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), record))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .with_state(state.clone());
     let dispatch = move |mut req: Request| {
@@ -85,6 +90,60 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
+}
+
+/// Which plane a matched route belongs to, for the metrics.
+fn plane_of(route: &str, vault_host: bool) -> &'static str {
+    if vault_host {
+        "keyvault"
+    } else if route.starts_with("/subscriptions") || route == "/tenants" {
+        "arm"
+    } else if route.contains("{issuer}") {
+        "issuer"
+    } else if route.starts_with("/v1.0") {
+        "graph"
+    } else if route.starts_with("/{tenant}") || route.starts_with("/common") {
+        "sts"
+    } else {
+        "operations"
+    }
+}
+
+/// Counts every routed request by plane, route template and status, with its latency.
+async fn record(
+    State(state): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let plane = plane_of(&route, req.extensions().get::<vault::VaultHost>().is_some());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    state
+        .metrics
+        .request(plane, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Prometheus exposition of [`metrics::Metrics`], the caches and the database pool.
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let lookups = |name, (hits, misses)| (name, hits, misses);
+    let caches = [
+        lookups("clients", state.clients.lookups()),
+        lookups("role_assignments", state.role_assignments.lookups()),
+        lookups("vaults", state.vaults.lookups()),
+        lookups("verified_tokens", state.verified_tokens.lookups()),
+    ];
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(&caches, state.store.pool_stats()),
+    )
 }
 
 /// Liveness that also proves the database answers.

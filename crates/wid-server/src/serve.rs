@@ -114,6 +114,7 @@ pub async fn start_with_clock(
         role_assignments: Default::default(),
         vaults: Default::default(),
         verified_tokens: Default::default(),
+        metrics: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
     tokio::spawn(crate::jobs::run(

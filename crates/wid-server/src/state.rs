@@ -35,6 +35,7 @@ pub struct Shared {
     pub role_assignments: TtlCache<Vec<RoleAssignment>>,
     /// Live vaults with their data keys opened (`None`: no such vault).
     pub vaults: TtlCache<Option<crate::vault::OpenVault>>,
+    pub metrics: crate::metrics::Metrics,
     /// Key Vault bearer tokens whose signature, issuer and audience were verified.
     pub verified_tokens: TtlCache<crate::access_token::AccessClaims>,
 }

@@ -93,6 +93,11 @@ impl Store {
         self.inner.backend
     }
 
+    /// Open and idle connections of the pool.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.inner.pool.size(), self.inner.pool.num_idle())
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.pool().execute("SELECT 1").await?;
         Ok(())

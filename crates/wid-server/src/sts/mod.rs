@@ -95,6 +95,7 @@ async fn token(
     let request = TokenRequest::from_form(&body, authorization);
     match token::issue(&state, &tenant, &request, endpoint).await {
         Ok(issued) => {
+            state.metrics.token_issued();
             let mut response = match endpoint {
                 Endpoint::V2 => Json(TokenResponseV2 {
                     token_type: "Bearer".to_owned(),
@@ -118,6 +119,7 @@ async fn token(
             response
         }
         Err(e) => {
+            state.metrics.token_refused(e.code);
             tracing::info!(code = e.code, client_id = ?request.client_id, "token request refused");
             e.into_response_at(state.now(), &correlation)
         }

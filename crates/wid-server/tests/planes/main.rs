@@ -774,3 +774,60 @@ async fn restart_keeps_installation_and_data() {
     }
     wid.stop().await;
 }
+
+#[tokio::test]
+async fn readiness_and_metrics() {
+    let wid = Wid::start().await;
+    let (status, _) = wid.raw(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200);
+    let tenant = wid.creds.tenant_id.clone();
+    let scope = format!("{}.default", wid.info().management_resource);
+    let (status, _) = wid
+        .post_form(
+            &format!("/{tenant}/oauth2/v2.0/token"),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "0c4a3d2e-0000-4000-8000-000000000000"),
+                ("client_secret", "x"),
+                ("scope", &scope),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    wid.arm(
+        Method::GET,
+        &wid.sub_path("/resourcegroups?api-version=2021-04-01"),
+        None,
+    )
+    .await
+    .unwrap();
+    let text = wid
+        .client
+        .http()
+        .get(wid.client.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("wid_token_failures_total{code=\"700016\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("wid_tokens_issued_total 1\n"), "{text}");
+    assert!(text.contains("wid_http_requests_total{plane=\"sts\",route=\"/{tenant}/oauth2/v2.0/token\",status=\"400\"} 1"), "{text}");
+    assert!(text.contains("wid_http_requests_total{plane=\"arm\",route=\"/subscriptions/{sub}/resourcegroups\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains("wid_http_request_duration_seconds_count{plane=\"arm\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wid_cache_lookups_total{cache=\"role_assignments\",result=\"miss\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wid_db_pool_connections{state=\"open\"}"),
+        "{text}"
+    );
+}

@@ -1,0 +1,147 @@
+//! Prometheus metrics at `/metrics`: requests by plane, route and status with a latency
+//! histogram, token issuance and refusals by AADSTS code, cache hit ratios and the database
+//! pool. Plain counters behind one lock: a scrape every few seconds is cheap, and requests
+//! only ever add.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: BTreeMap<(&'static str, String, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+    tokens_issued: u64,
+    token_failures: BTreeMap<u32, u64>,
+}
+
+#[derive(Default)]
+pub struct Metrics(Mutex<Counters>);
+
+impl Metrics {
+    pub fn request(&self, plane: &'static str, route: &str, status: u16, took: Duration) {
+        let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *c.requests
+            .entry((plane, route.to_owned(), status))
+            .or_default() += 1;
+        let h = c.latency.entry(plane).or_default();
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    pub fn token_issued(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tokens_issued += 1;
+    }
+
+    pub fn token_refused(&self, aadsts: u32) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .token_failures
+            .entry(aadsts)
+            .or_default() += 1;
+    }
+
+    /// The exposition text; `caches` are (name, hits, misses), `pool` (size, idle).
+    pub fn render(&self, caches: &[(&str, u64, u64)], pool: (u32, usize)) -> String {
+        let c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP wid_http_requests_total Requests answered, by plane, route and status."
+        );
+        let _ = writeln!(out, "# TYPE wid_http_requests_total counter");
+        for ((plane, route, status), n) in &c.requests {
+            let _ = writeln!(
+                out,
+                "wid_http_requests_total{{plane=\"{plane}\",route=\"{}\",status=\"{status}\"}} {n}",
+                route.replace('"', "'")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wid_http_request_duration_seconds Time to answer, by plane."
+        );
+        let _ = writeln!(out, "# TYPE wid_http_request_duration_seconds histogram");
+        for (plane, h) in &c.latency {
+            for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(out, "wid_http_request_duration_seconds_bucket{{plane=\"{plane}\",le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "wid_http_request_duration_seconds_bucket{{plane=\"{plane}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "wid_http_request_duration_seconds_sum{{plane=\"{plane}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "wid_http_request_duration_seconds_count{{plane=\"{plane}\"}} {}",
+                h.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wid_tokens_issued_total Access tokens issued by the identity plane."
+        );
+        let _ = writeln!(out, "# TYPE wid_tokens_issued_total counter");
+        let _ = writeln!(out, "wid_tokens_issued_total {}", c.tokens_issued);
+        let _ = writeln!(
+            out,
+            "# HELP wid_token_failures_total Token requests refused, by AADSTS code."
+        );
+        let _ = writeln!(out, "# TYPE wid_token_failures_total counter");
+        for (code, n) in &c.token_failures {
+            let _ = writeln!(out, "wid_token_failures_total{{code=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wid_cache_lookups_total Hot-path cache lookups, by cache and result."
+        );
+        let _ = writeln!(out, "# TYPE wid_cache_lookups_total counter");
+        for (name, hits, misses) in caches {
+            let _ = writeln!(
+                out,
+                "wid_cache_lookups_total{{cache=\"{name}\",result=\"hit\"}} {hits}"
+            );
+            let _ = writeln!(
+                out,
+                "wid_cache_lookups_total{{cache=\"{name}\",result=\"miss\"}} {misses}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wid_db_pool_connections Database connections, open and idle."
+        );
+        let _ = writeln!(out, "# TYPE wid_db_pool_connections gauge");
+        let _ = writeln!(out, "wid_db_pool_connections{{state=\"open\"}} {}", pool.0);
+        let _ = writeln!(out, "wid_db_pool_connections{{state=\"idle\"}} {}", pool.1);
+        out
+    }
+}
