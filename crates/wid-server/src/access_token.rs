@@ -51,11 +51,12 @@ pub fn verify(
     audience_ok: impl Fn(&str) -> bool,
 ) -> Result<AccessClaims, TokenError> {
     let jwt = wid_jose::decode(token).map_err(|_| TokenError::Malformed)?;
+    let keys = state.keys.get();
     let key = jwt
         .header
         .kid
         .as_deref()
-        .and_then(|kid| state.keys.verifying(kid))
+        .and_then(|kid| keys.verifying(kid))
         .ok_or(TokenError::UnknownKey)?;
     jwt.verify(key).map_err(|_| TokenError::BadSignature)?;
     let claims: AccessClaims = jwt.claims().map_err(|_| TokenError::MissingClaims)?;

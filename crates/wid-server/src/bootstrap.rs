@@ -6,18 +6,16 @@
 use crate::config::ServerConfig;
 use crate::datadir::{self, AdminCredentials};
 use crate::error::ServerError;
-use crate::keyring::SIGNING_KEY_PURPOSE;
 use wid_core::clock::Clock;
 use wid_core::model::{RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant};
 use wid_core::seal::KeyRing;
-use wid_jose::SigningKey;
 use wid_store::Store;
 
 pub struct Installation {
     pub tenant: Tenant,
     pub subscription: Subscription,
-    /// Oldest first; the newest signs.
-    pub signing_keys: Vec<SigningKey>,
+    /// Oldest first.
+    pub signing_keys: Vec<SigningKeyRecord>,
     pub admin: AdminCredentials,
 }
 
@@ -124,33 +122,20 @@ fn insert_once(result: Result<(), wid_store::StoreError>) -> Result<(), ServerEr
     }
 }
 
+/// The tenant's key records, oldest first; a first start generates the first key.
 async fn signing_keys(
     store: &Store,
     ring: &KeyRing,
     tenant_id: &str,
     clock: &dyn Clock,
-) -> Result<Vec<SigningKey>, ServerError> {
-    let mut records = store.signing_keys(tenant_id).await?;
-    if records.is_empty() {
-        let (key, pkcs8) = SigningKey::generate_rsa()?;
-        let record = SigningKeyRecord {
-            kid: key.kid().to_owned(),
-            tenant_id: tenant_id.to_owned(),
-            alg: key.algorithm().to_string(),
-            public_spki_der: key.public_spki_der(),
-            sealed_private_key: ring.seal(&pkcs8, SIGNING_KEY_PURPOSE)?,
-            created_at: clock.now_unix(),
-        };
-        store.insert_signing_key(&record).await?;
-        records = store.signing_keys(tenant_id).await?;
+) -> Result<Vec<SigningKeyRecord>, ServerError> {
+    let records = store.signing_keys(tenant_id).await?;
+    if !records.is_empty() {
+        return Ok(records);
     }
-    records
-        .iter()
-        .map(|r| {
-            let der = ring.open(&r.sealed_private_key, SIGNING_KEY_PURPOSE)?;
-            Ok(SigningKey::from_pkcs8_der(&der)?)
-        })
-        .collect()
+    let record = crate::tenant_keys::generate(ring, tenant_id, clock.now_unix())?;
+    insert_once(store.insert_signing_key(&record).await)?;
+    Ok(store.signing_keys(tenant_id).await?)
 }
 
 /// Reuses the data directory's admin when the database knows it and the secret still

@@ -23,8 +23,10 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// CA certificates trusted, besides the system's, when fetching OIDC issuers' keys.
     pub issuer_ca_files: Vec<PathBuf>,
-    /// How often periodic jobs (purging expired soft-deleted items) run.
+    /// How often periodic jobs (purging expired soft-deleted items, rotating the tenant's
+    /// signing keys) run.
     pub job_interval: Duration,
+    pub signing_key_rotation: wid_core::key_rotation::RotationPolicy,
     pub limits: Limits,
 }
 
@@ -61,6 +63,7 @@ impl ServerConfig {
             tls_key: None,
             issuer_ca_files: Vec::new(),
             job_interval: Duration::from_secs(60),
+            signing_key_rotation: Default::default(),
             limits: Limits::default(),
         }
     }
@@ -89,8 +92,11 @@ impl ServerConfig {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("wid.db").display()))
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join(crate::datadir::DATABASE).display()
+            )
+        })
     }
 }

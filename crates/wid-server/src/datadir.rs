@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub const SERVER_INFO: &str = "server.json";
 pub const CREDENTIALS: &str = "credentials.json";
 pub const KEK_FILE: &str = "kek";
+/// The embedded default database.
+pub const DATABASE: &str = "wid.db";
 pub const CA_CERT: &str = "ca.pem";
 pub const CA_KEY: &str = "ca.key.sealed";
 pub const TLS_CERT: &str = "tls.pem";

@@ -1,12 +1,17 @@
 //! Periodic work that must run once across all replicas, not once per replica: purging the
-//! secrets and vaults soft delete has kept past their scheduled purge date. A replica runs a
-//! round only while it holds the round's lease in the database.
+//! secrets and vaults soft delete has kept past their scheduled purge date, and rotating the
+//! tenant's token-signing keys. A replica runs a job's round only while it holds that job's
+//! lease in the database; when the holder dies, its lease expires and another replica takes
+//! the job over.
 
+use crate::error::ServerError;
 use crate::state::AppState;
 use std::time::Duration;
 use tokio::sync::watch;
+use wid_core::key_rotation;
 
 const PURGE_LEASE: &str = "purge-soft-deleted";
+const ROTATION_LEASE: &str = "rotate-signing-keys";
 
 /// Runs the jobs every `interval` until `stop` changes.
 pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
@@ -19,8 +24,8 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
             _ = stop.changed() => return,
         }
         let now = state.now();
-        match state.store.try_lease(PURGE_LEASE, &holder, now, ttl).await {
-            Ok(true) => match state.store.purge_expired(now).await {
+        if holds(&state, PURGE_LEASE, &holder, now, ttl).await {
+            match state.store.purge_expired(now).await {
                 Ok((0, 0)) => {}
                 Ok((secrets, vaults)) => tracing::info!(
                     secrets,
@@ -28,9 +33,43 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
                     "purged soft-deleted items past their purge date"
                 ),
                 Err(e) => tracing::warn!(error = %e, "purging soft-deleted items failed"),
-            },
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "taking the purge lease failed"),
+            }
+        }
+        if holds(&state, ROTATION_LEASE, &holder, now, ttl).await {
+            if let Err(e) = rotate_signing_keys(&state, now).await {
+                tracing::warn!(error = %e, "rotating the tenant's signing keys failed");
+            }
         }
     }
+}
+
+async fn holds(state: &AppState, lease: &str, holder: &str, now: i64, ttl: i64) -> bool {
+    match state.store.try_lease(lease, holder, now, ttl).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(lease, error = %e, "taking a job lease failed");
+            false
+        }
+    }
+}
+
+/// Adds a key when the newest is a rotation period old and retires keys whose tokens have
+/// all expired (see [`key_rotation::plan`]). Every replica picks the change up through the
+/// change generations, well before the new key starts signing.
+async fn rotate_signing_keys(state: &AppState, now: i64) -> Result<(), ServerError> {
+    let tenant = &state.tenant.id;
+    let records = state.store.signing_keys(tenant).await?;
+    let created: Vec<i64> = records.iter().map(|r| r.created_at).collect();
+    let plan = key_rotation::plan(&created, now, &state.config.signing_key_rotation);
+    if plan.add_key {
+        let record = crate::tenant_keys::generate(&state.kek.get(), tenant, now)?;
+        state.store.insert_signing_key(&record).await?;
+        tracing::info!(kid = %record.kid, "published a new token-signing key");
+    }
+    for index in plan.retire {
+        let kid = &records[index].kid;
+        state.store.delete_signing_key(tenant, kid).await?;
+        tracing::info!(kid = %kid, "retired a superseded token-signing key");
+    }
+    Ok(())
 }

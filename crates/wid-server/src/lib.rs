@@ -6,6 +6,7 @@ mod access_token;
 pub mod arm;
 pub mod bootstrap;
 mod cache;
+mod coherence;
 pub mod config;
 pub mod datadir;
 pub mod error;
@@ -14,9 +15,11 @@ mod issuer;
 mod jobs;
 pub mod keyring;
 mod metrics;
+mod request_log;
 mod serve;
 pub mod state;
 pub mod sts;
+mod tenant_keys;
 pub mod tls;
 mod vault;
 
@@ -90,6 +93,7 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
+        .layer(axum::middleware::from_fn(request_log::trace))
 }
 
 /// Which plane a matched route belongs to, for the metrics.

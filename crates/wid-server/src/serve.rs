@@ -3,11 +3,13 @@
 //! clients can't pin resources.
 
 use crate::bootstrap::{self, Installation};
+use crate::cache::TtlCache;
 use crate::config::ServerConfig;
 use crate::datadir::{self, ServerInfo};
 use crate::error::ServerError;
-use crate::state::{AppState, Shared, TenantKeys};
+use crate::state::{AppState, Shared};
 use crate::sts::issuers::IssuerKeys;
+use crate::tenant_keys::SharedTenantKeys;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -20,6 +22,10 @@ use tokio::task::JoinHandle;
 use wid_core::clock::{Clock, SystemClock};
 use wid_core::cloud::Cloud;
 use wid_store::Store;
+
+/// Verifying a bearer token costs an RSA operation; a verified one is remembered briefly,
+/// with its expiry still checked on every use.
+const VERIFIED_TOKENS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A started server: what it serves, and how to stop it.
 pub struct RunningServer {
@@ -58,6 +64,13 @@ pub async fn start_with_clock(
         .local_addr()
         .map_err(ServerError::io("reading the listen address"))?;
     config.listen = local_addr;
+    let activation = config.signing_key_rotation.activation;
+    if activation <= crate::coherence::PROPAGATION_BOUND.as_secs() as i64 {
+        return Err(ServerError::Config(format!(
+            "a new signing key must be published for longer than every replica takes to load it ({} s); got {activation} s",
+            crate::coherence::PROPAGATION_BOUND.as_secs()
+        )));
+    }
     datadir::ensure_dir(&config.data_dir)
         .map_err(ServerError::io("creating the data directory"))?;
     let database = config.database_url();
@@ -77,8 +90,11 @@ pub async fn start_with_clock(
             "re-sealed values under the current key-encryption key"
         );
     }
-    let keys = TenantKeys::new(signing_keys)
-        .ok_or_else(|| ServerError::Config("no signing key".into()))?;
+    let keys = SharedTenantKeys::new(crate::tenant_keys::open(
+        &signing_keys,
+        &ring,
+        &config.signing_key_rotation,
+    )?);
     let cloud = Cloud {
         public_url: config.effective_public_url(),
         dns_suffix: config.dns_suffix.clone(),
@@ -110,13 +126,14 @@ pub async fn start_with_clock(
         kek: crate::keyring::SharedKeyRing::new(ring),
         config: config.clone(),
         issuer_keys,
-        clients: Default::default(),
-        role_assignments: Default::default(),
-        vaults: Default::default(),
-        verified_tokens: Default::default(),
+        clients: TtlCache::new(crate::cache::RESYNC),
+        role_assignments: TtlCache::new(crate::cache::RESYNC),
+        vaults: TtlCache::new(crate::cache::RESYNC),
+        verified_tokens: TtlCache::new(VERIFIED_TOKENS_FOR),
         metrics: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
+    tokio::spawn(crate::coherence::follow(state.clone(), stop.clone()));
     tokio::spawn(crate::jobs::run(
         state.clone(),
         config.job_interval,

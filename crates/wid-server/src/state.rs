@@ -1,16 +1,14 @@
-//! What every handler shares. Built once at start; the signing key is parsed here and never
-//! per request.
+//! What every handler shares, built once at start. Keys are parsed when they change (see
+//! `tenant_keys`), never per request.
 
 use crate::cache::TtlCache;
 use crate::config::Limits;
 use crate::keyring::SharedKeyRing;
 use crate::sts::issuers::IssuerKeys;
-use std::collections::HashMap;
 use std::sync::Arc;
 use wid_core::clock::Clock;
 use wid_core::cloud::Cloud;
 use wid_core::model::{FederatedCredential, ManagedIdentity, RoleAssignment, Subscription, Tenant};
-use wid_jose::{Jwks, SigningKey, VerifyingKey};
 use wid_store::Store;
 
 #[derive(Clone)]
@@ -22,7 +20,7 @@ pub struct Shared {
     pub cloud: Cloud,
     pub tenant: Tenant,
     pub subscription: Subscription,
-    pub keys: TenantKeys,
+    pub keys: crate::tenant_keys::SharedTenantKeys,
     pub limits: Limits,
     /// Seals what wid keeps private (issuer keys, vault data keys, backups).
     pub kek: SharedKeyRing,
@@ -54,43 +52,5 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now_unix()
-    }
-}
-
-/// The tenant's token keys: the newest signs, all verify and are published.
-pub struct TenantKeys {
-    signing: SigningKey,
-    verifying: HashMap<String, VerifyingKey>,
-    jwks: Jwks,
-}
-
-impl TenantKeys {
-    /// `keys` oldest first, at least one.
-    pub fn new(mut keys: Vec<SigningKey>) -> Option<Self> {
-        let verifying: HashMap<_, _> = keys
-            .iter()
-            .map(|k| (k.kid().to_owned(), k.verifying_key()))
-            .collect();
-        let jwks = Jwks {
-            keys: keys.iter().map(|k| k.verifying_key().to_jwk()).collect(),
-        };
-        let signing = keys.pop()?;
-        Some(Self {
-            signing,
-            verifying,
-            jwks,
-        })
-    }
-
-    pub fn signing(&self) -> &SigningKey {
-        &self.signing
-    }
-
-    pub fn verifying(&self, kid: &str) -> Option<&VerifyingKey> {
-        self.verifying.get(kid)
-    }
-
-    pub fn jwks(&self) -> &Jwks {
-        &self.jwks
     }
 }

@@ -1,6 +1,7 @@
 //! Clusters and their issuer keys. A cluster is found by its ARM coordinates or, when its
 //! issuer documents are fetched, by the issuer id in the URL.
 
+use crate::changes::Topic;
 use crate::codec::{self, key, IdentityKeys};
 use crate::error::{conflict_if_taken, is_missing_parent};
 use crate::identities::group_name;
@@ -83,7 +84,7 @@ impl Store {
             for k in initial_keys {
                 insert_key(&mut tx, &c.issuer_id, k).await?;
             }
-            tx.commit().await?;
+            tx.commit_changing(&[Topic::IssuerKeys]).await?;
             return Ok((
                 Cluster {
                     resource_group: group,
@@ -109,7 +110,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Conflict("the cluster was deleted concurrently".into()))?;
         let stored = cluster(&row, group)?;
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::IssuerKeys]).await?;
         Ok((stored, false))
     }
 
@@ -178,7 +179,7 @@ impl Store {
             .execute(tx.conn())
             .await?
             .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::IssuerKeys]).await?;
         Ok(deleted > 0)
     }
 
@@ -206,7 +207,7 @@ impl Store {
                 .await?;
         }
         insert_key(&mut tx, issuer_id, k).await?;
-        tx.commit().await
+        tx.commit_changing(&[Topic::IssuerKeys]).await
     }
 
     /// Unpublishes a key. The signing key cannot be removed: rotate first.
@@ -236,7 +237,7 @@ impl Store {
             .bind(kid)
             .execute(tx.conn())
             .await?;
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::IssuerKeys]).await?;
         Ok(true)
     }
 

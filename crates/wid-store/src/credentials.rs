@@ -2,6 +2,7 @@
 //! per identity) span all credentials of an identity, so every write checks and changes them
 //! in one transaction holding the identity's lock.
 
+use crate::changes::Topic;
 use crate::codec::{self, IdentityKeys};
 use crate::error::conflict_if_taken;
 use crate::identities::{identity_exists, lock_identity};
@@ -115,7 +116,7 @@ impl Store {
                 (c.clone(), true)
             }
         };
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Credentials]).await?;
         Ok(stored)
     }
 
@@ -187,7 +188,7 @@ impl Store {
             .execute(tx.conn())
             .await?
             .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Credentials]).await?;
         Ok(deleted > 0)
     }
 

@@ -1,6 +1,7 @@
 //! Resource groups. Deleting one takes its identities and their credentials with it (foreign
 //! keys with ON DELETE CASCADE), as deleting a resource group does in Azure.
 
+use crate::changes::Topic;
 use crate::codec::{self, key};
 use crate::{Store, StoreError};
 use sqlx::any::AnyRow;
@@ -109,7 +110,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&Topic::ALL).await?;
         Ok(deleted > 0)
     }
 }

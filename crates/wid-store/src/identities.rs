@@ -1,6 +1,7 @@
 //! User-assigned managed identities. An identity lives in a resource group, and is found
 //! either by its ARM coordinates or, for the token exchange, by its client id.
 
+use crate::changes::Topic;
 use crate::codec::{self, key, IdentityKeys};
 use crate::error::{conflict_if_taken, is_missing_parent};
 use crate::{Backend, Store, StoreError};
@@ -196,7 +197,8 @@ impl Store {
         {
             return Err(StoreError::ResourceGroupNotFound);
         }
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Credentials, Topic::RoleAssignments])
+            .await?;
         Ok(deleted > 0)
     }
 }

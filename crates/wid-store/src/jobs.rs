@@ -1,6 +1,7 @@
 //! What periodic jobs need from the store: a lease so that one replica runs them, and the
 //! purge of soft-deleted secrets and vaults whose retention has ended.
 
+use crate::changes::Topic;
 use crate::{Store, StoreError};
 use sqlx::Row;
 
@@ -51,7 +52,11 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        if vaults > 0 {
+            tx.commit_changing(&[Topic::Vaults]).await?;
+        } else {
+            tx.commit().await?;
+        }
         Ok((secrets, vaults))
     }
 }

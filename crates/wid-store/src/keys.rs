@@ -1,6 +1,7 @@
 //! Token-signing keys of tenants. The private half arrives sealed; the store never sees it
 //! in the clear.
 
+use crate::changes::Topic;
 use crate::codec::key;
 use crate::error::conflict_if_taken;
 use crate::{Store, StoreError};
@@ -25,7 +26,20 @@ impl Store {
         .execute(tx.conn())
         .await
         .map_err(conflict_if_taken("a signing key with this kid"))?;
-        tx.commit().await
+        tx.commit_changing(&[Topic::SigningKeys]).await
+    }
+
+    /// Removes a retired key from the tenant's published keys; whether it was there.
+    pub async fn delete_signing_key(&self, tenant_id: &str, kid: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM signing_keys WHERE tenant_key = $1 AND kid = $2")
+            .bind(key(tenant_id))
+            .bind(kid)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        tx.commit_changing(&[Topic::SigningKeys]).await?;
+        Ok(deleted > 0)
     }
 
     /// Oldest first, so the newest key, the one to sign with, is last.

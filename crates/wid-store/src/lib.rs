@@ -6,6 +6,7 @@
 //! serialized with its rivals, so the rules of `wid_core` hold even under concurrent requests
 //! and across replicas.
 
+mod changes;
 mod clusters;
 mod codec;
 mod credentials;
@@ -24,6 +25,7 @@ mod settings;
 mod tenancy;
 mod vaults;
 
+pub use changes::Topic;
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use sealed::SealedValue;

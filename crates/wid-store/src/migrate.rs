@@ -20,6 +20,10 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/sqlite/0005_vaults.sql")),
     (6, include_str!("../migrations/sqlite/0006_leases.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_change_generations.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -34,7 +38,20 @@ const POSTGRES: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/postgres/0005_vaults.sql")),
     (6, include_str!("../migrations/postgres/0006_leases.sql")),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_change_generations.sql"),
+    ),
 ];
+
+/// The schema version this build creates and expects.
+pub(crate) fn current_version(backend: Backend) -> i64 {
+    let migrations = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    migrations.last().map_or(0, |&(version, _)| version)
+}
 
 /// Any constant works, as long as nothing else in the database uses it ("wid_migr").
 const POSTGRES_LOCK_KEY: i64 = 0x7769_645f_6d69_6772;

@@ -1,6 +1,7 @@
 //! Role assignments. They are read far more than written (every authorized request reads
 //! the caller's), so lookups by principal have their own index.
 
+use crate::changes::Topic;
 use crate::codec::{self, key};
 use crate::{Store, StoreError};
 use sqlx::any::AnyRow;
@@ -71,7 +72,7 @@ impl Store {
             }
             _ => crate::error::conflict_if_taken("a role assignment with this name")(e),
         })?;
-        tx.commit().await
+        tx.commit_changing(&[Topic::RoleAssignments]).await
     }
 
     pub async fn role_assignment(&self, name: &str) -> Result<Option<RoleAssignment>, StoreError> {
@@ -97,7 +98,7 @@ impl Store {
         .fetch_optional(tx.conn())
         .await?;
         let deleted = row.as_ref().map(assignment).transpose()?;
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::RoleAssignments]).await?;
         Ok(deleted)
     }
 

@@ -1,6 +1,7 @@
 //! Key vaults. A vault's row outlives its deletion (soft delete) until it is purged, and
 //! its name stays reserved meanwhile, as Azure's does.
 
+use crate::changes::Topic;
 use crate::codec::{self, key};
 use crate::identities::group_name;
 use crate::{Store, StoreError};
@@ -102,7 +103,7 @@ impl Store {
                 )
             }
         };
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Vaults]).await?;
         Ok(stored)
     }
 
@@ -157,7 +158,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Vaults]).await?;
         Ok(n > 0)
     }
 
@@ -172,7 +173,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Vaults]).await?;
         Ok(n > 0)
     }
 
@@ -184,7 +185,7 @@ impl Store {
             .execute(tx.conn())
             .await?
             .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::Vaults]).await?;
         Ok(n > 0)
     }
 }

@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use wid_core::key_rotation::RotationPolicy;
 use wid_server::config::{ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
 
 #[derive(Args)]
@@ -33,9 +34,25 @@ pub struct UpArgs {
     /// and keys, besides the system's roots and wid's own CA (repeatable).
     #[arg(long = "issuer-ca-file")]
     issuer_ca_files: Vec<PathBuf>,
+    /// How often jobs (purging expired soft-deleted items, signing-key rotation) run; one
+    /// replica at a time runs each.
+    #[arg(long, default_value = "60s", value_parser = seconds)]
+    job_interval: i64,
+    /// Age at which the tenant's token-signing key is replaced by a new one.
+    #[arg(long, default_value = "720h", value_parser = seconds)]
+    signing_key_rotation: i64,
+    /// How long a new token-signing key is published before it signs, so that relying
+    /// parties and every replica know it first.
+    #[arg(long, default_value = "24h", value_parser = seconds)]
+    signing_key_activation: i64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// Durations as `wid aks create-token --duration` takes them: `90s`, `15m`, `720h`.
+fn seconds(text: &str) -> Result<i64, String> {
+    wid_core::cluster::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -68,6 +85,11 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.tls_cert = args.tls_cert;
     config.tls_key = args.tls_key;
     config.issuer_ca_files = args.issuer_ca_files;
+    config.job_interval = std::time::Duration::from_secs(args.job_interval.max(1) as u64);
+    config.signing_key_rotation = RotationPolicy {
+        period: args.signing_key_rotation,
+        activation: args.signing_key_activation,
+    };
     let server = wid_server::start(config).await?;
     print_banner(&server, &data_dir);
     wait_for_signal().await?;

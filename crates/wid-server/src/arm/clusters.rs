@@ -265,16 +265,12 @@ pub async fn delete(
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let k = key(sub, rg.clone(), name);
-    let found = state.store.cluster(&k).await?;
     let deleted = match state.store.delete_cluster(&k).await {
         Err(wid_store::StoreError::ResourceGroupNotFound) => {
             return Err(ArmError::resource_group_not_found(&rg))
         }
         other => other?,
     };
-    if let Some(c) = found {
-        state.issuer_keys.invalidate(&issuer_of(&state, &c));
-    }
     Ok(super::delete_status(deleted))
 }
 
@@ -333,7 +329,6 @@ pub async fn rotate_signing_keys(
         .store
         .add_issuer_key(&c.issuer_id, &new_signing_key(&state, state.now())?)
         .await?;
-    state.issuer_keys.invalidate(&issuer_of(&state, &c));
     list_keys_of(&state, &c).await.map(Json)
 }
 
@@ -382,7 +377,6 @@ pub async fn add_key(
     let c = existing(&state, &caller, path).await?;
     let k = public_key(&body.public_key_pem, state.now())?;
     state.store.add_issuer_key(&c.issuer_id, &k).await?;
-    state.issuer_keys.invalidate(&issuer_of(&state, &c));
     Ok((StatusCode::CREATED, Json(key_info(&k))).into_response())
 }
 
@@ -395,7 +389,6 @@ pub async fn remove_key(
     check_version(&query)?;
     let c = existing(&state, &caller, (sub, rg, name)).await?;
     let removed = state.store.remove_issuer_key(&c.issuer_id, &kid).await?;
-    state.issuer_keys.invalidate(&issuer_of(&state, &c));
     Ok(super::delete_status(removed))
 }
 

@@ -26,6 +26,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ArmError;
 use request::BodyLimit;
+use wid_store::Topic;
 
 const CLUSTERS: &str =
     "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.containerservice/managedclusters";
@@ -145,8 +146,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// Any change through the management plane may change what a token exchange or an
-/// authorization must see (an identity, a credential, a role assignment, a whole group), so
-/// a successful write empties those caches; writes are rare next to reads.
+/// authorization must see (an identity, a credential, a role assignment, a whole group,
+/// an issuer's keys), so a successful write empties those caches here at once; other
+/// replicas follow within the propagation bound. Writes are rare next to reads.
 async fn forget_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
@@ -158,34 +160,41 @@ async fn forget_after_writes(
     );
     let response = next.run(req).await;
     if writes && response.status().is_success() {
-        forget_cached_access(&state);
+        forget_cached_access(&state).await;
     }
     response
 }
 
-fn forget_cached_access(state: &AppState) {
-    state.clients.clear();
-    state.role_assignments.clear();
-    state.vaults.clear();
+async fn forget_cached_access(state: &AppState) {
+    for topic in [
+        Topic::Credentials,
+        Topic::RoleAssignments,
+        Topic::Vaults,
+        Topic::IssuerKeys,
+    ] {
+        crate::coherence::forget(state, topic).await;
+    }
 }
 
-/// ARM's tracing headers, so a user can quote them back when something fails.
+/// ARM's tracing headers, so a user can quote them back when something fails; they are the
+/// ids the request was logged with.
 async fn request_ids(req: Request, next: Next) -> Response {
-    let correlation = req
-        .headers()
-        .get("x-ms-correlation-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| wid_core::names::is_guid(v))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let ids = req
+        .extensions()
+        .get::<crate::request_log::RequestIds>()
+        .cloned();
     let client_request = req.headers().get("x-ms-client-request-id").cloned();
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        headers.insert("x-ms-request-id", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&correlation) {
-        headers.insert("x-ms-correlation-request-id", v);
+    if let Some(ids) = ids {
+        for (name, value) in [
+            ("x-ms-request-id", ids.request),
+            ("x-ms-correlation-request-id", ids.correlation),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
     }
     if let Some(v) = client_request {
         headers.insert("x-ms-client-request-id", v);

@@ -83,7 +83,7 @@ pub async fn dispatch(state: AppState, mut target: Target, req: Request) -> Resp
         Err(e) => e.into_response(),
     };
     if writes && response.status().is_success() {
-        super::forget_cached_access(&state);
+        super::forget_cached_access(&state).await;
     }
     response
 }

@@ -103,6 +103,7 @@ pub async fn keys(
     let issuer = state.cloud.v2_issuer(&t.id);
     let keys: Vec<Value> = state
         .keys
+        .get()
         .jwks()
         .keys
         .iter()

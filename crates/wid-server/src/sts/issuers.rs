@@ -103,11 +103,13 @@ impl IssuerKeys {
         entries.entry(issuer.to_owned()).or_default().clone()
     }
 
-    /// Forgets what is cached for the issuer, so the next lookup fetches. Called when the
-    /// keys of an issuer wid hosts change, so that removal takes effect at once.
-    pub fn invalidate(&self, issuer: &str) {
-        let entry = self.entry(issuer);
-        *entry.state.write().unwrap_or_else(|e| e.into_inner()) = Cached::default();
+    /// Forgets every issuer: the keys of an issuer wid hosts changed on some replica, and
+    /// which issuer is not worth a query.
+    pub fn invalidate_all(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     pub async fn key(&self, issuer: &str, kid: &str) -> Result<Arc<VerifyingKey>, LookupError> {

@@ -43,16 +43,7 @@ pub fn router() -> Router<AppState> {
 
 /// The id a client asked us to echo, else a new one.
 pub fn correlation_id(headers: &HeaderMap) -> String {
-    ["client-request-id", "x-ms-client-request-id"]
-        .iter()
-        .find_map(|h| {
-            headers
-                .get(*h)?
-                .to_str()
-                .ok()
-                .filter(|v| wid_core::names::is_guid(v))
-        })
-        .map(str::to_owned)
+    crate::request_log::client_correlation(headers)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 

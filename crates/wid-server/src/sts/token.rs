@@ -203,7 +203,8 @@ pub async fn issue(
     };
     let access_token = state
         .keys
-        .signing()
+        .get()
+        .signing(now)
         .sign_jwt(&claims, &header)
         .map_err(|e| {
             tracing::error!(error = %e, "signing failed");

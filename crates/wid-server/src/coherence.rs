@@ -1,0 +1,77 @@
+//! Keeps this replica's caches coherent with the database that all replicas share. Writes
+//! bump a per-topic generation in their own transaction (`wid_store::Topic`); this task reads
+//! the generations every [`POLL`] and drops what a moved topic made stale. A change made on
+//! any replica therefore takes effect on every other within [`PROPAGATION_BOUND`] (the poll
+//! interval plus one query), and at once on the replica that made it.
+//!
+//! If the database cannot be read, everything cached is dropped at each failed poll: the
+//! hot paths then go to the database themselves and fail closed rather than serve access
+//! that may have been revoked meanwhile.
+
+use crate::state::AppState;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::watch;
+use wid_store::Topic;
+
+pub const POLL: Duration = Duration::from_millis(250);
+/// What the documentation promises: a change is seen everywhere within this.
+pub const PROPAGATION_BOUND: Duration = Duration::from_secs(2);
+
+pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut seen: Option<HashMap<Topic, i64>> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stop.changed() => return,
+        }
+        match state.store.change_generations().await {
+            Ok(now) => {
+                let moved: Vec<Topic> = match &seen {
+                    // Caches filled before the first poll may predate a change made meanwhile.
+                    None => Topic::ALL.to_vec(),
+                    Some(before) => Topic::ALL
+                        .into_iter()
+                        .filter(|t| before.get(t) != now.get(t))
+                        .collect(),
+                };
+                for topic in moved {
+                    forget(&state, topic).await;
+                }
+                seen = Some(now);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading change generations failed; dropping caches");
+                for topic in Topic::ALL {
+                    forget(&state, topic).await;
+                }
+                seen = None;
+            }
+        }
+    }
+}
+
+/// Drops what this replica cached of `topic`. Also called by the replica that made a change.
+pub async fn forget(state: &AppState, topic: Topic) {
+    match topic {
+        Topic::Credentials => state.clients.clear(),
+        Topic::RoleAssignments => state.role_assignments.clear(),
+        Topic::Vaults => state.vaults.clear(),
+        Topic::IssuerKeys => state.issuer_keys.invalidate_all(),
+        Topic::SigningKeys => {
+            let ring = state.kek.get();
+            if let Err(e) = state
+                .keys
+                .reload(
+                    &state.store,
+                    &ring,
+                    &state.tenant.id,
+                    &state.config.signing_key_rotation,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "reloading the tenant's signing keys failed");
+            }
+        }
+    }
+}

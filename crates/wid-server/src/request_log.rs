@@ -1,0 +1,64 @@
+//! One structured log event per request, and the ids that tie what a client saw to it. Every
+//! event logged while a request is handled carries its `request_id` (returned to the client
+//! as `x-ms-request-id`) and `correlation_id` (the client's own id when it sent one, as the
+//! Azure SDKs do). Only the method, path, status and latency are logged: never headers,
+//! query strings or bodies, which is where tokens, assertions and secret values travel.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    pub request: String,
+    pub correlation: String,
+}
+
+/// The id the client chose to follow its request by, if it sent one we can echo safely.
+pub fn client_correlation(headers: &HeaderMap) -> Option<String> {
+    [
+        "x-ms-correlation-request-id",
+        "client-request-id",
+        "x-ms-client-request-id",
+    ]
+    .iter()
+    .find_map(|h| {
+        headers
+            .get(*h)?
+            .to_str()
+            .ok()
+            .filter(|v| wid_core::names::is_guid(v))
+    })
+    .map(str::to_owned)
+}
+
+pub async fn trace(mut req: Request, next: Next) -> Response {
+    let request = uuid::Uuid::new_v4().to_string();
+    let correlation = client_correlation(req.headers()).unwrap_or_else(|| request.clone());
+    let span = tracing::info_span!("request", request_id = %request, correlation_id = %correlation);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestIds {
+        request: request.clone(),
+        correlation,
+    });
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            target: "wid::access",
+            %method,
+            path,
+            status,
+            latency_us = started.elapsed().as_micros() as u64,
+            "served"
+        )
+    });
+    if let Ok(v) = HeaderValue::from_str(&request) {
+        response.headers_mut().entry("x-ms-request-id").or_insert(v);
+    }
+    response
+}
