@@ -28,6 +28,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A backup that cannot be restored (damaged, truncated, another schema, a target that
+    /// is not empty).
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 /// Turns a unique-constraint violation into [`StoreError::Conflict`]: the caller chose a key

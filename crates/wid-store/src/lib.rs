@@ -6,6 +6,7 @@
 //! serialized with its rivals, so the rules of `wid_core` hold even under concurrent requests
 //! and across replicas.
 
+mod backup;
 mod changes;
 mod clusters;
 mod codec;
@@ -25,6 +26,7 @@ mod settings;
 mod tenancy;
 mod vaults;
 
+pub use backup::BackupSummary;
 pub use changes::Topic;
 pub use db::{Backend, Store};
 pub use error::StoreError;

@@ -11,7 +11,7 @@ use wid_core::model::{
     ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal, SigningKeyRecord, Subscription,
     Tenant, Vault, VaultSettings,
 };
-use wid_store::{Backend, Store, StoreError};
+use wid_store::{Backend, Store, StoreError, Topic};
 
 /// Declares each test once per backend. `store` tests get a migrated store; `reopen` tests
 /// also get its URL, to connect again; `fresh` tests get only the URL of an empty database.
@@ -81,6 +81,9 @@ conformance! {
         secrets_versions_and_soft_delete,
         leases_have_one_holder,
         expired_soft_deletes_are_purged,
+        writes_bump_their_change_generation,
+        backup_restores_into_an_empty_database,
+        restore_refuses_damaged_backups_and_full_databases,
     ],
     reopen: [migrations_are_idempotent, data_survives_reopen],
     fresh: [concurrent_first_start],
@@ -1722,4 +1725,280 @@ async fn expired_soft_deletes_are_purged(store: Store) {
     assert!(store.secret("kv", "live", None).await.unwrap().is_some());
     assert_eq!(store.vault("gone").await.unwrap(), None);
     assert_eq!(store.purge_expired(200).await.unwrap(), (0, 0));
+}
+
+async fn writes_bump_their_change_generation(store: Store) {
+    let generation = |store: Store, topic: Topic| async move {
+        store
+            .change_generations()
+            .await
+            .unwrap()
+            .get(&topic)
+            .copied()
+            .unwrap_or(0)
+    };
+    let id = identity_in_group(&store, "rg", "id", 1).await;
+    let before = generation(store.clone(), Topic::Credentials).await;
+    store
+        .put_federated_credential(&id, &cred("c", "s"))
+        .await
+        .unwrap();
+    assert_eq!(
+        generation(store.clone(), Topic::Credentials).await,
+        before + 1
+    );
+    store.delete_federated_credential(&id, "c").await.unwrap();
+    assert_eq!(
+        generation(store.clone(), Topic::Credentials).await,
+        before + 2
+    );
+
+    let a = assignment(
+        "A1B2C3D4-0000-4000-8000-000000000001",
+        &format!("/subscriptions/{SUB}"),
+        "4633458b-17de-408a-b874-0445c86b69e6",
+        "P1000000-0000-4000-8000-000000000000",
+    );
+    store.insert_role_assignment(&a).await.unwrap();
+    assert_eq!(generation(store.clone(), Topic::RoleAssignments).await, 1);
+    store
+        .delete_role_assignment("a1b2c3d4-0000-4000-8000-000000000001")
+        .await
+        .unwrap();
+    assert_eq!(generation(store.clone(), Topic::RoleAssignments).await, 2);
+
+    store.put_vault(&vault("rg", "kv", SUB)).await.unwrap();
+    assert_eq!(generation(store.clone(), Topic::Vaults).await, 1);
+    store
+        .put_cluster(
+            &cluster("rg", "aks", "issuer-1"),
+            &[issuer_key("k1", true, true, 1)],
+        )
+        .await
+        .unwrap();
+    store
+        .add_issuer_key("issuer-1", &issuer_key("k2", false, false, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        generation(store.clone(), Topic::IssuerKeys).await,
+        2,
+        "created, then a key added"
+    );
+
+    let key = SigningKeyRecord {
+        kid: "k".into(),
+        tenant_id: "T".into(),
+        alg: "RS256".into(),
+        public_spki_der: vec![1],
+        sealed_private_key: vec![2],
+        created_at: 1,
+    };
+    store.insert_signing_key(&key).await.unwrap();
+    assert!(store.delete_signing_key("t", "k").await.unwrap());
+    assert_eq!(generation(store.clone(), Topic::SigningKeys).await, 2);
+    assert!(store.signing_keys("T").await.unwrap().is_empty());
+}
+
+/// Something of every table, for backups to carry.
+async fn populate(store: &Store) {
+    store
+        .insert_tenant(&Tenant {
+            id: "T1".into(),
+            display_name: "wid".into(),
+            default_domain: "wid.localhost".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .put_setting_if_absent("tenant_id", "T1")
+        .await
+        .unwrap();
+    store
+        .insert_service_principal(&ServicePrincipal {
+            object_id: "O1".into(),
+            app_id: "A1".into(),
+            tenant_id: "T1".into(),
+            display_name: "admin".into(),
+            secret_hash: vec![0, 1, 2, 255],
+        })
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&SigningKeyRecord {
+            kid: "sk1".into(),
+            tenant_id: "T1".into(),
+            alg: "RS256".into(),
+            public_spki_der: vec![0x30, 0x82],
+            sealed_private_key: vec![9; 40],
+            created_at: 5,
+        })
+        .await
+        .unwrap();
+    let id = identity_in_group(store, "rg", "id", 1).await;
+    store
+        .put_federated_credential(&id, &cred("c1", "system:serviceaccount:ns:sa"))
+        .await
+        .unwrap();
+    store
+        .put_cluster(
+            &cluster("rg", "aks", "issuer-1"),
+            &[issuer_key("k1", true, true, 1)],
+        )
+        .await
+        .unwrap();
+    store
+        .insert_role_assignment(&assignment(
+            "A1B2C3D4-0000-4000-8000-000000000001",
+            &format!("/subscriptions/{SUB}"),
+            "4633458b-17de-408a-b874-0445c86b69e6",
+            "P1000000-0000-4000-8000-000000000000",
+        ))
+        .await
+        .unwrap();
+    store.put_vault(&vault("rg", "kv", SUB)).await.unwrap();
+    for (v, value) in [("v1", b"one".as_slice()), ("v2", b"\x00two")] {
+        store
+            .add_secret_version("kv", "db-password", &version(v, value, 10))
+            .await
+            .unwrap();
+    }
+    store
+        .delete_secret("kv", "db-password", 20, 1000)
+        .await
+        .unwrap();
+}
+
+fn sorted_lines(backup: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8(backup.to_vec())
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+async fn backup_restores_into_an_empty_database(store: Store) {
+    populate(&store).await;
+    let mut backup = Vec::new();
+    let summary = store.backup(&mut backup).await.unwrap();
+    assert!(summary.rows >= 14, "{summary:?}");
+    run(store.backend(), |url| async move {
+        let target = connect(&url).await;
+        let restored = target.restore(&mut backup.as_slice()).await.unwrap();
+        assert_eq!(restored, summary);
+        let mut again = Vec::new();
+        target.backup(&mut again).await.unwrap();
+        assert_eq!(sorted_lines(&again), sorted_lines(&backup));
+        // What the restored database answers, not only what it holds.
+        assert!(target
+            .identity_by_client_id(&client_id(1))
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            target
+                .federated_credentials_by_client_id(&client_id(1))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let deleted = target
+            .secret("kv", "db-password", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(deleted.version.sealed_value, b"\x00two");
+        assert_eq!(deleted.deleted_at, Some(20));
+        assert_eq!(target.secrets("kv", true).await.unwrap().len(), 1);
+        // Generated sequences continue after the restored rows.
+        target
+            .insert_signing_key(&SigningKeyRecord {
+                kid: "sk2".into(),
+                tenant_id: "T1".into(),
+                alg: "RS256".into(),
+                public_spki_der: vec![1],
+                sealed_private_key: vec![2],
+                created_at: 5,
+            })
+            .await
+            .unwrap();
+        let kids: Vec<String> = target
+            .signing_keys("t1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(kids, ["sk1", "sk2"]);
+    })
+    .await;
+}
+
+async fn restore_refuses_damaged_backups_and_full_databases(store: Store) {
+    populate(&store).await;
+    let mut backup = Vec::new();
+    store.backup(&mut backup).await.unwrap();
+    assert!(matches!(
+        store.restore(&mut backup.as_slice()).await,
+        Err(StoreError::Backup(m)) if m.contains("not empty")
+    ));
+    let text = String::from_utf8(backup).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let truncated = lines[..lines.len() - 1].join("\n");
+    let miscounted = text.replace("{\"end\":{\"rows\":", "{\"end\":{\"rows\":1");
+    let injected = text.replacen("\"row\":{\"", "\"row\":{\"x) VALUES (1); --\":1,\"", 1);
+    run(store.backend(), |url| async move {
+        let target = connect(&url).await;
+        for (damaged, why) in [
+            (truncated.as_str(), "truncated"),
+            (miscounted.as_str(), "rows"),
+            (injected.as_str(), "invalid column name"),
+            ("{}", "not a wid backup"),
+        ] {
+            match target.restore(&mut damaged.as_bytes()).await {
+                Err(StoreError::Backup(m)) => assert!(m.contains(why), "{why}: {m}"),
+                other => panic!("{why}: {other:?}"),
+            }
+            let mut empty = Vec::new();
+            assert_eq!(
+                target.backup(&mut empty).await.unwrap().rows,
+                0,
+                "{why}: rolled back"
+            );
+        }
+    })
+    .await;
+}
+
+/// Outgrowing one machine: the embedded default's data moves to PostgreSQL by backup and
+/// restore.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_moves_from_sqlite_to_postgres() {
+    run(Backend::Sqlite, |sqlite_url| async move {
+        let source = connect(&sqlite_url).await;
+        populate(&source).await;
+        let mut backup = Vec::new();
+        let summary = source.backup(&mut backup).await.unwrap();
+        run(Backend::Postgres, |pg_url| async move {
+            let target = connect(&pg_url).await;
+            assert_eq!(
+                target.restore(&mut backup.as_slice()).await.unwrap().rows,
+                summary.rows
+            );
+            let mut again = Vec::new();
+            target.backup(&mut again).await.unwrap();
+            let strip_backend = |b: &[u8]| {
+                sorted_lines(b)
+                    .into_iter()
+                    .filter(|l| !l.contains("widBackup"))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(strip_backend(&again), strip_backend(&backup));
+        })
+        .await;
+    })
+    .await;
 }

@@ -87,6 +87,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Webhook(args) => return webhook::run(*args).await.map(|()| None),
         Command::Proxy(args) => return proxy::run(args).await.map(|()| None),
         Command::ProxyInit(args) => return proxy_init::run(args).map(|()| None),
+        Command::Admin(c) if c.is_offline() => return admin::run_offline(c, &data_dir).await,
         _ => {}
     }
     let ctx = Context::load(&data_dir)?;
