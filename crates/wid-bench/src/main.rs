@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use wid_client::WidClient;
 
 mod proxy;
+mod replicas;
 mod webhook;
 
 #[derive(Parser)]
@@ -42,6 +43,16 @@ enum Bench {
     Keyvault,
     /// AdmissionReviews of a 5 KB pod against `wid webhook` pinned to one core, and its memory.
     Webhook {
+        /// The `wid` binary (default: next to this one).
+        #[arg(long)]
+        wid_bin: Option<PathBuf>,
+    },
+    /// Token exchanges with two replicas on PostgreSQL against one replica on SQLite, on this
+    /// machine, as a ratio. Starts the replicas itself.
+    Replicas {
+        /// A PostgreSQL database for the two replicas (e.g. from scripts/start-postgres).
+        #[arg(long, env = "WID_DATABASE_URL")]
+        database_url: String,
         /// The `wid` binary (default: next to this one).
         #[arg(long)]
         wid_bin: Option<PathBuf>,
@@ -310,7 +321,15 @@ fn rsa_ceiling(seconds: u64) -> Result<f64> {
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
+/// A workload ready to exchange: a cluster issuer, an identity federated with one of its
+/// service accounts, and a token of that service account.
+struct Workload {
+    client_id: String,
+    assertion: String,
+    rg_path: String,
+}
+
+async fn prepare_exchange(target: &Arc<Target>) -> Result<Workload> {
     let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let sub = &target.subscription;
     let arm = |method: Method, path: String, body: Option<Value>| {
@@ -364,51 +383,68 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
         Some(json!({"namespace": "bench", "serviceAccountName": "sa", "expirationSeconds": 7200})),
     )
     .await?;
-    let assertion = Arc::new(
-        token["token"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no service-account token"))?
-            .to_owned(),
+    let assertion = token["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no service-account token"))?
+        .to_owned();
+    Ok(Workload {
+        client_id,
+        assertion,
+        rg_path,
+    })
+}
+
+/// One exchange per call, spread over `targets` by worker.
+fn exchange_op(
+    targets: Vec<Arc<Target>>,
+    workload: &Workload,
+) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    let (assertion, client_id) = (
+        Arc::new(workload.assertion.clone()),
+        Arc::new(workload.client_id.clone()),
     );
-    let url = format!("/{}/oauth2/v2.0/token", target.tenant);
-    let exchange_once = {
-        let (t, assertion, client_id) = (target.clone(), assertion.clone(), client_id.clone());
-        move |_: usize, _: u64| {
-            let (t, assertion, client_id, url) =
-                (t.clone(), assertion.clone(), client_id.clone(), url.clone());
-            async move {
-                let form = [
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id.as_str()),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", assertion.as_str()),
-                    ("scope", t.scope.as_str()),
-                ];
-                match t
-                    .client
-                    .http()
-                    .post(t.client.url(&url))
-                    .form(&form)
-                    .send()
-                    .await
-                {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                }
+    move |worker: usize, _: u64| {
+        let t = targets[worker % targets.len()].clone();
+        let (assertion, client_id) = (assertion.clone(), client_id.clone());
+        Box::pin(async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+                ("scope", t.scope.as_str()),
+            ];
+            let url = t.client.url(&format!("/{}/oauth2/v2.0/token", t.tenant));
+            match t.client.http().post(url).form(&form).send().await {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
             }
-        }
-    };
-    // Warm the issuer-key cache and the connections, as a running system would be.
-    drive(concurrency, Duration::from_secs(1), exchange_once.clone()).await;
-    let mut report = drive(
-        concurrency,
-        Duration::from_secs(seconds),
-        exchange_once.clone(),
-    )
-    .await;
+        })
+    }
+}
+
+/// Exchanges per second over `targets` after a warm-up, as a running system would be warm.
+async fn exchange_rate(
+    targets: Vec<Arc<Target>>,
+    workload: &Workload,
+    concurrency: usize,
+    seconds: u64,
+) -> Report {
+    let op = exchange_op(targets, workload);
+    drive(concurrency, Duration::from_secs(1), op.clone()).await;
+    drive(concurrency, Duration::from_secs(seconds), op).await
+}
+
+async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
+    let workload = prepare_exchange(&target).await?;
+    let mut report = exchange_rate(vec![target.clone()], &workload, concurrency, seconds).await;
     report.print("token exchange (uncached, HTTPS keep-alive)", concurrency);
     let achieved = report.requests as f64 / report.elapsed.as_secs_f64();
     let ceiling = rsa_ceiling(seconds.min(5))?;
@@ -416,9 +452,13 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
         "RSA-2048 ceiling (1 verify + 1 sign per exchange, aws-lc-rs, all cores): {ceiling:.0}/s; exchanges reach {:.2} of it",
         achieved / ceiling
     );
-    let mut single = drive(1, Duration::from_secs(seconds.min(5)), exchange_once).await;
+    let op = exchange_op(vec![target.clone()], &workload);
+    let mut single = drive(1, Duration::from_secs(seconds.min(5)), op).await;
     single.print("token exchange, one at a time", 1);
-    arm(Method::DELETE, rg_path, None).await?;
+    target
+        .client
+        .arm(Method::DELETE, &workload.rg_path, &target.token, None, &[])
+        .await?;
     Ok(())
 }
 
@@ -559,6 +599,13 @@ async fn main() -> Result<()> {
         Bench::Proxy { wid_bin } => {
             return proxy::run(webhook::wid_binary(wid_bin)?, cli.concurrency, cli.seconds).await
         }
+        Bench::Replicas {
+            database_url,
+            wid_bin,
+        } => {
+            let wid = webhook::wid_binary(wid_bin)?;
+            return replicas::run(&wid, &database_url, cli.concurrency, cli.seconds).await;
+        }
         _ => {}
     }
     let data_dir = cli
@@ -566,7 +613,9 @@ async fn main() -> Result<()> {
         .ok_or_else(|| anyhow!("--data-dir (or WID_DATA_DIR) names the running wid to measure"))?;
     let target = Arc::new(connect(&data_dir).await?);
     match cli.bench {
-        Bench::Webhook { .. } | Bench::Proxy { .. } => unreachable!("handled above"),
+        Bench::Webhook { .. } | Bench::Proxy { .. } | Bench::Replicas { .. } => {
+            unreachable!("handled above")
+        }
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
         Bench::Keyvault => keyvault(target, cli.concurrency, cli.seconds).await,
