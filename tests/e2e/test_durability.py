@@ -1,12 +1,10 @@
 """State survives restarts, and every write wid acknowledged survives `kill -9`."""
 
-import threading
-import time
+import sqlite3
 
 import pytest
-import requests
 
-from widtest import MSI_API, RG_API, unique
+from widtest import MSI_API, RG_API, lost_writes, unique, write_load
 
 
 def test_state_survives_a_clean_restart(fresh_wid):
@@ -23,73 +21,25 @@ def test_state_survives_a_clean_restart(fresh_wid):
     assert again["properties"] == created["properties"]
 
 
-def crash_under_load(wid, restart):
-    """Writers PUT identities and credentials until the server is SIGKILLed mid-load; returns
-    what was acknowledged and what is present after the restart."""
-    rg = unique("rg-crash-")
-    wid.cli("group", "create", "-n", rg, "-l", "eastus")
-    token = wid.token()
-    acknowledged = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def writer(w):
-        session = wid.session()
-        n = 0
-        while not stop.is_set():
-            name = f"w{w}-id{n}"
-            path = wid.identity_path(rg, name)
-            try:
-                r = wid.arm("PUT", f"{path}?api-version={MSI_API}", {"location": "eastus"}, token=token, session=session)
-                if r.status_code in (200, 201):
-                    with lock:
-                        acknowledged.append(("identity", path, r.json()["properties"]["clientId"]))
-                r = wid.arm(
-                    "PUT",
-                    f"{path}/federatedIdentityCredentials/fic?api-version={MSI_API}",
-                    {"properties": {"issuer": "https://issuer.example/c/", "subject": f"system:serviceaccount:ns:{name}", "audiences": ["api://AzureADTokenExchange"]}},
-                    token=token,
-                    session=session,
-                )
-                if r.status_code in (200, 201):
-                    with lock:
-                        acknowledged.append(("credential", f"{path}/federatedIdentityCredentials/fic", f"system:serviceaccount:ns:{name}"))
-            except requests.RequestException:
-                return
-            n += 1
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(2.0)
-    wid.kill9()
-    stop.set()
-    for t in threads:
-        t.join(timeout=30)
-    restart()
-    print(f"crash test: {len(acknowledged)} acknowledged writes before SIGKILL")
-    token = wid.token()
-    lost = []
-    for kind, path, expected in acknowledged:
-        r = wid.arm("GET", f"{path}?api-version={MSI_API}", token=token)
-        got = r.json().get("properties", {}) if r.status_code == 200 else {}
-        if got.get("clientId" if kind == "identity" else "subject") != expected:
-            lost.append((kind, path, r.status_code))
-    return acknowledged, lost
-
-
-def test_acknowledged_writes_survive_kill_9_on_sqlite(fresh_wid):
+def test_acknowledged_writes_survive_repeated_kill_9_on_sqlite(fresh_wid):
     wid = fresh_wid()
-    acknowledged, lost = crash_under_load(wid, wid.start)
-    assert len(acknowledged) > 20, f"the load produced only {len(acknowledged)} writes"
+    acknowledged, kills = write_load([wid], seconds=12, kill_every=3, restart=lambda s: s.start())
+    lost = lost_writes(wid, acknowledged)
+    print(f"SQLite crash test: {len(acknowledged)} acknowledged writes, {kills} SIGKILLs, {len(lost)} lost")
+    assert kills >= 3 and len(acknowledged) > 50
     assert lost == [], f"{len(lost)} of {len(acknowledged)} acknowledged writes lost: {lost[:5]}"
+    wid.stop()
+    with sqlite3.connect(wid.data_dir / "wid.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 def test_acknowledged_writes_survive_kill_9_on_postgres(fresh_wid, postgres_url):
     wid = fresh_wid(extra_args=["--database-url", postgres_url])
-    assert wid.info["subscriptionId"]
-    acknowledged, lost = crash_under_load(wid, wid.start)
-    assert len(acknowledged) > 20, f"the load produced only {len(acknowledged)} writes"
+    acknowledged, kills = write_load([wid], seconds=6, kill_every=3, restart=lambda s: s.start())
+    lost = lost_writes(wid, acknowledged)
+    print(f"PostgreSQL crash test: {len(acknowledged)} acknowledged writes, {kills} SIGKILLs, {len(lost)} lost")
+    assert kills >= 2 and len(acknowledged) > 20
     assert lost == [], f"{len(lost)} of {len(acknowledged)} acknowledged writes lost: {lost[:5]}"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import threading
 import signal
 import socket
 import subprocess
@@ -146,3 +148,70 @@ class WidServer:
 
     def identity_path(self, rg: str, name: str) -> str:
         return f"/subscriptions/{self.subscription}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+
+
+def write_load(servers: list[WidServer], seconds: float, kill_every: float | None, restart) -> tuple[list, int]:
+    """Writers PUT identities and credentials on replicas in turn while one replica at a time
+    is SIGKILLed and restarted; returns what was acknowledged and how many kills there were."""
+    rg = unique("rg-crash-")
+    servers[0].cli("group", "create", "-n", rg, "-l", "eastus")
+    token = servers[0].token()
+    # Read once: a replica being restarted has no server.json for a moment.
+    identities = servers[0].identity_path(rg, "")
+    acknowledged, lock, stop = [], threading.Lock(), threading.Event()
+
+    def writer(w):
+        sessions = [s.session() for s in servers]
+        n = 0
+        while not stop.is_set():
+            i = (w + n) % len(servers)
+            server, session = servers[i], sessions[i]
+            name = f"w{w}-id{n}"
+            path = identities + name
+            n += 1
+            try:
+                r = server.arm("PUT", f"{path}?api-version={MSI_API}", {"location": "eastus"}, token=token, session=session)
+                if r.status_code not in (200, 201):
+                    continue
+                with lock:
+                    acknowledged.append(("identity", path, r.json()["properties"]["clientId"]))
+                subject = f"system:serviceaccount:ns:{name}"
+                r = server.arm(
+                    "PUT", f"{path}/federatedIdentityCredentials/fic?api-version={MSI_API}",
+                    {"properties": {"issuer": "https://issuer.example/c/", "subject": subject, "audiences": ["api://AzureADTokenExchange"]}},
+                    token=token, session=session,
+                )
+                if r.status_code in (200, 201):
+                    with lock:
+                        acknowledged.append(("credential", f"{path}/federatedIdentityCredentials/fic", subject))
+            except requests.RequestException:
+                sessions[i] = server.session()
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    kills = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(kill_every or seconds)
+        if kill_every:
+            victim = random.choice(servers)
+            victim.kill9()
+            kills += 1
+            restart(victim)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    return acknowledged, kills
+
+
+def lost_writes(server: WidServer, acknowledged: list) -> list:
+    token = server.token()
+    lost = []
+    for kind, path, expected in acknowledged:
+        r = server.arm("GET", f"{path}?api-version={MSI_API}", token=token)
+        got = r.json().get("properties", {}) if r.status_code == 200 else {}
+        if got.get("clientId" if kind == "identity" else "subject") != expected:
+            lost.append((kind, path, r.status_code))
+    return lost
