@@ -296,6 +296,10 @@ def test_signing_keys_rotate_once_across_replicas_and_old_tokens_keep_working(re
     until(lambda: kid_of(b.token()) in new and kid_of(a.token()) in new, "the new key signing on every replica", bound=10)
     for server in (a, b):
         assert server.arm("GET", f"/subscriptions/{server.subscription}/resourcegroups?api-version=2024-11-01", token=old_token).status_code == 200
+    # The job survives its replica: whichever held the lease, B alone rotates next.
+    published = jwks(b)
+    a.kill9()
+    until(lambda: len(jwks(b)) > len(published), "a rotation after a replica died", bound=20)
 
 
 def test_backup_restores_a_replicated_installation_into_sqlite(replicas, tmp_path):
