@@ -63,3 +63,39 @@ def test_stops_cleanly_on_signals(fresh_wid, sig):
 
     wid = fresh_wid()
     assert wid.stop(getattr(signal, sig)) == 0
+
+
+def test_shutdown_drains_a_request_in_flight(fresh_wid):
+    """SIGTERM while a request's body is still arriving: wid stops accepting, finishes that
+    request, answers it, and only then exits 0."""
+    import json
+    import signal
+    import socket
+    import ssl
+    import time
+
+    wid = fresh_wid()
+    token, rg = wid.token(), unique("rg-drain-")
+    body = json.dumps({"location": "eastus"}).encode()
+    head = (
+        f"PUT /subscriptions/{wid.subscription}/resourcegroups/{rg}?api-version={RG_API} HTTP/1.1\r\n"
+        f"Host: localhost:{wid.port}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    tls = ssl.create_default_context(cafile=wid.ca)
+    with socket.create_connection(("127.0.0.1", wid.port)) as raw, tls.wrap_socket(raw, server_hostname="localhost") as conn:
+        conn.sendall(head + body[:5])
+        time.sleep(0.3)
+        wid.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert wid.proc.poll() is None, "wid exited with a request in flight"
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", wid.port), timeout=1).close()
+        conn.sendall(body[5:])
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+    assert wid.proc.wait(timeout=30) == 0
+    wid.proc = None
+    wid.log.close()
+    wid.start()
+    assert wid.arm("GET", f"/subscriptions/{wid.subscription}/resourcegroups/{rg}?api-version={RG_API}").status_code == 200
