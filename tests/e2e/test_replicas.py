@@ -32,6 +32,8 @@ class LoadBalancer:
         self.port = free_port()
         self.listener = socket.create_server(("127.0.0.1", self.port))
         self.turn = 0
+        self.cut_off = False
+        self.open: set[socket.socket] = set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -43,6 +45,9 @@ class LoadBalancer:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client):
+        if self.cut_off:
+            client.close()
+            return
         for _ in range(len(self.ports)):
             self.turn += 1
             try:
@@ -54,6 +59,7 @@ class LoadBalancer:
             client.close()
             return
         backend.settimeout(None)
+        self.open.update((client, backend))
 
         def pipe(src, dst):
             try:
@@ -70,6 +76,19 @@ class LoadBalancer:
 
         threading.Thread(target=pipe, args=(backend, client), daemon=True).start()
         pipe(client, backend)
+
+    def cut(self):
+        """Drops every connection and refuses new ones, as a network partition would."""
+        self.cut_off = True
+        for s in list(self.open):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.open.clear()
+
+    def heal(self):
+        self.cut_off = False
 
     def close(self):
         self.listener.close()
@@ -350,3 +369,37 @@ def test_the_replicas_deployment_example_validates_against_the_kubernetes_schema
     assert "--database-url" not in " ".join(wid["args"]), "the database URL holds a password: it comes from a Secret"
     assert wid["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "wid-database"
     assert {wid["readinessProbe"]["httpGet"]["path"], wid["livenessProbe"]["httpGet"]["path"]} == {"/readyz", "/healthz"}
+
+
+def test_readiness_follows_the_database_and_access_fails_closed_without_it(tmp_path, postgres_url):
+    pg = urlparse(postgres_url)
+    relay = LoadBalancer([pg.port])
+    through_relay = urlunparse(pg._replace(netloc=f"{pg.username}@127.0.0.1:{relay.port}"))
+    wid = WidServer(tmp_path / "data", extra_args=["--database-url", through_relay])
+    tmp_path.joinpath("data").mkdir()
+    wid.start()
+    try:
+        session = wid.session()
+        ready = lambda: session.get(f"{wid.url}/readyz", timeout=10).status_code
+        rg, cluster = unique("rg"), unique("aks")
+        wid.cli("group", "create", "-n", rg, "-l", "eastus")
+        wid.cli("aks", "create", "-g", rg, "-n", cluster, "--enable-oidc-issuer")
+        issuer = wid.cli("aks", "show", "-n", cluster, "-g", rg, "--query", "oidcIssuerProfile.issuerUrl", "-o", "tsv").stdout.strip()
+        client_id = json.loads(wid.cli("identity", "create", "-g", rg, "-n", "app-id").stdout)["clientId"]
+        wid.cli("identity", "federated-credential", "create", "--name", "fic", "--identity-name", "app-id", "-g", rg,
+                "--issuer", issuer, "--subject", "system:serviceaccount:default:app")
+        assertion = wid.cli("aks", "create-token", "-g", rg, "-n", cluster, "--service-account", "app").stdout.strip()
+        scope = wid.info["managementResource"] + ".default"
+        assert ready() == 200 and exchange(wid, client_id, assertion, scope).status_code == 200
+        relay.cut()
+        until(lambda: ready() == 503, "/readyz failing without the database", bound=10)
+        time.sleep(0.6)
+        # An exchange needs nothing but caches, yet what was cached is dropped while the
+        # database cannot say what changed: it fails rather than serve possibly revoked access.
+        assert exchange(wid, client_id, assertion, scope).status_code != 200
+        relay.heal()
+        until(lambda: ready() == 200, "/readyz recovering with the database", bound=15)
+        until(lambda: exchange(wid, client_id, assertion, scope).status_code == 200, "exchanging again", bound=10)
+    finally:
+        wid.kill9()
+        relay.close()

@@ -150,12 +150,17 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
     )
 }
 
-/// Liveness that also proves the database answers.
+/// Liveness that also proves the database answers, within a probe's patience.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(e) => {
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping());
+    match ping.await {
+        Ok(Ok(())) => (StatusCode::OK, "ok"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("health check: the database did not answer within 2 s");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }

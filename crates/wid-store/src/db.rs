@@ -38,6 +38,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 const SQLITE_CONNECTIONS: u32 = 8;
 /// Per replica: PostgreSQL's default limit of 100 connections leaves room for several.
 const POSTGRES_CONNECTIONS: u32 = 16;
+/// While the database is unreachable a request fails after this long instead of holding its
+/// client (and a server task) for sqlx's default 30 s.
+const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Store {
     /// Opens `sqlite://PATH` (creating the file if missing) or `postgres://…`, and brings
@@ -62,6 +65,7 @@ impl Store {
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                     .connect_with(AnyConnectOptions::from_str(url)?)
                     .await?
             }
