@@ -1,10 +1,11 @@
 //! A typed HTTPS client for wid's planes. The CLI, the bench and tests all talk to wid
 //! through it, so TLS trust, token acquisition and error decoding live in one place.
 
+pub mod tls;
+
 pub use reqwest::Method;
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use wid_types::arm::{ErrorBody, ErrorResponse};
@@ -51,23 +52,8 @@ impl WidClient {
         ca_pem: &[u8],
         resolve: &[(String, std::net::SocketAddr)],
     ) -> Result<Self, ClientError> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
-            let cert = cert.map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| ClientError::Tls(format!("CA bundle: {e}")))?;
-        }
-        if roots.is_empty() {
-            return Err(ClientError::Tls(
-                "the CA bundle holds no certificate".to_owned(),
-            ));
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
+        let tls = tls::client_config(tls::Trust::Only(&[ca_pem]))
+            .map_err(ClientError::Tls)?
             .with_no_client_auth();
         let mut builder = reqwest::Client::builder().use_preconfigured_tls(tls);
         for (host, addr) in resolve {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wid_client::tls;
 
 /// Refresh this long before expiry: SDKs treat tokens with less left as expired.
 const REFRESH_MARGIN: i64 = 300;
@@ -50,23 +51,8 @@ struct ErrorResponse {
 
 /// System roots, plus a CA of the caller's (wid's own, for a wid identity plane).
 pub fn tls_config(extra_ca: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(pem) = extra_ca {
-        for cert in rustls_pemfile::certs(&mut &pem[..]) {
-            roots
-                .add(cert.map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    let extra: Vec<&[u8]> = extra_ca.into_iter().collect();
+    Ok(tls::client_config(tls::Trust::SystemAnd(&extra))?.with_no_client_auth())
 }
 
 pub fn now() -> i64 {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use wid_client::tls;
 
 const IN_CLUSTER_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -102,22 +103,8 @@ fn http_client(
     ca_pem: Option<&[u8]>,
     identity: Option<Vec<u8>>,
 ) -> Result<reqwest::Client, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(pem) = ca_pem {
-        for cert in rustls_pemfile::certs(&mut &pem[..]) {
-            roots
-                .add(cert.map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
+    let extra: Vec<&[u8]> = ca_pem.into_iter().collect();
+    let builder = tls::client_config(tls::Trust::SystemAnd(&extra))?;
     let tls = match identity {
         None => builder.with_no_client_auth(),
         Some(pem) => {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use thiserror::Error;
+use wid_client::tls;
 use wid_jose::{Jwks, VerifyingKey};
 
 const FRESH_FOR: Duration = Duration::from_secs(300);
@@ -58,23 +59,8 @@ impl IssuerKeys {
     /// `extra_roots`: PEM certificates trusted besides the system's (wid's own CA, so the
     /// issuers wid hosts verify like any other).
     pub fn new(extra_roots: &[Vec<u8>]) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            let _ = roots.add(cert);
-        }
-        for pem in extra_roots {
-            for cert in rustls_pemfile::certs(&mut &pem[..]) {
-                let cert = cert.map_err(|e| format!("CA bundle: {e}"))?;
-                roots.add(cert).map_err(|e| format!("CA bundle: {e}"))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let extra: Vec<&[u8]> = extra_roots.iter().map(Vec::as_slice).collect();
+        let tls = tls::client_config(tls::Trust::SystemAnd(&extra))?.with_no_client_auth();
         let redirects = reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("too many redirects")
