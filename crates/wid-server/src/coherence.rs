@@ -42,6 +42,7 @@ pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reading change generations failed; dropping caches");
+                state.metrics.change_poll_failed();
                 for topic in Topic::ALL {
                     forget(&state, topic).await;
                 }
@@ -53,6 +54,7 @@ pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
 
 /// Drops what this replica cached of `topic`. Also called by the replica that made a change.
 pub async fn forget(state: &AppState, topic: Topic) {
+    state.metrics.invalidated(topic.as_str());
     match topic {
         Topic::Credentials => state.clients.clear(),
         Topic::RoleAssignments => state.role_assignments.clear(),

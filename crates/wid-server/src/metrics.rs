@@ -1,6 +1,6 @@
 //! Prometheus metrics at `/metrics`: requests by plane, route and status with a latency
-//! histogram, token issuance and refusals by AADSTS code, cache hit ratios and the database
-//! pool. Plain counters behind one lock: a scrape every few seconds is cheap, and requests
+//! histogram, token issuance and refusals by AADSTS code, cache hit ratios and invalidations,
+//! the health of cache coherence, and the database pool. Plain counters behind one lock: a scrape every few seconds is cheap, and requests
 //! only ever add.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,8 @@ struct Counters {
     latency: BTreeMap<&'static str, Histogram>,
     tokens_issued: u64,
     token_failures: BTreeMap<u32, u64>,
+    invalidations: BTreeMap<&'static str, u64>,
+    change_poll_failures: u64,
 }
 
 #[derive(Default)]
@@ -63,6 +65,25 @@ impl Metrics {
             .token_failures
             .entry(aadsts)
             .or_default() += 1;
+    }
+
+    /// This replica dropped what it cached of `topic` (a change here or on another replica).
+    pub fn invalidated(&self, topic: &'static str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .invalidations
+            .entry(topic)
+            .or_default() += 1;
+    }
+
+    /// Reading the change generations failed: while this grows the replica fails closed.
+    pub fn change_poll_failed(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .change_poll_failures += 1;
     }
 
     /// The exposition text; `caches` are (name, hits, misses), `pool` (size, idle).
@@ -135,6 +156,27 @@ impl Metrics {
                 "wid_cache_lookups_total{{cache=\"{name}\",result=\"miss\"}} {misses}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP wid_cache_invalidations_total Cached data dropped because it changed, by topic."
+        );
+        let _ = writeln!(out, "# TYPE wid_cache_invalidations_total counter");
+        for (topic, n) in &c.invalidations {
+            let _ = writeln!(
+                out,
+                "wid_cache_invalidations_total{{topic=\"{topic}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wid_change_poll_failures_total Failed reads of the change generations (caches dropped each time)."
+        );
+        let _ = writeln!(out, "# TYPE wid_change_poll_failures_total counter");
+        let _ = writeln!(
+            out,
+            "wid_change_poll_failures_total {}",
+            c.change_poll_failures
+        );
         let _ = writeln!(
             out,
             "# HELP wid_db_pool_connections Database connections, open and idle."

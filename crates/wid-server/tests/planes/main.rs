@@ -830,4 +830,32 @@ async fn readiness_and_metrics() {
         text.contains("wid_db_pool_connections{state=\"open\"}"),
         "{text}"
     );
+    assert!(
+        text.contains("wid_change_poll_failures_total 0\n"),
+        "{text}"
+    );
+    let invalidations = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("wid_cache_invalidations_total{topic=\"credentials\"} "))
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    let before = invalidations(&text);
+    wid.arm(
+        Method::PUT,
+        &wid.sub_path("/resourcegroups/metrics-rg?api-version=2021-04-01"),
+        Some(serde_json::json!({"location": "eastus"})),
+    )
+    .await
+    .unwrap();
+    let after = wid
+        .client
+        .http()
+        .get(wid.client.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(invalidations(&after) > before, "{after}");
 }
