@@ -151,6 +151,14 @@ impl Wid {
         )
     }
 
+    /// The Prometheus exposition text.
+    async fn metrics(&self) -> String {
+        match self.raw(Method::GET, "/metrics", None, None).await {
+            (200, Value::String(text)) => text,
+            other => panic!("/metrics answered {other:?}"),
+        }
+    }
+
     async fn stop(mut self) -> (PathBuf, ManualClock) {
         self.server.take().unwrap().shutdown().await;
         (self.dir.clone(), self.clock.clone())
@@ -801,16 +809,7 @@ async fn readiness_and_metrics() {
     )
     .await
     .unwrap();
-    let text = wid
-        .client
-        .http()
-        .get(wid.client.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = wid.metrics().await;
     assert!(
         text.contains("wid_token_failures_total{code=\"700016\"} 1"),
         "{text}"
@@ -847,15 +846,6 @@ async fn readiness_and_metrics() {
     )
     .await
     .unwrap();
-    let after = wid
-        .client
-        .http()
-        .get(wid.client.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = wid.metrics().await;
     assert!(invalidations(&after) > before, "{after}");
 }
