@@ -17,6 +17,8 @@ use wid_store::Store;
 pub struct TenantKeys {
     /// Oldest first, with their creation times.
     keys: Vec<(SigningKey, i64)>,
+    /// The creation times alone, for choosing the signer without allocating per token.
+    created: Vec<i64>,
     verifying: HashMap<String, VerifyingKey>,
     jwks: Jwks,
     activation: i64,
@@ -38,8 +40,10 @@ impl TenantKeys {
                 .map(|(k, _)| k.verifying_key().to_jwk())
                 .collect(),
         };
+        let created = keys.iter().map(|(_, at)| *at).collect();
         Some(Self {
             keys,
+            created,
             verifying,
             jwks,
             activation,
@@ -47,8 +51,7 @@ impl TenantKeys {
     }
 
     pub fn signing(&self, now: i64) -> &SigningKey {
-        let created: Vec<i64> = self.keys.iter().map(|(_, at)| *at).collect();
-        let index = key_rotation::signer(&created, now, self.activation).unwrap_or(0);
+        let index = key_rotation::signer(&self.created, now, self.activation).unwrap_or(0);
         &self.keys[index].0
     }
 
@@ -128,4 +131,22 @@ pub fn generate(
         sealed_private_key: ring.seal(&pkcs8, SIGNING_KEY_PURPOSE)?,
         created_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_key_signs_only_once_active_and_every_key_verifies() {
+        let (old, _) = SigningKey::generate_rsa().unwrap();
+        let (new, _) = SigningKey::generate_rsa().unwrap();
+        let (old_kid, new_kid) = (old.kid().to_owned(), new.kid().to_owned());
+        let keys = TenantKeys::new(vec![(old, 0), (new, 100)], 50).unwrap();
+        assert_eq!(keys.signing(149).kid(), old_kid);
+        assert_eq!(keys.signing(150).kid(), new_kid);
+        assert!(keys.verifying(&old_kid).is_some() && keys.verifying(&new_kid).is_some());
+        assert_eq!(keys.jwks().keys.len(), 2);
+        assert!(TenantKeys::new(Vec::new(), 50).is_none());
+    }
 }
