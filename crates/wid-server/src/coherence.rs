@@ -2,7 +2,8 @@
 //! bump a per-topic generation in their own transaction (`wid_store::Topic`); this task reads
 //! the generations every [`POLL`] and drops what a moved topic made stale. A change made on
 //! any replica therefore takes effect on every other within [`PROPAGATION_BOUND`] (the poll
-//! interval plus one query), and at once on the replica that made it.
+//! interval plus one query), and at once on the replica that made it
+//! ([`follow_local_writes`]).
 //!
 //! If the database cannot be read, everything cached is dropped at each failed poll: the
 //! hot paths then go to the database themselves and fail closed rather than serve access
@@ -36,7 +37,7 @@ pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
                         .collect(),
                 };
                 for topic in moved {
-                    forget(&state, topic).await;
+                    forget(&state, topic);
                 }
                 seen = Some(now);
             }
@@ -44,7 +45,7 @@ pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
                 tracing::warn!(error = %e, "reading change generations failed; dropping caches");
                 state.metrics.change_poll_failed();
                 for topic in Topic::ALL {
-                    forget(&state, topic).await;
+                    forget(&state, topic);
                 }
                 seen = None;
             }
@@ -52,8 +53,21 @@ pub async fn follow(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Drops what this replica cached of `topic`. Also called by the replica that made a change.
-pub async fn forget(state: &AppState, topic: Topic) {
+/// Drops this replica's caches of whatever its own writes change, as each write commits,
+/// whichever code path wrote (the management plane, the data plane, a job): a caller that
+/// wrote and then reads sees its write, and the bound above only concerns other replicas.
+pub fn follow_local_writes(state: &AppState) {
+    let weak = state.downgrade();
+    state.store.on_change(move |topic| {
+        if let Some(state) = AppState::upgrade(&weak) {
+            forget(&state, topic);
+        }
+    });
+}
+
+/// Drops what this replica cached of `topic`. Signing keys are re-read in the background,
+/// well within the activation delay a new key waits before it signs.
+pub fn forget(state: &AppState, topic: Topic) {
     state.metrics.invalidated(topic.as_str());
     match topic {
         Topic::Credentials => state.clients.clear(),
@@ -61,19 +75,22 @@ pub async fn forget(state: &AppState, topic: Topic) {
         Topic::Vaults => state.vaults.clear(),
         Topic::IssuerKeys => state.issuer_keys.invalidate_all(),
         Topic::SigningKeys => {
-            let ring = state.kek.get();
-            if let Err(e) = state
-                .keys
-                .reload(
-                    &state.store,
-                    &ring,
-                    &state.tenant.id,
-                    &state.config.signing_key_rotation,
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "reloading the tenant's signing keys failed");
-            }
+            let state = state.clone();
+            tokio::spawn(async move {
+                let ring = state.kek.get();
+                let reloaded = state
+                    .keys
+                    .reload(
+                        &state.store,
+                        &ring,
+                        &state.tenant.id,
+                        &state.config.signing_key_rotation,
+                    )
+                    .await;
+                if let Err(e) = reloaded {
+                    tracing::warn!(error = %e, "reloading the tenant's signing keys failed");
+                }
+            });
         }
     }
 }

@@ -133,6 +133,7 @@ pub async fn start_with_clock(
         metrics: Default::default(),
     });
     let (shutdown, stop) = watch::channel(false);
+    crate::coherence::follow_local_writes(&state);
     tokio::spawn(crate::coherence::follow(state.clone(), stop.clone()));
     tokio::spawn(crate::jobs::run(
         state.clone(),

@@ -50,6 +50,15 @@ impl AppState {
         Self(Arc::new(shared))
     }
 
+    /// A handle that does not keep the state alive (for callbacks the state's own parts hold).
+    pub fn downgrade(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.0)
+    }
+
+    pub fn upgrade(weak: &std::sync::Weak<Shared>) -> Option<Self> {
+        weak.upgrade().map(Self)
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now_unix()
     }

@@ -64,7 +64,8 @@ impl Store {
 }
 
 impl WriteTx<'_> {
-    /// Commits after bumping `topics`, so that replicas drop what they cached of them.
+    /// Commits after bumping `topics`, so that replicas drop what they cached of them, and
+    /// then tells this process's listener.
     pub(crate) async fn commit_changing(mut self, topics: &[Topic]) -> Result<(), StoreError> {
         for topic in topics {
             sqlx::query(
@@ -75,6 +76,9 @@ impl WriteTx<'_> {
             .execute(self.conn())
             .await?;
         }
-        self.commit().await
+        let store = self.store;
+        self.commit().await?;
+        store.announce(topics);
+        Ok(())
     }
 }

@@ -19,14 +19,25 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     pool: AnyPool,
     backend: Backend,
+    /// Told of every committed change (see [`Store::on_change`]).
+    listener: std::sync::OnceLock<ChangeListener>,
     /// SQLite allows one writer at a time. Queueing our writers here (first come, first
     /// served) rather than in SQLite's busy handler means a burst of writes waits its turn
     /// instead of failing with SQLITE_BUSY once busy_timeout runs out. Unused on PostgreSQL.
     sqlite_writer: Mutex<()>,
+}
+
+type ChangeListener = Box<dyn Fn(crate::Topic) + Send + Sync>;
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Set on every SQLite connection. WAL lets readers run beside the writer; synchronous=FULL
@@ -76,6 +87,7 @@ impl Store {
             inner: Arc::new(Inner {
                 pool,
                 backend,
+                listener: std::sync::OnceLock::new(),
                 sqlite_writer,
             }),
         })
@@ -91,6 +103,22 @@ impl Store {
             .create_if_missing(true)
             .to_url_lossy();
         Store::connect(url.as_str()).await
+    }
+
+    /// Registers the one function told, in the committing task and right after the commit,
+    /// of each topic a write changed. A server uses it to drop its own stale caches before
+    /// the writer's caller hears back, whichever code path wrote; other processes learn of
+    /// the change from the generations. Returns false if a listener was already set.
+    pub fn on_change(&self, listener: impl Fn(crate::Topic) + Send + Sync + 'static) -> bool {
+        self.inner.listener.set(Box::new(listener)).is_ok()
+    }
+
+    pub(crate) fn announce(&self, topics: &[crate::Topic]) {
+        if let Some(listener) = self.inner.listener.get() {
+            for topic in topics {
+                listener(*topic);
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -121,11 +149,13 @@ impl Store {
                 let tx = self.inner.pool.begin_with("BEGIN IMMEDIATE").await?;
                 WriteTx {
                     tx,
+                    store: self,
                     _serial: Some(serial),
                 }
             }
             Backend::Postgres => WriteTx {
                 tx: self.inner.pool.begin().await?,
+                store: self,
                 _serial: None,
             },
         })
@@ -136,6 +166,7 @@ impl Store {
 /// transaction (fields drop in order).
 pub(crate) struct WriteTx<'a> {
     tx: Transaction<'static, Any>,
+    pub(crate) store: &'a Store,
     _serial: Option<MutexGuard<'a, ()>>,
 }
 

@@ -26,7 +26,6 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ArmError;
 use request::BodyLimit;
-use wid_store::Topic;
 
 const CLUSTERS: &str =
     "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.containerservice/managedclusters";
@@ -132,10 +131,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/subscriptions/{sub}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}/purge",
             post(vaults::purge),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            forget_after_writes,
-        ))
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
                 req.extensions_mut().insert(BodyLimit(max_body));
@@ -143,37 +138,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
             },
         ))
         .layer(DefaultBodyLimit::max(max_body))
-}
-
-/// Any change through the management plane may change what a token exchange or an
-/// authorization must see (an identity, a credential, a role assignment, a whole group,
-/// an issuer's keys), so a successful write empties those caches here at once; other
-/// replicas follow within the propagation bound. Writes are rare next to reads.
-async fn forget_after_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let writes = !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
-    );
-    let response = next.run(req).await;
-    if writes && response.status().is_success() {
-        forget_cached_access(&state).await;
-    }
-    response
-}
-
-async fn forget_cached_access(state: &AppState) {
-    for topic in [
-        Topic::Credentials,
-        Topic::RoleAssignments,
-        Topic::Vaults,
-        Topic::IssuerKeys,
-    ] {
-        crate::coherence::forget(state, topic).await;
-    }
 }
 
 /// ARM's tracing headers, so a user can quote them back when something fails; they are the

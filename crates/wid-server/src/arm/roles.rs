@@ -77,15 +77,10 @@ pub async fn dispatch(state: AppState, mut target: Target, req: Request) -> Resp
             target.scope = path[..target.scope.len()].to_owned();
         }
     }
-    let writes = req.method() != Method::GET;
-    let response = match handle(state.clone(), target, req).await {
+    match handle(state, target, req).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
-    };
-    if writes && response.status().is_success() {
-        super::forget_cached_access(&state).await;
     }
-    response
 }
 
 async fn handle(state: AppState, target: Target, req: Request) -> Result<Response, ArmError> {

@@ -838,14 +838,17 @@ async fn readiness_and_metrics() {
             .find_map(|l| l.strip_prefix("wid_cache_invalidations_total{topic=\"credentials\"} "))
             .map_or(0, |n| n.parse().unwrap())
     };
-    let before = invalidations(&text);
+    let group = wid.sub_path("/resourcegroups/metrics-rg?api-version=2021-04-01");
     wid.arm(
         Method::PUT,
-        &wid.sub_path("/resourcegroups/metrics-rg?api-version=2021-04-01"),
+        &group,
         Some(serde_json::json!({"location": "eastus"})),
     )
     .await
     .unwrap();
+    let before = invalidations(&wid.metrics().await);
+    // Deleting a group deletes its identities and credentials: cached credentials go.
+    wid.arm(Method::DELETE, &group, None).await.unwrap();
     let after = wid.metrics().await;
     assert!(invalidations(&after) > before, "{after}");
 }
