@@ -15,6 +15,13 @@ pub const CREDENTIAL_TYPE: &str =
     "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials";
 pub const RESOURCE_GROUP_TYPE: &str = "Microsoft.Resources/resourceGroups";
 
+pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
+
+/// A vault's id, as ARM renders it and as role-assignment scopes name it.
+pub fn vault(sub: &str, rg: &str, name: &str) -> String {
+    format!("{}/providers/{VAULT_TYPE}/{name}", resource_group(sub, rg))
+}
+
 pub fn identity(sub: &str, rg: &str, name: &str) -> String {
     format!("/subscriptions/{sub}/resourcegroups/{rg}/providers/{IDENTITY_TYPE}/{name}")
 }

@@ -81,7 +81,7 @@ pub fn check_window(state: &AppState, claims: &AccessClaims) -> Result<(), Token
     .map_err(TokenError::Window)
 }
 
-/// The principal's role assignments, from the short-lived cache.
+/// The principal's role assignments, from the cache (see `crate::coherence`).
 pub async fn assignments_of(
     state: &AppState,
     object_id: &str,

@@ -13,11 +13,11 @@ use axum::Json;
 use serde_json::{json, Value};
 use wid_core::model::{AccessPolicy, Audit, Vault, VaultSettings};
 use wid_core::resource_id;
+use wid_core::resource_id::VAULT_TYPE;
 use wid_core::seal::Kek;
 use wid_types::arm::Page;
 use wid_types::resources as wire;
 
-pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
 const DAY: i64 = 86_400;
 pub const API_VERSIONS: &[&str] = &[
     "2016-10-01",
@@ -63,11 +63,7 @@ pub fn vault_uri(state: &AppState, name: &str) -> String {
 }
 
 fn id(v: &Vault) -> String {
-    format!(
-        "{}/providers/{VAULT_TYPE}/{}",
-        resource_id::resource_group(&v.subscription_id, &v.resource_group),
-        v.name
-    )
+    resource_id::vault(&v.subscription_id, &v.resource_group, &v.name)
 }
 
 pub fn render(state: &AppState, v: &Vault) -> Value {

@@ -209,16 +209,20 @@ pub async fn authorize(
     secret: Option<&str>,
 ) -> Result<(), VaultError> {
     let vault = &caller.open()?.vault;
-    let who = format!(
-        "appid={};oid={};iss={}",
-        caller.app_id,
-        caller.object_id,
-        state.cloud.access_token_issuer(&caller.tenant_id)
-    );
+    // Only a refusal names the caller; an allowed request does not pay for the text.
+    let who = || {
+        format!(
+            "appid={};oid={};iss={}",
+            caller.app_id,
+            caller.object_id,
+            state.cloud.access_token_issuer(&caller.tenant_id)
+        )
+    };
     if vault.settings.enable_rbac_authorization {
-        let vault_id = format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
-            vault.subscription_id, vault.resource_group, vault.name
+        let vault_id = wid_core::resource_id::vault(
+            &vault.subscription_id,
+            &vault.resource_group,
+            &vault.name,
         );
         let resource = match secret {
             Some(name) => format!("{vault_id}/secrets/{name}"),
@@ -231,7 +235,8 @@ pub async fn authorize(
         return Err(VaultError::forbidden(
             "ForbiddenByRbac",
             format!(
-                "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {who}\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {};location={}\r\n",
+                "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {}\r\nAction: '{}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {};location={}\r\n",
+                who(),
                 op.data_action(),
                 resource.to_ascii_lowercase(),
                 vault.name,
@@ -252,7 +257,8 @@ pub async fn authorize(
         Err(VaultError::forbidden(
             "ForbiddenByPolicy",
             format!(
-                "The user, group or application '{who}' does not have secrets {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                "The user, group or application '{}' does not have secrets {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                who(),
                 op.policy_permission(),
                 vault.name,
                 vault.location
