@@ -23,3 +23,13 @@ pub struct Page<T> {
     #[serde(rename = "nextLink", skip_serializing_if = "Option::is_none", default)]
     pub next_link: Option<String>,
 }
+
+impl<T> Page<T> {
+    /// A list that fits in one page: no `nextLink`.
+    pub fn complete(value: Vec<T>) -> Self {
+        Self {
+            value,
+            next_link: None,
+        }
+    }
+}

@@ -288,10 +288,9 @@ pub async fn list_in_group(
         }
         other => other?,
     };
-    Ok(Json(Page {
-        value: clusters.iter().map(|c| render(&state, c)).collect(),
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(
+        clusters.iter().map(|c| render(&state, c)).collect(),
+    )))
 }
 
 pub async fn list_in_subscription(
@@ -303,10 +302,9 @@ pub async fn list_in_subscription(
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let clusters = state.store.clusters_in_subscription(sub).await?;
-    Ok(Json(Page {
-        value: clusters.iter().map(|c| render(&state, c)).collect(),
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(
+        clusters.iter().map(|c| render(&state, c)).collect(),
+    )))
 }
 
 /// A new key is published and signs from now on; the old ones stay published, so tokens
@@ -337,10 +335,7 @@ async fn list_keys_of(
     c: &Cluster,
 ) -> Result<Page<wire::IssuerKeyInfo>, ArmError> {
     let keys = state.store.issuer_keys(&c.issuer_id).await?;
-    Ok(Page {
-        value: keys.iter().map(key_info).collect(),
-        next_link: None,
-    })
+    Ok(Page::complete(keys.iter().map(key_info).collect()))
 }
 
 fn key_info(k: &IssuerKey) -> wire::IssuerKeyInfo {

@@ -105,10 +105,7 @@ pub async fn list(
         .iter()
         .map(render::resource_group)
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 /// Deletes the group and everything in it. Completes before answering, so it answers 200

@@ -175,10 +175,7 @@ pub async fn list_in_group(
         .iter()
         .map(render::identity)
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 pub async fn list_in_subscription(
@@ -196,8 +193,5 @@ pub async fn list_in_subscription(
         .iter()
         .map(render::identity)
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }

@@ -264,11 +264,7 @@ async fn list_assignments(
         })
         .map(render)
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    })
-    .into_response())
+    Ok(Json(Page::complete(value)).into_response())
 }
 
 fn list_definitions(scope: &str, query: &ArmQuery) -> Result<Response, ArmError> {
@@ -283,11 +279,7 @@ fn list_definitions(scope: &str, query: &ArmQuery) -> Result<Response, ArmError>
         })
         .map(|r| definition(scope, r))
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    })
-    .into_response())
+    Ok(Json(Page::complete(value)).into_response())
 }
 
 /// The OData filters az and the SDKs send: `atScope()`, `principalId eq '…'`,

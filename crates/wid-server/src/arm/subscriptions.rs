@@ -41,10 +41,7 @@ pub async fn list(
         .filter(|s| s.tenant_id == caller.tenant_id)
         .map(render)
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 pub async fn show(
@@ -86,10 +83,7 @@ pub async fn tenants(
             tenant_type: "AAD".to_owned(),
         })
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 /// Rotates the key-encryption key and re-seals everything under the new one (see

@@ -397,10 +397,7 @@ pub async fn list_in_group(
         .iter()
         .map(|v| render(&state, v))
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 pub async fn list_in_subscription(
@@ -418,10 +415,7 @@ pub async fn list_in_subscription(
         .iter()
         .map(|v| render(&state, v))
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 fn render_deleted(v: &Vault) -> Value {
@@ -455,10 +449,7 @@ pub async fn list_deleted(
         .iter()
         .map(render_deleted)
         .collect();
-    Ok(Json(Page {
-        value,
-        next_link: None,
-    }))
+    Ok(Json(Page::complete(value)))
 }
 
 async fn deleted(
