@@ -135,3 +135,34 @@ def test_errors_exit_non_zero_with_the_server_code(wid):
     assert bad.returncode != 0 and "(InvalidResourceName)" in bad.stderr
     bad_fic = wid.cli("identity", "federated-credential", "create", "-n", "fic1", "--identity-name", "nobody-here", "-g", rg, "--issuer", "https://i/", "--subject", "s", check=False)
     assert bad_fic.returncode != 0 and "(ParentResourceNotFound)" in bad_fic.stderr
+
+
+def test_list_commands_list_by_group_and_by_subscription_in_azs_shapes(wid):
+    rg, other = unique("rg-list-"), unique("rg-list-")
+    for group in (rg, other):
+        wid.cli("group", "create", "-n", group, "-l", "eastus")
+    wid.cli("identity", "create", "-g", rg, "-n", "listed-id")
+    wid.cli("identity", "create", "-g", other, "-n", "elsewhere-id")
+    vault = unique("kvlist")
+    wid.cli("keyvault", "create", "-g", rg, "-n", vault)
+    wid.cli("aks", "create", "-g", rg, "-n", "listed-aks", "--enable-oidc-issuer")
+
+    def listed(*args):
+        return json.loads(wid.cli(*args).stdout)
+
+    in_group = listed("identity", "list", "-g", rg)
+    assert [(i["name"], i["resourceGroup"]) for i in in_group] == [("listed-id", rg)]
+    assert in_group[0]["clientId"], "identities are flattened, as az prints them"
+    everywhere = {i["name"] for i in listed("identity", "list")}
+    assert {"listed-id", "elsewhere-id"} <= everywhere
+
+    vaults = listed("keyvault", "list", "-g", rg)
+    assert [v["name"] for v in vaults] == [vault]
+    assert vaults[0]["properties"]["vaultUri"], "vaults keep properties nested, as az prints them"
+    assert vault in {v["name"] for v in listed("keyvault", "list")}
+    assert listed("keyvault", "list", "-g", other) == []
+
+    clusters = listed("aks", "list", "-g", rg)
+    assert [c["name"] for c in clusters] == ["listed-aks"]
+    assert clusters[0]["oidcIssuerProfile"]["issuerUrl"].endswith("/")
+    assert "listed-aks" in {c["name"] for c in listed("aks", "list")}

@@ -206,6 +206,27 @@ impl Context {
         }
         Ok(items)
     }
+
+    /// `az … list [-g GROUP] [--subscription S]`: every resource of `resource_type`
+    /// (`Provider/type`) in the group, or in the whole subscription, each in az's `shape`.
+    pub async fn list_resources(
+        &self,
+        subscription: Option<&str>,
+        resource_group: Option<&str>,
+        resource_type: &str,
+        api_version: &str,
+        shape: fn(Value) -> Value,
+    ) -> Result<Value> {
+        let sub = self.subscription(subscription)?;
+        let scope = match resource_group {
+            Some(rg) => format!("/subscriptions/{sub}/resourceGroups/{rg}"),
+            None => format!("/subscriptions/{sub}"),
+        };
+        let url = format!("{scope}/providers/{resource_type}?api-version={api_version}");
+        Ok(Value::Array(
+            self.arm_list(&url).await?.into_iter().map(shape).collect(),
+        ))
+    }
 }
 
 pub async fn token_as(

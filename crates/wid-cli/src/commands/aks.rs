@@ -234,20 +234,16 @@ pub async fn run(command: AksCommand, ctx: &Context) -> Result<Option<Value>> {
         AksCommand::List {
             resource_group,
             subscription,
-        } => {
-            let sub = ctx.subscription(subscription.as_deref())?;
-            let url = match resource_group {
-                Some(rg) => format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters?api-version={API}"),
-                None => format!("/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters?api-version={API}"),
-            };
-            Ok(Some(Value::Array(
-                ctx.arm_list(&url)
-                    .await?
-                    .into_iter()
-                    .map(az_shape)
-                    .collect(),
-            )))
-        }
+        } => ctx
+            .list_resources(
+                subscription.as_deref(),
+                resource_group.as_deref(),
+                "Microsoft.ContainerService/managedClusters",
+                API,
+                az_shape,
+            )
+            .await
+            .map(Some),
         AksCommand::Delete { cluster, yes, .. } => {
             if !yes
                 && !confirm(&format!(

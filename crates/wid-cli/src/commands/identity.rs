@@ -186,20 +186,16 @@ pub async fn run(command: IdentityCommand, ctx: &Context) -> Result<Option<Value
         IdentityCommand::List {
             resource_group,
             subscription,
-        } => {
-            let sub = ctx.subscription(subscription.as_deref())?;
-            let path = match resource_group {
-                Some(rg) => format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version={API}"),
-                None => format!("/subscriptions/{sub}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version={API}"),
-            };
-            Ok(Some(Value::Array(
-                ctx.arm_list(&path)
-                    .await?
-                    .into_iter()
-                    .map(flatten)
-                    .collect(),
-            )))
-        }
+        } => ctx
+            .list_resources(
+                subscription.as_deref(),
+                resource_group.as_deref(),
+                wid_core::resource_id::IDENTITY_TYPE,
+                API,
+                flatten,
+            )
+            .await
+            .map(Some),
         IdentityCommand::Delete {
             name,
             resource_group,

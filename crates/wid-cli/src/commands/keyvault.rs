@@ -192,13 +192,13 @@ pub enum SecretCommand {
 async fn find_vault(ctx: &Context, v: &VaultName) -> Result<String> {
     let sub = ctx.subscription(v.subscription.as_deref())?;
     if let Some(rg) = &v.resource_group {
-        return Ok(format!(
-            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{}",
-            v.name
-        ));
+        return Ok(wid_core::resource_id::vault(&sub, rg, &v.name));
     }
     // As az does without -g: find the vault by name in the subscription.
-    let url = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults?api-version={API}");
+    let url = format!(
+        "/subscriptions/{sub}/providers/{}?api-version={API}",
+        wid_core::resource_id::VAULT_TYPE
+    );
     ctx.arm_list(&url)
         .await?
         .iter()
@@ -349,20 +349,16 @@ pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value
         KeyvaultCommand::List {
             resource_group,
             subscription,
-        } => {
-            let sub = ctx.subscription(subscription.as_deref())?;
-            let url = match resource_group {
-                Some(rg) => format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults?api-version={API}"),
-                None => format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults?api-version={API}"),
-            };
-            Ok(Some(Value::Array(
-                ctx.arm_list(&url)
-                    .await?
-                    .into_iter()
-                    .map(az_vault)
-                    .collect(),
-            )))
-        }
+        } => ctx
+            .list_resources(
+                subscription.as_deref(),
+                resource_group.as_deref(),
+                wid_core::resource_id::VAULT_TYPE,
+                API,
+                az_vault,
+            )
+            .await
+            .map(Some),
         KeyvaultCommand::Delete { vault } => {
             let id = find_vault(ctx, &vault).await?;
             ctx.arm(Method::DELETE, &format!("{id}?api-version={API}"), None)
