@@ -78,6 +78,34 @@ struct Target {
     keyvault_resource: String,
 }
 
+impl Target {
+    /// A management-plane call as the admin: the response body, or null.
+    async fn arm(&self, method: Method, path: String, body: Option<Value>) -> Result<Value> {
+        Ok(self
+            .client
+            .arm(method, &path, &self.token, body.as_ref(), &[])
+            .await?
+            .body
+            .unwrap_or(Value::Null))
+    }
+
+    /// A resource group of one bench's own: its name, and its path to delete it by.
+    async fn new_group(&self) -> Result<(String, String)> {
+        let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
+        let path = format!(
+            "/subscriptions/{}/resourcegroups/{rg}?api-version=2024-11-01",
+            self.subscription
+        );
+        self.arm(
+            Method::PUT,
+            path.clone(),
+            Some(json!({"location": "eastus"})),
+        )
+        .await?;
+        Ok((rg, path))
+    }
+}
+
 async fn connect(data_dir: &std::path::Path) -> Result<Target> {
     let read = |name: &str| -> Result<Value> {
         let path = data_dir.join(name);
@@ -199,29 +227,15 @@ where
 }
 
 async fn arm(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
-    let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let (rg, rg_path) = target.new_group().await?;
     let sub = &target.subscription;
-    let rg_path = format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version=2024-11-01");
-    target
-        .client
-        .arm(
-            Method::PUT,
-            &rg_path,
-            &target.token,
-            Some(&json!({"location": "eastus"})),
-            &[],
-        )
-        .await?;
     let identity = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities");
     let get_path = format!("{identity}/bench-read?api-version=2024-11-30");
     target
-        .client
         .arm(
             Method::PUT,
-            &get_path,
-            &target.token,
-            Some(&json!({"location": "eastus"})),
-            &[],
+            get_path.clone(),
+            Some(json!({"location": "eastus"})),
         )
         .await?;
 
@@ -243,14 +257,7 @@ async fn arm(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()
     for w in 0..concurrency {
         let path = format!("{identity}/bench-w{w}?api-version=2024-11-30");
         target
-            .client
-            .arm(
-                Method::PUT,
-                &path,
-                &target.token,
-                Some(&json!({"location": "eastus"})),
-                &[],
-            )
+            .arm(Method::PUT, path, Some(json!({"location": "eastus"})))
             .await?;
     }
     let t = target.clone();
@@ -275,10 +282,7 @@ async fn arm(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()
     })
     .await;
     report.print("PUT federated credential (durable)", concurrency);
-    target
-        .client
-        .arm(Method::DELETE, &rg_path, &target.token, None, &[])
-        .await?;
+    target.arm(Method::DELETE, rg_path, None).await?;
     Ok(())
 }
 
@@ -330,24 +334,9 @@ struct Workload {
 }
 
 async fn prepare_exchange(target: &Arc<Target>) -> Result<Workload> {
-    let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let (rg, rg_path) = target.new_group().await?;
     let sub = &target.subscription;
-    let arm = |method: Method, path: String, body: Option<Value>| {
-        let t = target.clone();
-        async move {
-            t.client
-                .arm(method, &path, &t.token, body.as_ref(), &[])
-                .await
-                .map(|r| r.body.unwrap_or(Value::Null))
-        }
-    };
-    let rg_path = format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version=2024-11-01");
-    arm(
-        Method::PUT,
-        rg_path.clone(),
-        Some(json!({"location": "eastus"})),
-    )
-    .await?;
+    let arm = |method, path: String, body| target.arm(method, path, body);
     let base = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers");
     let cluster = arm(
         Method::PUT,
@@ -456,32 +445,16 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
     let mut single = drive(1, Duration::from_secs(seconds.min(5)), op).await;
     single.print("token exchange, one at a time", 1);
     target
-        .client
-        .arm(Method::DELETE, &workload.rg_path, &target.token, None, &[])
+        .arm(Method::DELETE, workload.rg_path.clone(), None)
         .await?;
     Ok(())
 }
 
 async fn keyvault(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
-    let rg = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let (rg, rg_path) = target.new_group().await?;
+    let arm = |method, path: String, body| target.arm(method, path, body);
     let vault = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let sub = &target.subscription;
-    let arm = |method: Method, path: String, body: Option<Value>| {
-        let t = target.clone();
-        async move {
-            t.client
-                .arm(method, &path, &t.token, body.as_ref(), &[])
-                .await
-                .map(|r| r.body.unwrap_or(Value::Null))
-        }
-    };
-    let rg_path = format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version=2024-11-01");
-    arm(
-        Method::PUT,
-        rg_path.clone(),
-        Some(json!({"location": "eastus"})),
-    )
-    .await?;
     let made = arm(
         Method::PUT,
         format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}?api-version=2024-11-01"),
