@@ -249,6 +249,9 @@ def test_structured_logs_carry_request_ids_and_no_secret(replicas):
     request_id = answered.headers["x-ms-request-id"]
 
     secrets = [value, a.creds["clientSecret"], token]
+    # Logs are written by a thread of their own; a clean stop flushes them.
+    for server in (a, b):
+        assert server.stop() == 0
     served = []
     for server in (a, b):
         for line in (server.data_dir.parent / f"{server.data_dir.name}.log").read_text().splitlines():
