@@ -85,7 +85,11 @@ conformance! {
         backup_restores_into_an_empty_database,
         restore_refuses_damaged_backups_and_full_databases,
     ],
-    reopen: [migrations_are_idempotent, data_survives_reopen],
+    reopen: [
+        migrations_are_idempotent,
+        data_survives_reopen,
+        backups_refuse_tables_they_do_not_know,
+    ],
     fresh: [concurrent_first_start],
 }
 
@@ -1950,6 +1954,12 @@ async fn restore_refuses_damaged_backups_and_full_databases(store: Store) {
     let truncated = lines[..lines.len() - 1].join("\n");
     let miscounted = text.replace("{\"end\":{\"rows\":", "{\"end\":{\"rows\":1");
     let injected = text.replacen("\"row\":{\"", "\"row\":{\"x) VALUES (1); --\":1,\"", 1);
+    let other_schema = text.replacen("\"schemaVersion\":", "\"schemaVersion\":1000", 1);
+    let trailing = format!("{text}{}\n", lines[1]);
+    // The first row (a setting, which nothing references) moved after all the others.
+    let mut reordered = lines.clone();
+    reordered[1..lines.len() - 1].rotate_left(1);
+    let reordered = reordered.join("\n");
     run(store.backend(), |url| async move {
         let target = connect(&url).await;
         for (damaged, why) in [
@@ -1957,6 +1967,9 @@ async fn restore_refuses_damaged_backups_and_full_databases(store: Store) {
             (miscounted.as_str(), "rows"),
             (injected.as_str(), "invalid column name"),
             ("{}", "not a wid backup"),
+            (other_schema.as_str(), "schema version"),
+            (trailing.as_str(), "follow the end line"),
+            (reordered.as_str(), "out of order"),
         ] {
             match target.restore(&mut damaged.as_bytes()).await {
                 Err(StoreError::Backup(m)) => assert!(m.contains(why), "{why}: {m}"),
@@ -2001,4 +2014,18 @@ async fn backup_moves_from_sqlite_to_postgres() {
         .await;
     })
     .await;
+}
+
+/// A table a later migration adds must be added to backups too, or backups refuse to run.
+async fn backups_refuse_tables_they_do_not_know(store: Store, url: String) {
+    use sqlx::Executor;
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    pool.execute("CREATE TABLE not_in_backups (x BIGINT)")
+        .await
+        .unwrap();
+    pool.close().await;
+    match store.backup(&mut Vec::new()).await {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains("not_in_backups"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -852,3 +852,19 @@ async fn readiness_and_metrics() {
     let after = wid.metrics().await;
     assert!(invalidations(&after) > before, "{after}");
 }
+
+#[tokio::test]
+async fn a_signing_key_activation_shorter_than_propagation_is_refused() {
+    let dir = temp_dir();
+    let mut config = ServerConfig::new(dir.clone(), "127.0.0.1:0".parse().unwrap());
+    config.signing_key_rotation.activation = 2;
+    match wid_server::start(config).await {
+        Err(wid_server::ServerError::Config(m)) => assert!(m.contains("2 s"), "{m}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a key could sign before every replica knows it"),
+    }
+    assert!(
+        !dir.join("server.json").exists(),
+        "refused before anything is written"
+    );
+}
