@@ -432,16 +432,31 @@ async fn list(
     caller: VaultCaller,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::List, None).await?;
+    list_secrets(&state, &caller, &paging, false).await
+}
+
+/// The newest version of each live (or, with `deleted`, soft-deleted) secret, paged.
+async fn list_secrets(
+    state: &AppState,
+    caller: &VaultCaller,
+    paging: &Paging,
+    deleted: bool,
+) -> Result<Json<Value>, VaultError> {
+    let (op, path) = if deleted {
+        (SecretOp::ListDeleted, "/deletedsecrets")
+    } else {
+        (SecretOp::List, "/secrets")
+    };
+    authorize(state, caller, op, None).await?;
     let open = caller.open()?;
     let items = state
         .store
-        .secrets(&open.vault.name, false)
+        .secrets(&open.vault.name, deleted)
         .await?
         .iter()
-        .map(|s| bundle(&state, open, s, None, false))
+        .map(|s| bundle(state, open, s, None, false))
         .collect();
-    page(&state, open, "/secrets", &paging, items)
+    page(state, open, path, paging, items)
 }
 
 async fn list_versions(
@@ -474,16 +489,7 @@ async fn list_deleted(
     caller: VaultCaller,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::ListDeleted, None).await?;
-    let open = caller.open()?;
-    let items = state
-        .store
-        .secrets(&open.vault.name, true)
-        .await?
-        .iter()
-        .map(|s| bundle(&state, open, s, None, false))
-        .collect();
-    page(&state, open, "/deletedsecrets", &paging, items)
+    list_secrets(&state, &caller, &paging, true).await
 }
 
 async fn deleted(state: &AppState, open: &OpenVault, name: &str) -> Result<Secret, VaultError> {
