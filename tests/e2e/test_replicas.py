@@ -167,6 +167,13 @@ def until(condition, what: str, bound: float = BOUND) -> float:
     return time.monotonic() - started
 
 
+def once_propagated(server: WidServer, *args: str) -> None:
+    """Runs a CLI command through the balancer until it succeeds: a role assignment just
+    made through one replica reaches the others within the bound, as in Azure, where role
+    assignments also take a moment to propagate."""
+    until(lambda: server.cli(*args, check=False).returncode == 0, f"wid {' '.join(args)} succeeding")
+
+
 def read_secret(server: WidServer, public_url: str, vault: str, name: str, token: str) -> requests.Response:
     """A Key Vault read sent to one replica: the vault is named by the Host header, as a
     client resolving `{vault}.vault.{suffix}` to that replica would send it."""
@@ -210,7 +217,7 @@ def test_changes_on_one_replica_take_effect_on_the_others_within_the_bound(repli
     vault_id = a.cli("keyvault", "show", "-n", vault, "-g", rg, "--query", "id", "-o", "tsv").stdout.strip()
     me = a.cli("ad", "signed-in-user", "show", "--query", "id", "-o", "tsv").stdout.strip()
     a.cli("role", "assignment", "create", "--assignee", me, "--role", "Key Vault Secrets Officer", "--scope", vault_id)
-    a.cli("keyvault", "secret", "set", "--vault-name", vault, "--name", "db", "--value", "replicated-value")
+    once_propagated(a, "keyvault", "secret", "set", "--vault-name", vault, "--name", "db", "--value", "replicated-value")
     granted = json.loads(a.cli(
         "role", "assignment", "create", "--assignee-object-id", principal_id, "--assignee-principal-type", "ServicePrincipal",
         "--role", "Key Vault Secrets User", "--scope", vault_id,
@@ -236,8 +243,9 @@ def test_structured_logs_carry_request_ids_and_no_secret(replicas):
     vault_id = a.cli("keyvault", "show", "-n", vault, "-g", rg, "--query", "id", "-o", "tsv").stdout.strip()
     me = a.cli("ad", "signed-in-user", "show", "--query", "id", "-o", "tsv").stdout.strip()
     a.cli("role", "assignment", "create", "--assignee", me, "--role", "Key Vault Secrets Officer", "--scope", vault_id)
-    a.cli("keyvault", "secret", "set", "--vault-name", vault, "--name", "s", "--value", value)
-    assert a.cli("keyvault", "secret", "show", "--vault-name", vault, "--name", "s", "--query", "value", "-o", "tsv").stdout.strip() == value
+    once_propagated(a, "keyvault", "secret", "set", "--vault-name", vault, "--name", "s", "--value", value)
+    show = ("keyvault", "secret", "show", "--vault-name", vault, "--name", "s", "--query", "value", "-o", "tsv")
+    until(lambda: a.cli(*show, check=False).stdout.strip() == value, "the secret read back through either replica")
     correlation = "0f0e0d0c-0b0a-4090-8070-605040302010"
     token = b.token()
     answered = b.session().get(
