@@ -20,7 +20,7 @@ pub struct Installation {
 }
 
 fn new_guid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    wid_core::ids::random_uuid().to_string()
 }
 
 pub async fn bootstrap(

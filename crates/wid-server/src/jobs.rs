@@ -15,7 +15,7 @@ const ROTATION_LEASE: &str = "rotate-signing-keys";
 
 /// Runs the jobs every `interval` until `stop` changes.
 pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
-    let holder = uuid::Uuid::new_v4().to_string();
+    let holder = wid_core::ids::random_uuid().to_string();
     // A lease outlives a missed round or two, so a slow holder is not displaced mid-round.
     let ttl = (interval.as_secs() as i64 * 3).max(3);
     loop {

@@ -35,7 +35,7 @@ pub fn client_correlation(headers: &HeaderMap) -> Option<String> {
 }
 
 pub async fn trace(mut req: Request, next: Next) -> Response {
-    let request = uuid::Uuid::new_v4().to_string();
+    let request = wid_core::ids::random_uuid().to_string();
     let correlation = client_correlation(req.headers()).unwrap_or_else(|| request.clone());
     let span = tracing::info_span!("request", request_id = %request, correlation_id = %correlation);
     let method = req.method().clone();

@@ -338,5 +338,5 @@ pub async fn ad(command: AdCommand, ctx: &Context) -> Result<Option<Value>> {
 }
 
 fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
+    wid_core::ids::random_uuid().to_string()
 }

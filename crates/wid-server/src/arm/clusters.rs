@@ -221,7 +221,7 @@ pub async fn put(
         location,
         tags: body.tags.unwrap_or_default(),
         tenant_id: caller.tenant_id.clone(),
-        issuer_id: uuid::Uuid::new_v4().to_string(),
+        issuer_id: wid_core::ids::random_uuid().to_string(),
         oidc_issuer_enabled: oidc_enabled,
         workload_identity_enabled: wi_enabled,
         audit: Audit {
@@ -470,7 +470,7 @@ pub async fn service_account_token(
         &issuer_of(&state, &c),
         &request,
         now,
-        uuid::Uuid::new_v4().to_string(),
+        wid_core::ids::random_uuid().to_string(),
     );
     let token = key
         .sign_jwt(&claims, &HeaderParams::default())

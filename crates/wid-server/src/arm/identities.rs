@@ -73,8 +73,8 @@ pub async fn put(
         location,
         tags: body.tags.unwrap_or_default(),
         tenant_id: caller.tenant_id.clone(),
-        client_id: uuid::Uuid::new_v4().to_string(),
-        principal_id: uuid::Uuid::new_v4().to_string(),
+        client_id: wid_core::ids::random_uuid().to_string(),
+        principal_id: wid_core::ids::random_uuid().to_string(),
         isolation_scope: isolation_scope(body.properties.as_ref(), "None")?,
         audit: Audit {
             created_by: caller.app_id.clone(),

@@ -268,7 +268,7 @@ impl StsError {
 
     /// The response, stamped with the time and ids the client will quote back to support.
     pub fn into_response_at(self, now: i64, correlation_id: &str) -> Response {
-        let trace_id = uuid::Uuid::new_v4().to_string();
+        let trace_id = wid_core::ids::random_uuid().to_string();
         let timestamp = wid_core::timefmt::entra_timestamp(now);
         let body = OAuthError {
             error: self.error.to_owned(),

@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 /// The id a client asked us to echo, else a new one.
 pub fn correlation_id(headers: &HeaderMap) -> String {
     crate::request_log::client_correlation(headers)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|| wid_core::ids::random_uuid().to_string())
 }
 
 async fn token_v2(

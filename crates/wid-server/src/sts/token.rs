@@ -194,7 +194,7 @@ pub async fn issue(
         &state.cloud.access_token_issuer(&tenant.id),
         now,
         principal.lifetime,
-        uuid::Uuid::new_v4().simple().to_string(),
+        wid_core::ids::random_uuid().simple().to_string(),
     );
     let header = HeaderParams {
         typ: Some("JWT".to_owned()),

@@ -194,7 +194,7 @@ async fn set(
     }
     let open = caller.open()?;
     let now = state.now();
-    let version = uuid::Uuid::new_v4().simple().to_string();
+    let version = wid_core::ids::random_uuid().simple().to_string();
     let sealed_value = open
         .data_key
         .seal(
