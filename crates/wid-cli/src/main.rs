@@ -3,6 +3,7 @@
 
 mod commands;
 mod context;
+mod logging;
 
 use clap::Parser;
 use std::process::ExitCode;

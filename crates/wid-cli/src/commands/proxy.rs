@@ -67,7 +67,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         }
         anyhow::bail!("the proxy on port {} is not ready", args.port);
     }
-    let _logging = super::up::init_logging(super::up::LogFormat::Text);
+    let _logging = crate::logging::init(crate::logging::LogFormat::Text);
     let proxy = from_env(args.ca_file.as_ref())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr)

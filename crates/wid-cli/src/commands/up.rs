@@ -46,8 +46,8 @@ pub struct UpArgs {
     #[arg(long, default_value = "24h", value_parser = seconds)]
     signing_key_activation: i64,
     /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    log_format: crate::logging::LogFormat,
 }
 
 /// Durations as `wid aks create-token --duration` takes them: `90s`, `15m`, `720h`.
@@ -55,36 +55,8 @@ fn seconds(text: &str) -> Result<i64, String> {
     wid_core::cluster::parse_duration(text).map_err(|e| e.to_string())
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Logs to stderr through a writer thread: a request formats its log line but does not wait
-/// for the write, which otherwise costs a third of a cheap request's throughput. Nothing is
-/// dropped (a full queue makes loggers wait); keep the guard until exit, which flushes.
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WID_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
-    // Colours only for a person at a terminal; log files and collectors get plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(writer);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-    guard
-}
-
 pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
-    let _logging = init_logging(args.log_format);
+    let _logging = crate::logging::init(args.log_format);
     let mut config = ServerConfig::new(data_dir.clone(), args.listen);
     config.public_url = args.public_url;
     config.hostnames = args.hostnames;

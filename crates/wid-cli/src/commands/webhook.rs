@@ -174,7 +174,7 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
     let Some(tenant_id) = args.tenant_id else {
         anyhow::bail!("--tenant-id (or AZURE_TENANT_ID) is required");
     };
-    let _logging = super::up::init_logging(super::up::LogFormat::Text);
+    let _logging = crate::logging::init(crate::logging::LogFormat::Text);
     let client = Arc::new(match &args.kubeconfig {
         Some(path) => KubeClient::from_kubeconfig(path)?,
         None => KubeClient::in_cluster()?,

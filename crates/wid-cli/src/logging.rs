@@ -1,0 +1,237 @@
+//! Logs of the long-running commands (`wid up`, `wid webhook`, `wid proxy`). A request
+//! formats its line and appends it to one shared buffer under a short lock; a thread of
+//! their own writes the buffer out every [`INTERVAL`], or as soon as it holds
+//! [`WRITE_AT`]. So a request never pays for a system call or for waking another thread,
+//! which a line-per-write logger costs on every request. Lines keep their order and none
+//! is dropped: when the sink cannot keep up, loggers wait for it.
+
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long a line may wait in the buffer: short enough to read logs as they happen.
+const INTERVAL: Duration = Duration::from_millis(20);
+/// A buffer this full is written out at once, not at the next interval.
+const WRITE_AT: usize = 64 * 1024;
+/// A buffer this full means the sink is not keeping up: the logger writes it out itself.
+const WAIT_AT: usize = 4 * 1024 * 1024;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr at `WID_LOG`'s levels (default `info`). Keep the guard until exit: dropping
+/// it writes out what is still buffered.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(format: LogFormat) -> Guard {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WID_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = batched(std::io::stderr());
+    // Colours only for a person at a terminal; log files and collectors get plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    guard
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Taken while the buffer's lock is still held, so batches reach it in their order.
+    sink: Mutex<Box<dyn Write + Send>>,
+}
+
+struct State {
+    buffer: Vec<u8>,
+    stopping: bool,
+}
+
+/// A logger that panicked mid-append leaves at worst a partial line: keep logging.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The `MakeWriter` side: every clone appends to the same buffer.
+#[derive(Clone)]
+pub struct Writer(Arc<Shared>);
+
+pub struct Guard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A writer that batches into `sink`, and the guard that owns its writing thread.
+fn batched(sink: impl Write + Send + 'static) -> (Writer, Guard) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            buffer: Vec::with_capacity(WRITE_AT),
+            stopping: false,
+        }),
+        wake: Condvar::new(),
+        sink: Mutex::new(Box::new(sink)),
+    });
+    let thread = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("wid-log".to_owned())
+            .spawn(move || write_out(&shared))
+            .expect("starting the log writer thread")
+    };
+    (
+        Writer(shared.clone()),
+        Guard {
+            shared,
+            thread: Some(thread),
+        },
+    )
+}
+
+/// The writer thread: swap the buffer for an empty one and write it once the buffer's lock
+/// is released, so loggers never wait for the sink unless it falls [`WAIT_AT`] behind.
+fn write_out(shared: &Shared) {
+    let mut batch = Vec::with_capacity(WRITE_AT);
+    loop {
+        let mut state = lock(&shared.state);
+        if !state.stopping && state.buffer.len() < WRITE_AT {
+            state = shared
+                .wake
+                .wait_timeout(state, INTERVAL)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let stopping = state.stopping;
+        if !state.buffer.is_empty() {
+            std::mem::swap(&mut state.buffer, &mut batch);
+            let mut sink = lock(&shared.sink);
+            drop(state);
+            // A log that cannot be written has nowhere to report the failure to.
+            let _ = sink.write_all(&batch).and_then(|()| sink.flush());
+            batch.clear();
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Writes out what is buffered, then `line`, with the buffer's lock held: the path of a
+/// logger when the writer thread is behind or gone.
+fn write_through(shared: &Shared, state: &mut State, line: &[u8]) -> std::io::Result<()> {
+    let mut sink = lock(&shared.sink);
+    sink.write_all(&state.buffer)?;
+    state.buffer.clear();
+    sink.write_all(line)?;
+    sink.flush()
+}
+
+impl Write for &Writer {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let mut state = lock(&self.0.state);
+        if state.buffer.len() >= WAIT_AT || state.stopping {
+            write_through(&self.0, &mut state, line)?;
+            return Ok(line.len());
+        }
+        state.buffer.extend_from_slice(line);
+        if state.buffer.len() >= WRITE_AT {
+            self.0.wake.notify_one();
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Writer {
+    type Writer = &'a Writer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        lock(&self.shared.state).stopping = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let mut state = lock(&self.shared.state);
+        let _ = write_through(&self.shared, &mut state, b"");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A sink the test can read while the writer holds it.
+    #[derive(Clone, Default)]
+    struct Collected(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Collected {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_from_many_threads_arrive_whole_and_in_order_and_all_by_the_guard_s_drop() {
+        let sink = Collected::default();
+        let (writer, guard) = batched(sink.clone());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        // Over WAIT_AT in all, so loggers also take the waiting path.
+                        (&writer)
+                            .write_all(
+                                format!("thread {t} line {i:05} {}\n", "x".repeat(40)).as_bytes(),
+                            )
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        drop(guard);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let mut next = [0usize; 4];
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let (t, i): (usize, usize) = (fields[1].parse().unwrap(), fields[3].parse().unwrap());
+            assert_eq!(i, next[t], "thread {t}'s lines out of order or missing");
+            next[t] += 1;
+        }
+        assert_eq!(next, [20_000; 4]);
+    }
+
+    #[test]
+    fn a_single_line_is_written_within_the_interval_without_a_flush() {
+        let sink = Collected::default();
+        let (writer, _guard) = batched(sink.clone());
+        (&writer).write_all(b"one line\n").unwrap();
+        let deadline = Instant::now() + INTERVAL * 50;
+        while sink.0.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the line was never written");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(sink.0.lock().unwrap().as_slice(), b"one line\n");
+    }
+}
