@@ -103,9 +103,9 @@ async fn measure(
         let mut single = Replica::start(wid, root.join("sqlite"), None, None)?;
         let target = single.ready().await?;
         let workload = prepare_exchange(&target).await?;
-        let mut report = exchange_rate(vec![target], &workload, concurrency, seconds).await;
+        let mut report = exchange_rate(&[target], &workload, concurrency, seconds).await?;
         report.print("token exchange, 1 replica on SQLite", concurrency);
-        report.requests as f64 / report.elapsed.as_secs_f64()
+        report.rate()
     };
     let mut a = Replica::start(wid, root.join("pg-a"), Some(database_url), None)?;
     let first = a.ready().await?;
@@ -119,9 +119,9 @@ async fn measure(
     let mut b = Replica::start(wid, b_dir, Some(database_url), Some(&a.url()?))?;
     let second = b.ready().await?;
     let workload = prepare_exchange(&first).await?;
-    let mut report = exchange_rate(vec![first, second], &workload, concurrency, seconds).await;
+    let mut report = exchange_rate(&[first, second], &workload, concurrency, seconds).await?;
     report.print("token exchange, 2 replicas on PostgreSQL", concurrency);
-    let pg_rate = report.requests as f64 / report.elapsed.as_secs_f64();
+    let pg_rate = report.rate();
     println!(
         "2 replicas on PostgreSQL / 1 replica on SQLite: {:.2} (goal >= 0.90)",
         pg_rate / sqlite_rate
