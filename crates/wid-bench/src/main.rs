@@ -574,10 +574,10 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
         achieved / ceiling
     );
     // On shared cores the two costs add up: a second spent on HTTPS, parsing and lookups is
-    // a second not spent on RSA.
+    // a second not spent on RSA. "About": a refusal also logs one more line than an exchange.
     let attainable = 1.0 / (1.0 / ceiling + 1.0 / refused.rate());
     println!(
-        "with what the refused exchange costs, at most {:.2} of the ceiling is attainable on this machine; exchanges reach {:.2} of that",
+        "with what the refused exchange costs, about {:.2} of the ceiling is attainable on this machine; exchanges reach {:.2} of that",
         attainable / ceiling,
         achieved / attainable
     );
