@@ -203,11 +203,13 @@ where
         async move { (w, op(w, seq).await) }
     })
     .await
+    .0
 }
 
 /// Runs one worker per state until `duration` has passed. Each call of `op` takes its
-/// worker's state (a connection, say) and hands it back with whether the call succeeded.
-async fn drive_with<S, F, Fut>(states: Vec<S>, duration: Duration, op: F) -> Report
+/// worker's state (a connection, say) and hands it back with whether the call succeeded;
+/// the states come back at the end, for a measurement to go on where a warm-up left off.
+async fn drive_with<S, F, Fut>(states: Vec<S>, duration: Duration, op: F) -> (Report, Vec<S>)
 where
     S: Send + 'static,
     F: Fn(S, u64) -> Fut + Send + Sync + 'static,
@@ -235,19 +237,24 @@ where
                 latencies.push(t.elapsed().as_micros() as u64);
                 seq += 1;
             }
-            latencies
+            (latencies, state)
         }));
     }
     let mut latencies_us = Vec::new();
+    let mut states = Vec::new();
     for w in workers {
-        latencies_us.extend(w.await.unwrap_or_default());
+        if let Ok((latencies, state)) = w.await {
+            latencies_us.extend(latencies);
+            states.push(state);
+        }
     }
-    Report {
+    let report = Report {
         requests: latencies_us.len() as u64,
         errors: errors.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
         latencies_us,
-    }
+    };
+    (report, states)
 }
 
 async fn arm(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
@@ -523,14 +530,15 @@ impl Exchanger {
     }
 }
 
-/// Exchanges per second over `targets` after a warm-up, as a running system would be warm.
+/// Exchanges per second over `targets` after a warm-up, as a running system would be warm:
+/// the measurement goes on over the connections the warm-up opened.
 async fn exchange_rate(
     targets: &[Arc<Target>],
     workload: &Workload,
     concurrency: usize,
     seconds: u64,
 ) -> Result<Report> {
-    let warm = drive_with(
+    let (warm, exchangers) = drive_with(
         Exchanger::spread(targets, workload, concurrency)?,
         Duration::from_secs(1),
         Exchanger::exchange,
@@ -543,12 +551,13 @@ async fn exchange_rate(
             warm.requests
         );
     }
-    Ok(drive_with(
-        Exchanger::spread(targets, workload, concurrency)?,
+    let (report, _) = drive_with(
+        exchangers,
         Duration::from_secs(seconds),
         Exchanger::exchange,
     )
-    .await)
+    .await;
+    Ok(report)
 }
 
 async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
@@ -581,12 +590,7 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
         attainable / ceiling,
         achieved / attainable
     );
-    let mut single = drive_with(
-        Exchanger::spread(&targets, &workload, 1)?,
-        Duration::from_secs(seconds.min(5)),
-        Exchanger::exchange,
-    )
-    .await;
+    let mut single = exchange_rate(&targets, &workload, 1, seconds.min(5)).await?;
     single.print("token exchange, one at a time", 1);
     target
         .arm(Method::DELETE, workload.rg_path.clone(), None)
