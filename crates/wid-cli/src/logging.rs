@@ -176,13 +176,41 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    /// A sink the test can read while the writer holds it.
+    /// A sink the test can read while the writer holds it, closed until the test opens it,
+    /// and that notes whether a thread other than the writer thread wrote to it.
     #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<Vec<u8>>>);
+    struct Collected {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        closed: Arc<(Mutex<bool>, Condvar)>,
+        written_by_a_logger: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Collected {
+        fn closed() -> Self {
+            let sink = Self::default();
+            *sink.closed.0.lock().unwrap() = true;
+            sink
+        }
+
+        fn open(&self) {
+            *self.closed.0.lock().unwrap() = false;
+            self.closed.1.notify_all();
+        }
+    }
 
     impl Write for Collected {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
+            let (closed, opened) = &*self.closed;
+            drop(
+                opened
+                    .wait_while(closed.lock().unwrap(), |closed| *closed)
+                    .unwrap(),
+            );
+            if std::thread::current().name() != Some("wid-log") {
+                self.written_by_a_logger
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            self.bytes.lock().unwrap().extend_from_slice(bytes);
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -191,15 +219,16 @@ mod tests {
     }
 
     #[test]
-    fn lines_from_many_threads_arrive_whole_and_in_order_and_all_by_the_guard_s_drop() {
-        let sink = Collected::default();
+    fn lines_from_many_threads_arrive_whole_and_in_order_even_when_the_sink_falls_behind() {
+        let sink = Collected::closed();
         let (writer, guard) = batched(sink.clone());
+        let logged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let threads: Vec<_> = (0..4)
             .map(|t| {
-                let writer = writer.clone();
+                let (writer, logged) = (writer.clone(), logged.clone());
                 std::thread::spawn(move || {
                     for i in 0..20_000 {
-                        // Over WAIT_AT in all, so loggers also take the waiting path.
+                        logged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         (&writer)
                             .write_all(
                                 format!("thread {t} line {i:05} {}\n", "x".repeat(40)).as_bytes(),
@@ -209,9 +238,27 @@ mod tests {
                 })
             })
             .collect();
+        // The writer thread is stuck in the closed sink; the loggers fill the buffer past
+        // WAIT_AT, and the next one to log must then wait to write through. Open the sink
+        // once logging has stalled (or, if nothing ever waits, finished).
+        let mut last = 0;
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let now = logged.load(std::sync::atomic::Ordering::Relaxed);
+            if now == last || now == 80_000 {
+                break;
+            }
+            last = now;
+        }
+        sink.open();
         threads.into_iter().for_each(|t| t.join().unwrap());
         drop(guard);
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            sink.written_by_a_logger
+                .load(std::sync::atomic::Ordering::Relaxed),
+            "no logger wrote through while the sink was behind"
+        );
+        let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
         let mut next = [0usize; 4];
         for line in text.lines() {
             let fields: Vec<&str> = line.split(' ').collect();
@@ -228,10 +275,10 @@ mod tests {
         let (writer, _guard) = batched(sink.clone());
         (&writer).write_all(b"one line\n").unwrap();
         let deadline = Instant::now() + INTERVAL * 50;
-        while sink.0.lock().unwrap().is_empty() {
+        while sink.bytes.lock().unwrap().is_empty() {
             assert!(Instant::now() < deadline, "the line was never written");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(sink.0.lock().unwrap().as_slice(), b"one line\n");
+        assert_eq!(sink.bytes.lock().unwrap().as_slice(), b"one line\n");
     }
 }
