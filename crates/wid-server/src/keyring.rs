@@ -13,7 +13,6 @@ use crate::config::ServerConfig;
 use crate::datadir;
 use crate::error::ServerError;
 use base64::Engine;
-use std::sync::{Arc, RwLock};
 use wid_core::seal::{Kek, KeyRing, SealError};
 use wid_store::{SealedValue, Store};
 use zeroize::Zeroizing;
@@ -42,21 +41,9 @@ fn purpose(which: &SealedValue) -> String {
 }
 
 /// The ring in use, swapped whole on rotation.
-pub struct SharedKeyRing(RwLock<Arc<KeyRing>>);
+pub type SharedKeyRing = crate::swap::Swap<KeyRing>;
 
 impl SharedKeyRing {
-    pub fn new(ring: KeyRing) -> Self {
-        Self(RwLock::new(Arc::new(ring)))
-    }
-
-    pub fn get(&self) -> Arc<KeyRing> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn replace(&self, ring: KeyRing) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
-    }
-
     pub fn seal(&self, plaintext: &[u8], purpose: &str) -> Result<Vec<u8>, SealError> {
         self.get().seal(plaintext, purpose)
     }

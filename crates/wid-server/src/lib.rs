@@ -19,6 +19,7 @@ mod request_log;
 mod serve;
 pub mod state;
 pub mod sts;
+pub mod swap;
 mod tenant_keys;
 pub mod tls;
 mod vault;

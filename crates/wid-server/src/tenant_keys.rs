@@ -5,7 +5,6 @@
 use crate::error::ServerError;
 use crate::keyring::SIGNING_KEY_PURPOSE;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 use wid_core::key_rotation::{self, RotationPolicy};
 use wid_core::model::SigningKeyRecord;
 use wid_core::seal::KeyRing;
@@ -69,17 +68,9 @@ impl TenantKeys {
 }
 
 /// The keys in use, replaced whole on change.
-pub struct SharedTenantKeys(RwLock<Arc<TenantKeys>>);
+pub type SharedTenantKeys = crate::swap::Swap<TenantKeys>;
 
 impl SharedTenantKeys {
-    pub fn new(keys: TenantKeys) -> Self {
-        Self(RwLock::new(Arc::new(keys)))
-    }
-
-    pub fn get(&self) -> Arc<TenantKeys> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// Re-reads the keys; only a changed set is parsed.
     pub async fn reload(
         &self,
@@ -94,7 +85,7 @@ impl SharedTenantKeys {
             return Ok(());
         }
         let keys = open(&records, ring, policy)?;
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        self.replace(keys);
         Ok(())
     }
 }
