@@ -85,16 +85,20 @@ impl Store {
         row.as_ref().map(assignment).transpose()
     }
 
-    /// Returns the deleted assignment, if there was one.
+    /// Deletes the assignment `name` if it was made at `scope`, and returns it. An assignment
+    /// of that name at another scope stays: a delete only removes what its path names.
     pub async fn delete_role_assignment(
         &self,
         name: &str,
+        scope: &str,
     ) -> Result<Option<RoleAssignment>, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
-            "DELETE FROM role_assignments WHERE name_key = $1 RETURNING {COLUMNS}"
+            "DELETE FROM role_assignments WHERE name_key = $1 AND scope_key = $2 \
+             RETURNING {COLUMNS}"
         ))
         .bind(key(name))
+        .bind(scope_key(scope))
         .fetch_optional(tx.conn())
         .await?;
         let deleted = row.as_ref().map(assignment).transpose()?;

@@ -1471,11 +1471,28 @@ async fn role_assignments_round_trip(store: Store) {
         .unwrap();
     assert_eq!(mine, vec![a.clone(), b.clone()]);
     assert_eq!(store.role_assignments(TENANT).await.unwrap().len(), 2);
+    // Named under another scope (b's group), a stays.
     assert_eq!(
-        store.delete_role_assignment(&a.name).await.unwrap(),
+        store
+            .delete_role_assignment(&a.name, &b.scope)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .delete_role_assignment(&a.name, &a.scope.to_uppercase())
+            .await
+            .unwrap(),
         Some(a.clone())
     );
-    assert_eq!(store.delete_role_assignment(&a.name).await.unwrap(), None);
+    assert_eq!(
+        store
+            .delete_role_assignment(&a.name, &a.scope)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store
             .role_assignments_of("P1000000-0000-4000-8000-000000000000")
@@ -1766,7 +1783,10 @@ async fn writes_bump_their_change_generation(store: Store) {
     store.insert_role_assignment(&a).await.unwrap();
     assert_eq!(generation(store.clone(), Topic::RoleAssignments).await, 1);
     store
-        .delete_role_assignment("a1b2c3d4-0000-4000-8000-000000000001")
+        .delete_role_assignment(
+            "a1b2c3d4-0000-4000-8000-000000000001",
+            &format!("/subscriptions/{SUB}/"),
+        )
         .await
         .unwrap();
     assert_eq!(generation(store.clone(), Topic::RoleAssignments).await, 2);

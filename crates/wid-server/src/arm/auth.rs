@@ -1,12 +1,14 @@
 //! Authentication of management requests: a bearer token wid's identity plane issued for the
-//! management resource. Authentication is an extractor, so a handler cannot forget it.
+//! management resource. The route's guard authenticates; handlers receive the result as an
+//! extractor, so a handler cannot forget it.
 
-use super::access;
 use super::error::ArmError;
+use super::routes::Authorized;
 use crate::access_token::{self, TokenError};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use wid_jose::TimeWindowError;
 
 /// The authenticated principal of a management request.
@@ -17,54 +19,49 @@ pub struct Caller {
     pub app_id: String,
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// A handler's caller: the identity the route's guard authenticated and authorized (see
+/// [`super::routes`]). A handler that no guard ran before refuses, whatever it was asked.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ArmError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ArmError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ArmError::authentication_failed("The 'Authorization' header is missing.")
-            })?
-            .to_str()
-            .map_err(|_| {
-                ArmError::authentication_failed("The 'Authorization' header is invalid.")
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                ArmError::authentication_failed(
-                    "The 'Authorization' header is not in the format 'Bearer <token>'.",
-                )
-            })?;
-        let caller = authenticate(state, token.trim())?;
-        authorize(state, &caller, &parts.method, parts.uri.path()).await?;
-        Ok(caller)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ArmError> {
+        Authorized::from_request_parts(parts, state)
+            .await
+            .map(|a| a.caller)
     }
 }
 
-/// Role-based access control for the request's action on its scope (see [`access`]).
-async fn authorize(
-    state: &AppState,
-    caller: &Caller,
-    method: &axum::http::Method,
-    path: &str,
-) -> Result<(), ArmError> {
-    let Some(required) = access::requirement(method, path) else {
-        return Ok(());
-    };
-    let assignments = access_token::assignments_of(state, &caller.object_id).await?;
-    if access_token::allows(&assignments, &required.scope, &required.action, false) {
-        Ok(())
-    } else {
-        Err(ArmError::authorization_failed(
-            caller,
-            &required.action,
-            &required.scope,
-        ))
+impl<S: Send + Sync> FromRequestParts<S> for Authorized {
+    type Rejection = ArmError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ArmError> {
+        parts.extensions.get::<Authorized>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a management handler ran without an authorization decision");
+            ArmError::code(
+                axum::http::StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                "The request was not authorized.",
+            )
+        })
     }
+}
+
+/// The caller a bearer token names; the guard's first step.
+pub fn bearer_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ArmError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ArmError::authentication_failed("The 'Authorization' header is missing."))?
+        .to_str()
+        .map_err(|_| ArmError::authentication_failed("The 'Authorization' header is invalid."))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or_else(|| {
+            ArmError::authentication_failed(
+                "The 'Authorization' header is not in the format 'Bearer <token>'.",
+            )
+        })?;
+    authenticate(state, token.trim())
 }
 
 /// Checks a management token: see [`access_token::verify`]; the audience is the management

@@ -1,8 +1,7 @@
 //! The management plane: an ARM-compatible REST API for subscriptions, resource groups,
 //! user-assigned identities and their federated credentials.
 
-mod access;
-mod auth;
+pub(crate) mod auth;
 mod clusters;
 mod credentials;
 pub mod error;
@@ -11,6 +10,7 @@ mod identities;
 mod render;
 mod request;
 mod roles;
+pub mod routes;
 mod subscriptions;
 mod vaults;
 
@@ -19,121 +19,396 @@ pub use vaults::vault_uri;
 
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ArmError;
 use request::BodyLimit;
+use routes::{action, Access, Declared, GuardState, Routes};
 
-const CLUSTERS: &str =
-    "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.containerservice/managedclusters";
-const VAULTS: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.keyvault/vaults";
-const IDENTITIES: &str = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.managedidentity/userassignedidentities";
+macro_rules! sub {
+    () => {
+        "/subscriptions/{sub}"
+    };
+}
+macro_rules! group {
+    () => {
+        concat!(sub!(), "/resourceGroups/{rg}")
+    };
+}
+macro_rules! identity {
+    () => {
+        concat!(
+            group!(),
+            "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+        )
+    };
+}
+macro_rules! cluster {
+    () => {
+        concat!(
+            group!(),
+            "/providers/Microsoft.ContainerService/managedClusters/{name}"
+        )
+    };
+}
+macro_rules! vault {
+    () => {
+        concat!(group!(), "/providers/Microsoft.KeyVault/vaults/{name}")
+    };
+}
+
+/// Role assignments and definitions at one scope: ARM hangs them off any id; wid serves them
+/// on every kind of id it hosts (see [`roles`]).
+macro_rules! role_routes {
+    ($routes:expr, $scope:expr) => {
+        $routes
+            .add(
+                Method::GET,
+                concat!($scope, "/providers/Microsoft.Authorization/roleAssignments"),
+                action("Microsoft.Authorization/roleAssignments/read", $scope),
+                roles::list_assignments,
+            )
+            .add(
+                Method::GET,
+                concat!(
+                    $scope,
+                    "/providers/Microsoft.Authorization/roleAssignments/{assignment}"
+                ),
+                action("Microsoft.Authorization/roleAssignments/read", $scope),
+                roles::show_assignment,
+            )
+            .add(
+                Method::PUT,
+                concat!(
+                    $scope,
+                    "/providers/Microsoft.Authorization/roleAssignments/{assignment}"
+                ),
+                action("Microsoft.Authorization/roleAssignments/write", $scope),
+                roles::create_assignment,
+            )
+            .add(
+                Method::DELETE,
+                concat!(
+                    $scope,
+                    "/providers/Microsoft.Authorization/roleAssignments/{assignment}"
+                ),
+                action("Microsoft.Authorization/roleAssignments/delete", $scope),
+                roles::delete_assignment,
+            )
+            .add(
+                Method::GET,
+                concat!($scope, "/providers/Microsoft.Authorization/roleDefinitions"),
+                action("Microsoft.Authorization/roleDefinitions/read", $scope),
+                roles::list_definitions,
+            )
+            .add(
+                Method::GET,
+                concat!(
+                    $scope,
+                    "/providers/Microsoft.Authorization/roleDefinitions/{definition}"
+                ),
+                action("Microsoft.Authorization/roleDefinitions/read", $scope),
+                roles::show_definition,
+            )
+    };
+}
+
+/// Every management route with its requirement: action and scope as ARM defines them for
+/// the resource type, the scope built from the route's captures.
+fn routes() -> Routes {
+    let r = Routes::new()
+        .add(Method::GET, "/tenants", Access::AnyPrincipal, subscriptions::tenants)
+        .add(Method::GET, "/subscriptions", Access::AnyPrincipal, subscriptions::list)
+        .add(
+            Method::GET,
+            sub!(),
+            action("Microsoft.Resources/subscriptions/read", sub!()),
+            subscriptions::show,
+        )
+        .add(
+            Method::POST,
+            concat!(sub!(), "/providers/Microsoft.Wid/rotateKeyEncryptionKey"),
+            action("Microsoft.Wid/rotateKeyEncryptionKey/action", sub!()),
+            subscriptions::rotate_key_encryption_key,
+        )
+        // Resource groups.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/resourceGroups"),
+            action("Microsoft.Resources/subscriptions/resourceGroups/read", sub!()),
+            groups::list,
+        )
+        .add(
+            Method::GET,
+            group!(),
+            action("Microsoft.Resources/subscriptions/resourceGroups/read", group!()),
+            groups::show,
+        )
+        .add(
+            Method::HEAD,
+            group!(),
+            action("Microsoft.Resources/subscriptions/resourceGroups/read", group!()),
+            groups::exists,
+        )
+        .add(
+            Method::PUT,
+            group!(),
+            action("Microsoft.Resources/subscriptions/resourceGroups/write", group!()),
+            groups::put,
+        )
+        .add(
+            Method::DELETE,
+            group!(),
+            action("Microsoft.Resources/subscriptions/resourceGroups/delete", group!()),
+            groups::delete,
+        )
+        // User-assigned identities and their federated credentials.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/Microsoft.ManagedIdentity/userAssignedIdentities"),
+            action("Microsoft.ManagedIdentity/userAssignedIdentities/read", sub!()),
+            identities::list_in_subscription,
+        )
+        .add(
+            Method::GET,
+            concat!(group!(), "/providers/Microsoft.ManagedIdentity/userAssignedIdentities"),
+            action("Microsoft.ManagedIdentity/userAssignedIdentities/read", group!()),
+            identities::list_in_group,
+        )
+        .add(
+            Method::GET,
+            identity!(),
+            action("Microsoft.ManagedIdentity/userAssignedIdentities/read", identity!()),
+            identities::show,
+        )
+        .add(
+            Method::PUT,
+            identity!(),
+            action("Microsoft.ManagedIdentity/userAssignedIdentities/write", identity!()),
+            identities::put,
+        )
+        .add(
+            Method::PATCH,
+            identity!(),
+            action("Microsoft.ManagedIdentity/userAssignedIdentities/write", identity!()),
+            identities::patch,
+        )
+        .add(
+            Method::DELETE,
+            identity!(),
+            action("Microsoft.ManagedIdentity/userAssignedIdentities/delete", identity!()),
+            identities::delete,
+        )
+        .add(
+            Method::GET,
+            concat!(identity!(), "/federatedIdentityCredentials"),
+            action(
+                "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read",
+                identity!(),
+            ),
+            credentials::list,
+        )
+        .add(
+            Method::GET,
+            concat!(identity!(), "/federatedIdentityCredentials/{fic}"),
+            action(
+                "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read",
+                concat!(identity!(), "/federatedIdentityCredentials/{fic}"),
+            ),
+            credentials::show,
+        )
+        .add(
+            Method::PUT,
+            concat!(identity!(), "/federatedIdentityCredentials/{fic}"),
+            action(
+                "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
+                concat!(identity!(), "/federatedIdentityCredentials/{fic}"),
+            ),
+            credentials::put,
+        )
+        .add(
+            Method::DELETE,
+            concat!(identity!(), "/federatedIdentityCredentials/{fic}"),
+            action(
+                "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/delete",
+                concat!(identity!(), "/federatedIdentityCredentials/{fic}"),
+            ),
+            credentials::delete,
+        )
+        // Managed clusters and their OIDC issuers.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/Microsoft.ContainerService/managedClusters"),
+            action("Microsoft.ContainerService/managedClusters/read", sub!()),
+            clusters::list_in_subscription,
+        )
+        .add(
+            Method::GET,
+            concat!(group!(), "/providers/Microsoft.ContainerService/managedClusters"),
+            action("Microsoft.ContainerService/managedClusters/read", group!()),
+            clusters::list_in_group,
+        )
+        .add(
+            Method::GET,
+            cluster!(),
+            action("Microsoft.ContainerService/managedClusters/read", cluster!()),
+            clusters::show,
+        )
+        .add(
+            Method::PUT,
+            cluster!(),
+            action("Microsoft.ContainerService/managedClusters/write", cluster!()),
+            clusters::put,
+        )
+        .add(
+            Method::DELETE,
+            cluster!(),
+            action("Microsoft.ContainerService/managedClusters/delete", cluster!()),
+            clusters::delete,
+        )
+        .add(
+            Method::POST,
+            concat!(cluster!(), "/rotateServiceAccountSigningKeys"),
+            action(
+                "Microsoft.ContainerService/managedClusters/rotateServiceAccountSigningKeys/action",
+                cluster!(),
+            ),
+            clusters::rotate_signing_keys,
+        )
+        .add(
+            Method::GET,
+            concat!(cluster!(), "/issuerKeys"),
+            action("Microsoft.ContainerService/managedClusters/issuerKeys/read", cluster!()),
+            clusters::list_keys,
+        )
+        .add(
+            Method::POST,
+            concat!(cluster!(), "/issuerKeys"),
+            action("Microsoft.ContainerService/managedClusters/issuerKeys/write", cluster!()),
+            clusters::add_key,
+        )
+        .add(
+            Method::DELETE,
+            concat!(cluster!(), "/issuerKeys/{kid}"),
+            action(
+                "Microsoft.ContainerService/managedClusters/issuerKeys/delete",
+                concat!(cluster!(), "/issuerKeys/{kid}"),
+            ),
+            clusters::remove_key,
+        )
+        .add(
+            Method::POST,
+            concat!(cluster!(), "/exportServiceAccountSigningKey"),
+            action(
+                "Microsoft.ContainerService/managedClusters/exportServiceAccountSigningKey/action",
+                cluster!(),
+            ),
+            clusters::export_signing_key,
+        )
+        .add(
+            Method::POST,
+            concat!(cluster!(), "/serviceAccountToken"),
+            action(
+                "Microsoft.ContainerService/managedClusters/serviceAccountToken/action",
+                cluster!(),
+            ),
+            clusters::service_account_token,
+        )
+        // Key vaults.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/vaults"),
+            action("Microsoft.KeyVault/vaults/read", sub!()),
+            vaults::list_in_subscription,
+        )
+        .add(
+            Method::GET,
+            concat!(group!(), "/providers/Microsoft.KeyVault/vaults"),
+            action("Microsoft.KeyVault/vaults/read", group!()),
+            vaults::list_in_group,
+        )
+        .add(
+            Method::GET,
+            vault!(),
+            action("Microsoft.KeyVault/vaults/read", vault!()),
+            vaults::show,
+        )
+        .add(
+            Method::PUT,
+            vault!(),
+            action("Microsoft.KeyVault/vaults/write", vault!()),
+            vaults::put,
+        )
+        .add(
+            Method::PATCH,
+            vault!(),
+            action("Microsoft.KeyVault/vaults/write", vault!()),
+            vaults::patch,
+        )
+        .add(
+            Method::DELETE,
+            vault!(),
+            action("Microsoft.KeyVault/vaults/delete", vault!()),
+            vaults::delete,
+        )
+        .add(
+            Method::PUT,
+            concat!(vault!(), "/accessPolicies/{kind}"),
+            action("Microsoft.KeyVault/vaults/accessPolicies/write", vault!()),
+            vaults::update_access_policies,
+        )
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/deletedVaults"),
+            action("Microsoft.KeyVault/deletedVaults/read", sub!()),
+            vaults::list_deleted,
+        )
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}"),
+            action(
+                "Microsoft.KeyVault/locations/deletedVaults/read",
+                concat!(sub!(), "/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}"),
+            ),
+            vaults::show_deleted,
+        )
+        .add(
+            Method::POST,
+            concat!(
+                sub!(),
+                "/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}/purge"
+            ),
+            action(
+                "Microsoft.KeyVault/locations/deletedVaults/purge/action",
+                concat!(sub!(), "/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}"),
+            ),
+            vaults::purge,
+        );
+    let r = role_routes!(r, sub!());
+    let r = role_routes!(r, group!());
+    let r = role_routes!(r, identity!());
+    let r = role_routes!(r, cluster!());
+    let r = role_routes!(r, vault!());
+    role_routes!(r, concat!(vault!(), "/secrets/{secret}"))
+}
+
+/// The management plane's routes with their requirements, for tests that walk them.
+pub fn route_table() -> Vec<Declared> {
+    routes().into_parts().1
+}
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let max_body = state.limits.max_body_bytes;
-    Router::new()
-        .route("/subscriptions", get(subscriptions::list))
-        .route("/subscriptions/{sub}", get(subscriptions::show))
-        .route("/tenants", get(subscriptions::tenants))
-        .route("/subscriptions/{sub}/resourcegroups", get(groups::list))
-        .route(
-            "/subscriptions/{sub}/resourcegroups/{rg}",
-            get(groups::show)
-                .put(groups::put)
-                .delete(groups::delete)
-                .head(groups::exists),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.managedidentity/userassignedidentities",
-            get(identities::list_in_subscription),
-        )
-        .route(IDENTITIES, get(identities::list_in_group))
-        .route(
-            &format!("{IDENTITIES}/{{name}}"),
-            get(identities::show)
-                .put(identities::put)
-                .patch(identities::patch)
-                .delete(identities::delete),
-        )
-        .route(
-            &format!("{IDENTITIES}/{{name}}/federatedidentitycredentials"),
-            get(credentials::list),
-        )
-        .route(
-            &format!("{IDENTITIES}/{{name}}/federatedidentitycredentials/{{fic}}"),
-            get(credentials::show)
-                .put(credentials::put)
-                .delete(credentials::delete),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.containerservice/managedclusters",
-            get(clusters::list_in_subscription),
-        )
-        .route(CLUSTERS, get(clusters::list_in_group))
-        .route(
-            &format!("{CLUSTERS}/{{name}}"),
-            get(clusters::show)
-                .put(clusters::put)
-                .delete(clusters::delete),
-        )
-        .route(
-            &format!("{CLUSTERS}/{{name}}/rotateserviceaccountsigningkeys"),
-            post(clusters::rotate_signing_keys),
-        )
-        .route(
-            &format!("{CLUSTERS}/{{name}}/issuerkeys"),
-            get(clusters::list_keys).post(clusters::add_key),
-        )
-        .route(
-            &format!("{CLUSTERS}/{{name}}/issuerkeys/{{kid}}"),
-            delete(clusters::remove_key),
-        )
-        .route(
-            &format!("{CLUSTERS}/{{name}}/exportserviceaccountsigningkey"),
-            post(clusters::export_signing_key),
-        )
-        .route(
-            &format!("{CLUSTERS}/{{name}}/serviceaccounttoken"),
-            post(clusters::service_account_token),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.keyvault/vaults",
-            get(vaults::list_in_subscription),
-        )
-        .route(VAULTS, get(vaults::list_in_group))
-        .route(
-            &format!("{VAULTS}/{{name}}"),
-            get(vaults::show)
-                .put(vaults::put)
-                .patch(vaults::patch)
-                .delete(vaults::delete),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.wid/rotatekeyencryptionkey",
-            post(subscriptions::rotate_key_encryption_key),
-        )
-        .route(
-            &format!("{VAULTS}/{{name}}/accesspolicies/{{kind}}"),
-            axum::routing::put(vaults::update_access_policies),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.keyvault/deletedvaults",
-            get(vaults::list_deleted),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}",
-            get(vaults::show_deleted),
-        )
-        .route(
-            "/subscriptions/{sub}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}/purge",
-            post(vaults::purge),
-        )
+    let guard = GuardState(state.clone());
+    routes()
+        .into_parts()
+        .0
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
                 req.extensions_mut().insert(BodyLimit(max_body));
+                req.extensions_mut().insert(guard.clone());
                 request_ids(req, next)
             },
         ))
@@ -201,19 +476,12 @@ pub fn normalize_path(path: &str) -> Option<String> {
     Some(format!("/{}", out.join("/")))
 }
 
-/// Role assignments and definitions hang off any ARM id and are dispatched from here;
-/// other unknown management paths answer in ARM's shape, anything else is a plain 404.
-pub async fn fallback(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: Request,
-) -> Response {
+/// Unknown management paths answer in ARM's shape, anything else is a plain 404.
+pub async fn fallback(req: Request) -> Response {
     use axum::response::IntoResponse;
-    let path = req.uri().path().to_owned();
-    if let Some(target) = roles::target(&path) {
-        return roles::dispatch(state, target, req).await;
-    }
-    if path.starts_with("/subscriptions") {
-        ArmError::not_found_route(&path).into_response()
+    let path = req.uri().path();
+    if path.starts_with("/subscriptions") || path.starts_with("/tenants") {
+        ArmError::not_found_route(path).into_response()
     } else {
         axum::http::StatusCode::NOT_FOUND.into_response()
     }

@@ -1,13 +1,15 @@
 //! `Microsoft.Authorization`: role assignments at any scope (subscription, group, resource,
-//! a single Key Vault secret) and the built-in role definitions. Their paths hang off any
-//! ARM id, so they are dispatched from the fallback rather than routed.
+//! a single Key Vault secret) and the built-in role definitions. Their routes are registered
+//! at every kind of scope (see `role_routes!` in the plane's router); the scope a request
+//! names is the one its route's guard authorized, built from the route's captures.
 
 use super::auth::Caller;
 use super::error::ArmError;
 use super::request::{ArmJson, ArmQuery};
+use super::routes::Authorized;
 use crate::state::AppState;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use wid_core::model::{Audit, RoleAssignment};
@@ -15,7 +17,6 @@ use wid_core::rbac::{self, BuiltInRole};
 use wid_types::arm::Page;
 use wid_types::resources as wire;
 
-const PROVIDER: &str = "/providers/microsoft.authorization/";
 pub const API_VERSIONS: &[&str] = &[
     "2015-07-01",
     "2018-01-01-preview",
@@ -31,110 +32,193 @@ pub const API_VERSIONS: &[&str] = &[
     "2022-08-01-preview",
 ];
 
-enum Kind {
-    Assignments,
-    Definitions,
-}
-
-/// A request this module answers: the scope, the collection and the item, if named.
-pub struct Target {
+/// What every request here shares: the scope the guard authorized (the id the assignments
+/// hang off, in ARM's casing), the caller, and the item the path names, if any.
+struct Target {
     scope: String,
-    kind: Kind,
+    caller: Caller,
     name: Option<String>,
 }
 
-/// Parses `{scope}/providers/Microsoft.Authorization/{roleAssignments|roleDefinitions}[/{name}]`
-/// from a normalized path.
-pub fn target(path: &str) -> Option<Target> {
-    let at = path.rfind(PROVIDER)?;
-    let scope = &path[..at];
-    let rest: Vec<&str> = path[at + PROVIDER.len()..].split('/').collect();
-    let kind = match *rest.first()? {
-        "roleassignments" => Kind::Assignments,
-        "roledefinitions" => Kind::Definitions,
-        _ => return None,
-    };
-    let name = match rest.as_slice() {
-        [_] => None,
-        [_, name] if !name.is_empty() => Some((*name).to_owned()),
-        _ => return None,
-    };
-    scope.starts_with("/subscriptions/").then(|| Target {
-        scope: scope.to_owned(),
-        kind,
-        name,
-    })
-}
-
-pub async fn dispatch(state: AppState, mut target: Target, req: Request) -> Response {
-    // Scopes keep the casing the client wrote (`resourceGroups`), as ARM echoes them.
-    if let Some(original) = req.extensions().get::<axum::extract::OriginalUri>() {
-        let path = original.path();
-        if path.len() >= target.scope.len()
-            && path.is_char_boundary(target.scope.len())
-            && path[..target.scope.len()].eq_ignore_ascii_case(&target.scope)
-        {
-            target.scope = path[..target.scope.len()].to_owned();
-        }
+impl Target {
+    fn new(
+        state: &AppState,
+        auth: Authorized,
+        query: &ArmQuery,
+        captures: &[(String, String)],
+        item: &str,
+        resource_type: &str,
+    ) -> Result<Self, ArmError> {
+        query.require_provider_version(API_VERSIONS, resource_type)?;
+        let capture = |key: &str| {
+            captures
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        super::subscription(state, &auth.caller, &capture("sub").unwrap_or_default())?;
+        Ok(Self {
+            scope: auth.scope.ok_or_else(ArmError::internal)?,
+            caller: auth.caller,
+            name: capture(item),
+        })
     }
-    match handle(state, target, req).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+
+    fn name(&self) -> Result<&str, ArmError> {
+        self.name.as_deref().ok_or_else(ArmError::internal)
     }
 }
 
-async fn handle(state: AppState, target: Target, req: Request) -> Result<Response, ArmError> {
-    let (mut parts, body) = req.into_parts();
-    let caller = Caller::from_request_parts(&mut parts, &state).await?;
-    let query = ArmQuery::from_request_parts(&mut parts, &state)
-        .await
-        .unwrap_or_default();
-    query.require_provider_version(
-        API_VERSIONS,
-        match target.kind {
-            Kind::Assignments => "roleAssignments",
-            Kind::Definitions => "roleDefinitions",
-        },
-    )?;
-    super::subscription(
+type Captures = Path<Vec<(String, String)>>;
+
+pub async fn list_definitions(
+    State(state): State<AppState>,
+    auth: Authorized,
+    query: ArmQuery,
+    Path(captures): Captures,
+) -> Result<Response, ArmError> {
+    let t = Target::new(&state, auth, &query, &captures, "", "roleDefinitions")?;
+    let filter = Filter::parse(query.get("$filter"))?;
+    let value = rbac::BUILT_IN_ROLES
+        .iter()
+        .filter(|r| {
+            filter
+                .role_name
+                .as_deref()
+                .is_none_or(|n| r.name.eq_ignore_ascii_case(n))
+        })
+        .map(|r| definition(&t.scope, r))
+        .collect();
+    Ok(Json(Page::complete(value)).into_response())
+}
+
+pub async fn show_definition(
+    State(state): State<AppState>,
+    auth: Authorized,
+    query: ArmQuery,
+    Path(captures): Captures,
+) -> Result<Response, ArmError> {
+    let t = Target::new(
         &state,
-        &caller,
-        target.scope.split('/').nth(2).unwrap_or(""),
+        auth,
+        &query,
+        &captures,
+        "definition",
+        "roleDefinitions",
     )?;
-    let method = parts.method.clone();
-    match (target.kind, target.name, method) {
-        (Kind::Definitions, None, Method::GET) => list_definitions(&target.scope, &query),
-        (Kind::Definitions, Some(name), Method::GET) => rbac::builtin_by_id(&name)
-            .map(|r| Json(definition(&target.scope, r)).into_response())
-            .ok_or_else(|| role_definition_not_found(&name)),
-        (Kind::Assignments, None, Method::GET) => {
-            list_assignments(&state, &caller, &target.scope, &query).await
-        }
-        (Kind::Assignments, Some(name), Method::GET) => {
-            match state.store.role_assignment(&name).await? {
-                Some(a)
-                    if rbac::scope_covers(&target.scope, &a.scope)
-                        && rbac::scope_covers(&a.scope, &target.scope) =>
-                {
-                    Ok(Json(render(&a)).into_response())
-                }
-                _ => Err(assignment_not_found()),
-            }
-        }
-        (Kind::Assignments, Some(name), Method::PUT) => {
-            let req = Request::from_parts(parts, body);
-            let ArmJson(body) =
-                ArmJson::<wire::RoleAssignmentCreate>::from_request(req, &state).await?;
-            create(&state, &caller, &target.scope, &name, body.properties).await
-        }
-        (Kind::Assignments, Some(name), Method::DELETE) => {
-            match state.store.delete_role_assignment(&name).await? {
-                Some(a) => Ok(Json(render(&a)).into_response()),
-                None => Ok(StatusCode::NO_CONTENT.into_response()),
-            }
-        }
-        _ => Err(ArmError::method_not_allowed()),
+    let name = t.name()?;
+    rbac::builtin_by_id(name)
+        .map(|r| Json(definition(&t.scope, r)).into_response())
+        .ok_or_else(|| role_definition_not_found(name))
+}
+
+/// Assignments at, above and below the scope (`atScope()`: at and above only), optionally
+/// of one principal, as ARM lists them.
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    auth: Authorized,
+    query: ArmQuery,
+    Path(captures): Captures,
+) -> Result<Response, ArmError> {
+    let t = Target::new(&state, auth, &query, &captures, "", "roleAssignments")?;
+    let filter = Filter::parse(query.get("$filter"))?;
+    let all = state.store.role_assignments(&t.caller.tenant_id).await?;
+    let value = all
+        .iter()
+        .filter(|a| {
+            let above = rbac::scope_covers(&a.scope, &t.scope);
+            let below = rbac::scope_covers(&t.scope, &a.scope);
+            (above || (below && !filter.at_scope))
+                && filter
+                    .principal_id
+                    .as_deref()
+                    .is_none_or(|p| a.principal_id.eq_ignore_ascii_case(p))
+        })
+        .map(render)
+        .collect();
+    Ok(Json(Page::complete(value)).into_response())
+}
+
+/// An assignment is found only at the scope it was made at, as ARM finds it: naming it
+/// under another scope (one the caller may manage, say) reaches nothing.
+async fn assignment_at(
+    state: &AppState,
+    scope: &str,
+    name: &str,
+) -> Result<Option<RoleAssignment>, ArmError> {
+    Ok(state
+        .store
+        .role_assignment(name)
+        .await?
+        .filter(|a| same_scope(&a.scope, scope)))
+}
+
+fn same_scope(a: &str, b: &str) -> bool {
+    rbac::scope_covers(a, b) && rbac::scope_covers(b, a)
+}
+
+pub async fn show_assignment(
+    State(state): State<AppState>,
+    auth: Authorized,
+    query: ArmQuery,
+    Path(captures): Captures,
+) -> Result<Response, ArmError> {
+    let t = Target::new(
+        &state,
+        auth,
+        &query,
+        &captures,
+        "assignment",
+        "roleAssignments",
+    )?;
+    match assignment_at(&state, &t.scope, t.name()?).await? {
+        Some(a) => Ok(Json(render(&a)).into_response()),
+        None => Err(assignment_not_found()),
     }
+}
+
+/// ARM answers 204 for an assignment that is not at this scope, whether it exists
+/// elsewhere or not: a delete only ever removes what its path names.
+pub async fn delete_assignment(
+    State(state): State<AppState>,
+    auth: Authorized,
+    query: ArmQuery,
+    Path(captures): Captures,
+) -> Result<Response, ArmError> {
+    let t = Target::new(
+        &state,
+        auth,
+        &query,
+        &captures,
+        "assignment",
+        "roleAssignments",
+    )?;
+    match state
+        .store
+        .delete_role_assignment(t.name()?, &t.scope)
+        .await?
+    {
+        Some(a) => Ok(Json(render(&a)).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+pub async fn create_assignment(
+    State(state): State<AppState>,
+    auth: Authorized,
+    query: ArmQuery,
+    Path(captures): Captures,
+    ArmJson(body): ArmJson<wire::RoleAssignmentCreate>,
+) -> Result<Response, ArmError> {
+    let t = Target::new(
+        &state,
+        auth,
+        &query,
+        &captures,
+        "assignment",
+        "roleAssignments",
+    )?;
+    create(&state, &t.caller, &t.scope, t.name()?, body.properties).await
 }
 
 /// What a client may name as principal: a managed identity or a service principal.
@@ -239,47 +323,6 @@ async fn create(
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Assignments at, above and below the scope (`atScope()`: at and above only), optionally
-/// of one principal, as ARM lists them.
-async fn list_assignments(
-    state: &AppState,
-    caller: &Caller,
-    scope: &str,
-    query: &ArmQuery,
-) -> Result<Response, ArmError> {
-    let filter = Filter::parse(query.get("$filter"))?;
-    let all = state.store.role_assignments(&caller.tenant_id).await?;
-    let value = all
-        .iter()
-        .filter(|a| {
-            let above = rbac::scope_covers(&a.scope, scope);
-            let below = rbac::scope_covers(scope, &a.scope);
-            (above || (below && !filter.at_scope))
-                && filter
-                    .principal_id
-                    .as_deref()
-                    .is_none_or(|p| a.principal_id.eq_ignore_ascii_case(p))
-        })
-        .map(render)
-        .collect();
-    Ok(Json(Page::complete(value)).into_response())
-}
-
-fn list_definitions(scope: &str, query: &ArmQuery) -> Result<Response, ArmError> {
-    let filter = Filter::parse(query.get("$filter"))?;
-    let value = rbac::BUILT_IN_ROLES
-        .iter()
-        .filter(|r| {
-            filter
-                .role_name
-                .as_deref()
-                .is_none_or(|n| r.name.eq_ignore_ascii_case(n))
-        })
-        .map(|r| definition(scope, r))
-        .collect();
-    Ok(Json(Page::complete(value)).into_response())
 }
 
 /// The OData filters az and the SDKs send: `atScope()`, `principalId eq '…'`,

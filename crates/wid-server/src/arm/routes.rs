@@ -1,0 +1,255 @@
+//! The management plane's route table. Every route is registered together with what it
+//! requires: the ARM action it performs and the scope it acts on, written as a template over
+//! the route's own captured segments. Authorization runs on those typed values before the
+//! handler, so what is decided is exactly what the router matched; nothing re-reads the raw
+//! path, and a resource named `providers` or `resourceGroups` is an ordinary name.
+//!
+//! [`Routes::add`] is the only way to register a route, and it takes an [`Access`], so a route
+//! without a requirement cannot be written. A handler reached any other way finds no
+//! [`Authorized`] decision and its [`Caller`] extractor refuses (fail closed).
+
+use super::auth::{self, Caller};
+use super::error::ArmError;
+use crate::access_token;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path, Request};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+
+/// What a route requires of its caller, declared where the route is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any authenticated principal of the tenant. Only for listing tenants and
+    /// subscriptions, which ARM filters by access (wid has one of each).
+    AnyPrincipal,
+    /// `action` on the ARM id `scope`: a template in ARM's canonical casing whose `{name}`
+    /// placeholders are the route's captures, e.g. `/subscriptions/{sub}/resourceGroups/{rg}`.
+    Action {
+        action: &'static str,
+        scope: &'static str,
+    },
+}
+
+/// Shorthand for [`Access::Action`].
+pub const fn action(action: &'static str, scope: &'static str) -> Access {
+    Access::Action { action, scope }
+}
+
+/// One registered route: what the authorization matrix test walks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub method: Method,
+    /// The template as registered, in ARM's canonical casing (routing matches it
+    /// case-insensitively in its fixed segments, see [`super::normalize_path`]).
+    pub template: &'static str,
+    pub access: Access,
+}
+
+/// The decision the guard made, handed to the handler: who called, and the scope the
+/// requirement was checked on (role assignments are created and listed at that scope).
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub caller: Caller,
+    pub scope: Option<String>,
+}
+
+/// The state the guard needs, put into every management request by the plane's router.
+#[derive(Clone)]
+pub(super) struct GuardState(pub AppState);
+
+pub(super) struct Routes {
+    router: Router<AppState>,
+    declared: Vec<Declared>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self {
+            router: Router::new(),
+            declared: Vec::new(),
+        }
+    }
+
+    /// Registers `handler` for `method` on `template`, behind the guard for `access`.
+    ///
+    /// Panics when the scope names a placeholder the template does not capture: a
+    /// programming error that every test building the router finds.
+    pub fn add<H, T>(
+        mut self,
+        method: Method,
+        template: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        if let Access::Action { scope, .. } = access {
+            let captured = placeholders(template);
+            for name in placeholders(scope) {
+                assert!(
+                    captured.contains(&name),
+                    "route {template}: scope {scope} names {{{name}}}, which the route does not capture"
+                );
+            }
+        }
+        let filter = MethodFilter::try_from(method.clone()).expect("an HTTP method ARM uses");
+        let guarded = on(filter, handler).route_layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| guard(access, req, next),
+        ));
+        self.router = self.router.route(&template.to_ascii_lowercase(), guarded);
+        self.declared.push(Declared {
+            method,
+            template,
+            access,
+        });
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<Declared>) {
+        (self.router, self.declared)
+    }
+}
+
+fn placeholders(template: &str) -> Vec<&str> {
+    template
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+/// The ARM id `template` names for these captures. A capture is one segment of the id even
+/// when it holds `/` once percent-decoded: `%` and `/` are escaped again, so no name can
+/// shift the id's structure (the handler then refuses the name as ARM would).
+pub fn scope_of(template: &str, captures: &[(String, String)]) -> Result<String, ArmError> {
+    let mut out = String::with_capacity(template.len() + 64);
+    for segment in template.split('/').skip(1) {
+        out.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                let value = captures
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .ok_or_else(ArmError::internal)?;
+                for c in value.chars() {
+                    match c {
+                        '%' => out.push_str("%25"),
+                        '/' => out.push_str("%2F"),
+                        c => out.push(c),
+                    }
+                }
+            }
+            None => out.push_str(segment),
+        }
+    }
+    Ok(out)
+}
+
+/// Authenticates, checks the route's requirement on the scope its captures name, and hands
+/// the decision to the handler.
+async fn guard(access: Access, req: Request, next: Next) -> Response {
+    match decide(access, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn decide(access: Access, req: Request) -> Result<Request, ArmError> {
+    let (mut parts, body) = req.into_parts();
+    let state = parts
+        .extensions
+        .get::<GuardState>()
+        .map(|s| s.0.clone())
+        .ok_or_else(ArmError::internal)?;
+    let caller = auth::bearer_caller(&state, &parts.headers)?;
+    let scope = match access {
+        Access::AnyPrincipal => None,
+        Access::Action { action, scope } => {
+            let Path(captures) =
+                <Path<Vec<(String, String)>> as FromRequestParts<()>>::from_request_parts(
+                    &mut parts,
+                    &(),
+                )
+                .await
+                .map_err(|_| ArmError::bad_request("The request path could not be decoded."))?;
+            let scope = scope_of(scope, &captures)?;
+            let assignments = access_token::assignments_of(&state, &caller.object_id).await?;
+            if !access_token::allows(&assignments, &scope, action, false) {
+                return Err(ArmError::authorization_failed(&caller, action, &scope));
+            }
+            Some(scope)
+        }
+    };
+    parts.extensions.insert(Authorized { caller, scope });
+    Ok(Request::from_parts(parts, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn captures(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn scopes_are_built_from_captures_and_keywords_are_names() {
+        let template = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}/federatedIdentityCredentials/{fic}";
+        for (name, fic) in [
+            ("idB", "providers"),
+            ("providers", "resourceGroups"),
+            ("subscriptions", "Microsoft.KeyVault"),
+            ("..", "."),
+            ("Microsoft.Authorization", "x y"),
+        ] {
+            let c = captures(&[("sub", "S"), ("rg", "rg1"), ("name", name), ("fic", fic)]);
+            assert_eq!(
+                scope_of(template, &c).unwrap(),
+                format!("/subscriptions/S/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}/federatedIdentityCredentials/{fic}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_capture_stays_one_segment() {
+        let template = "/subscriptions/{sub}/resourceGroups/{rg}";
+        for (rg, scope_rg) in [
+            ("a/b", "a%2Fb"),
+            ("../..", "..%2F.."),
+            (
+                "rg1/providers/Microsoft.Authorization",
+                "rg1%2Fproviders%2FMicrosoft.Authorization",
+            ),
+            ("a%2Fb", "a%252Fb"),
+        ] {
+            let c = captures(&[("sub", "S"), ("rg", rg)]);
+            assert_eq!(
+                scope_of(template, &c).unwrap(),
+                format!("/subscriptions/S/resourceGroups/{scope_rg}")
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "does not capture")]
+    fn a_scope_naming_an_uncaptured_segment_does_not_register() {
+        let _ = Routes::new().add(
+            Method::GET,
+            "/subscriptions/{sub}",
+            action(
+                "Microsoft.Resources/subscriptions/read",
+                "/subscriptions/{sub}/resourceGroups/{rg}",
+            ),
+            || async {},
+        );
+    }
+}
