@@ -112,7 +112,7 @@ impl Federation {
         self.key.sign_jwt(claims, &HeaderParams::default()).unwrap()
     }
 
-    async fn exchange_as(
+    pub(super) async fn exchange_as(
         &self,
         tenant: &str,
         client_id: &str,
