@@ -15,6 +15,7 @@ mod issuer;
 mod jobs;
 pub mod keyring;
 mod metrics;
+mod refusals;
 mod request_log;
 mod serve;
 pub mod state;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         req.extensions_mut().insert(OriginalUri(original));
         req
     });
+    let shaping = state.clone();
     let vaults = vault::router()
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), record))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
@@ -93,6 +95,10 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shaping,
+            refusals::shape,
         ))
         .layer(axum::middleware::from_fn(request_log::trace))
 }

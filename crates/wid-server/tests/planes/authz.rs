@@ -568,7 +568,7 @@ async fn verbatim(wid: &Wid, method: &str, path: &str, token: &str, body: &str) 
 }
 
 /// [`verbatim`] to any host wid serves, with the answer's body.
-async fn send(
+pub(super) async fn send(
     wid: &Wid,
     host: &str,
     method: &str,

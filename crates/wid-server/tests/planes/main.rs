@@ -14,6 +14,7 @@ mod authz;
 mod exchange;
 mod keyring;
 mod rbac;
+mod refusals;
 mod vaults;
 
 const T0: i64 = 1_795_516_140;
