@@ -2,6 +2,24 @@
 //! `resourceGroups` (managed identities print `resourcegroups`), and clients compare ids
 //! case-insensitively, so each resource type keeps the form Azure uses for it.
 
+/// `name` as one segment of an id: `%` and `/` escaped, so that a name holding `/` (once
+/// percent-decoded from a path) cannot shift the id's structure, and distinct names stay
+/// distinct.
+pub fn segment(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains(['%', '/']) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn subscription(sub: &str) -> String {
     format!("/subscriptions/{sub}")
 }

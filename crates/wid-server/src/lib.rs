@@ -28,6 +28,7 @@ mod vault;
 pub use config::ServerConfig;
 pub use error::ServerError;
 pub use serve::{serve_tls, start, start_with_clock, RunningServer};
+pub use vault::route_table as vault_route_table;
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::StatusCode;
@@ -67,7 +68,7 @@ pub fn app(state: AppState) -> Router {
         req
     });
     let shaping = state.clone();
-    let vaults = vault::router()
+    let vaults = vault::router(&state)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), record))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .with_state(state.clone());

@@ -137,13 +137,7 @@ pub fn scope_of(template: &str, captures: &[(String, String)]) -> Result<String,
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.as_str())
                     .ok_or_else(ArmError::internal)?;
-                for c in value.chars() {
-                    match c {
-                        '%' => out.push_str("%25"),
-                        '/' => out.push_str("%2F"),
-                        c => out.push(c),
-                    }
-                }
+                out.push_str(&wid_core::resource_id::segment(value));
             }
             None => out.push_str(segment),
         }

@@ -6,8 +6,10 @@ use super::error::VaultError;
 use super::VaultHost;
 use crate::access_token::{self, TokenError};
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use wid_core::model::Vault;
 use wid_core::seal::Kek;
@@ -18,6 +20,7 @@ pub struct OpenVault {
     pub data_key: Kek,
 }
 
+#[derive(Clone)]
 pub struct VaultCaller {
     pub object_id: String,
     pub app_id: String,
@@ -95,61 +98,109 @@ pub async fn load_vault(state: &AppState, name: &str) -> Result<Option<OpenVault
     Ok(Some(OpenVault { vault, data_key }))
 }
 
-impl FromRequestParts<AppState> for VaultCaller {
+/// A handler's caller: the one its route's guard authenticated and authorized (see
+/// [`guard`]). A handler no guard ran before refuses, whatever it was asked.
+impl<S: Send + Sync> FromRequestParts<S> for VaultCaller {
     type Rejection = VaultError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, VaultError> {
-        let host = parts
-            .extensions
-            .get::<VaultHost>()
-            .cloned()
-            .ok_or_else(VaultError::not_found_route)?;
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let Some(token) = header.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        }) else {
-            return Err(unauthorized(
-                state,
-                "AKV10000: Request is missing a Bearer or PoP token.",
-            ));
-        };
-        let token = token.trim();
-        // Keyed by the token's digest: exact, and small whatever the token's size.
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let resource = state.cloud.keyvault_resource();
-        let claims = state
-            .verified_tokens
-            .get_or_load(&wid_jose::b64::encode(digest.as_ref()), || async {
-                access_token::verify(state, token, |aud| aud.trim_end_matches('/') == resource)
-                    .map_err(|e| refusal(state, e))
-            })
-            .await?;
-        access_token::check_window(state, &claims).map_err(|e| refusal(state, e))?;
-        let vault = state
-            .vaults
-            .get_or_load(&host.0, || load_vault(state, &host.0))
-            .await?;
-        match vault.as_ref() {
-            None => return Err(VaultError::vault_not_found(&host.0)),
-            Some(open) if !open.vault.tenant_id.eq_ignore_ascii_case(&claims.tid) => {
-                return Err(unauthorized(
-                    state,
-                    "AKV10032: Invalid issuer: the token is for another tenant than the vault's.",
-                ))
-            }
-            Some(_) => {}
-        }
-        Ok(VaultCaller {
-            app_id: claims.app_id().to_owned(),
-            object_id: claims.oid.clone(),
-            tenant_id: claims.tid.clone(),
-            vault,
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, VaultError> {
+        parts.extensions.remove::<VaultCaller>().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a vault handler ran without an authorization decision");
+            VaultError::forbidden("ForbiddenByRbac", "The request was not authorized.")
         })
     }
+}
+
+/// The state the guard needs, put into every vault request by the plane's router.
+#[derive(Clone)]
+pub struct GuardState(pub AppState);
+
+/// Authenticates the caller, then checks `op` on the secret the route captured (or the
+/// vault, for routes that name none) before the handler runs.
+pub async fn guard(op: SecretOp, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let decided = async {
+        let state = parts
+            .extensions
+            .get::<GuardState>()
+            .map(|s| s.0.clone())
+            .ok_or_else(VaultError::internal)?;
+        let caller = authenticate(&mut parts, &state).await?;
+        let Path(captures) =
+            <Path<Vec<(String, String)>> as FromRequestParts<()>>::from_request_parts(
+                &mut parts,
+                &(),
+            )
+            .await
+            .map_err(|_| VaultError::bad_parameter("The request path could not be decoded."))?;
+        let secret = captures
+            .iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.as_str());
+        authorize(&state, &caller, op, secret).await?;
+        Ok::<_, VaultError>(caller)
+    }
+    .await;
+    match decided {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<VaultCaller, VaultError> {
+    let host = parts
+        .extensions
+        .get::<VaultHost>()
+        .cloned()
+        .ok_or_else(VaultError::not_found_route)?;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(token) = header.and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+    }) else {
+        return Err(unauthorized(
+            state,
+            "AKV10000: Request is missing a Bearer or PoP token.",
+        ));
+    };
+    let token = token.trim();
+    // Keyed by the token's digest: exact, and small whatever the token's size.
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let resource = state.cloud.keyvault_resource();
+    let claims = state
+        .verified_tokens
+        .get_or_load(&wid_jose::b64::encode(digest.as_ref()), || async {
+            access_token::verify(state, token, |aud| aud.trim_end_matches('/') == resource)
+                .map_err(|e| refusal(state, e))
+        })
+        .await?;
+    access_token::check_window(state, &claims).map_err(|e| refusal(state, e))?;
+    let vault = state
+        .vaults
+        .get_or_load(&host.0, || load_vault(state, &host.0))
+        .await?;
+    match vault.as_ref() {
+        None => return Err(VaultError::vault_not_found(&host.0)),
+        Some(open) if !open.vault.tenant_id.eq_ignore_ascii_case(&claims.tid) => {
+            return Err(unauthorized(
+                state,
+                "AKV10032: Invalid issuer: the token is for another tenant than the vault's.",
+            ))
+        }
+        Some(_) => {}
+    }
+    Ok(VaultCaller {
+        app_id: claims.app_id().to_owned(),
+        object_id: claims.oid.clone(),
+        tenant_id: claims.tid.clone(),
+        vault,
+    })
 }
 
 /// What an operation on secrets needs: an RBAC data action, or an access-policy permission.
@@ -202,7 +253,7 @@ impl SecretOp {
 
 /// The vault's mode decides: RBAC data actions at the vault or the secret, or an access
 /// policy for the caller's object id. Denials carry what Azure's carry.
-pub async fn authorize(
+async fn authorize(
     state: &AppState,
     caller: &VaultCaller,
     op: SecretOp,
@@ -225,7 +276,10 @@ pub async fn authorize(
             &vault.name,
         );
         let resource = match secret {
-            Some(name) => format!("{vault_id}/secrets/{name}"),
+            Some(name) => format!(
+                "{vault_id}/secrets/{}",
+                wid_core::resource_id::segment(name)
+            ),
             None => vault_id,
         };
         let assignments = access_token::assignments_of(state, &caller.object_id).await?;

@@ -6,11 +6,11 @@ mod auth;
 pub mod error;
 
 use crate::state::AppState;
-use auth::{authorize, SecretOp, VaultCaller};
+use auth::{SecretOp, VaultCaller};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::{Json, Router};
 use base64::Engine;
 use error::VaultError;
@@ -43,19 +43,77 @@ pub fn vault_of_host(state: &AppState, host: &str) -> Option<String> {
     (!vault.is_empty() && !vault.contains('.')).then_some(vault)
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/secrets", get(list))
-        .route("/secrets/restore", post(restore))
-        .route("/secrets/{name}", get(show_latest).put(set).delete(delete))
-        .route("/secrets/{name}/", get(show_latest).patch(update_latest))
-        .route("/secrets/{name}/versions", get(list_versions))
-        .route("/secrets/{name}/backup", post(backup))
-        .route("/secrets/{name}/{version}", get(show).patch(update))
-        .route("/deletedsecrets", get(list_deleted))
-        .route("/deletedsecrets/{name}", get(show_deleted).delete(purge))
-        .route("/deletedsecrets/{name}/recover", post(recover))
+/// Every secrets route with the operation it performs, checked by the route's guard on
+/// the secret it captures (`{name}`), or on the vault for routes that name none.
+const ROUTES: &[(Method, &str, SecretOp)] = &[
+    (Method::GET, "/secrets", SecretOp::List),
+    (Method::POST, "/secrets/restore", SecretOp::Restore),
+    (Method::GET, "/secrets/{name}", SecretOp::Get),
+    (Method::PUT, "/secrets/{name}", SecretOp::Set),
+    (Method::DELETE, "/secrets/{name}", SecretOp::Delete),
+    (Method::GET, "/secrets/{name}/", SecretOp::Get),
+    (Method::PATCH, "/secrets/{name}/", SecretOp::Update),
+    (Method::GET, "/secrets/{name}/versions", SecretOp::List),
+    (Method::POST, "/secrets/{name}/backup", SecretOp::Backup),
+    (Method::GET, "/secrets/{name}/{version}", SecretOp::Get),
+    (Method::PATCH, "/secrets/{name}/{version}", SecretOp::Update),
+    (Method::GET, "/deletedsecrets", SecretOp::ListDeleted),
+    (Method::GET, "/deletedsecrets/{name}", SecretOp::GetDeleted),
+    (Method::DELETE, "/deletedsecrets/{name}", SecretOp::Purge),
+    (
+        Method::POST,
+        "/deletedsecrets/{name}/recover",
+        SecretOp::Recover,
+    ),
+];
+
+/// The vault plane's routes and the RBAC data action each requires, for tests that walk
+/// them.
+pub fn route_table() -> Vec<(Method, &'static str, &'static str)> {
+    ROUTES
+        .iter()
+        .map(|(method, path, op)| (method.clone(), *path, op.data_action()))
+        .collect()
+}
+
+/// The handler for one entry of [`ROUTES`], behind the guard for its operation.
+fn handler(method: &Method, path: &str, op: SecretOp) -> MethodRouter<AppState> {
+    let route = match (method.as_str(), path) {
+        ("GET", "/secrets") => get(list),
+        ("POST", "/secrets/restore") => post(restore),
+        ("GET", "/secrets/{name}" | "/secrets/{name}/") => get(show_latest),
+        ("PUT", "/secrets/{name}") => put(set),
+        ("DELETE", "/secrets/{name}") => delete(remove),
+        ("PATCH", "/secrets/{name}/") => patch(update_latest),
+        ("GET", "/secrets/{name}/versions") => get(list_versions),
+        ("POST", "/secrets/{name}/backup") => post(backup),
+        ("GET", "/secrets/{name}/{version}") => get(show),
+        ("PATCH", "/secrets/{name}/{version}") => patch(update),
+        ("GET", "/deletedsecrets") => get(list_deleted),
+        ("GET", "/deletedsecrets/{name}") => get(show_deleted),
+        ("DELETE", "/deletedsecrets/{name}") => delete(purge),
+        ("POST", "/deletedsecrets/{name}/recover") => post(recover),
+        _ => unreachable!("every entry of ROUTES has a handler: {method} {path}"),
+    };
+    route.route_layer(axum::middleware::from_fn(move |req, next| {
+        auth::guard(op, req, next)
+    }))
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let guard = auth::GuardState(state.clone());
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, (method, path, op)| {
+            router.route(path, handler(method, path, *op))
+        })
         .fallback(|| async { VaultError::not_found_route() })
+        .layer(axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                req.extensions_mut().insert(guard.clone());
+                next.run(req)
+            },
+        ))
 }
 
 fn check_name(name: &str) -> Result<(), VaultError> {
@@ -184,7 +242,6 @@ async fn set(
     body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
     check_name(&name)?;
-    authorize(&state, &caller, SecretOp::Set, Some(&name)).await?;
     let body: SetBody = parse_json(&body)?;
     if body.value.len() > MAX_VALUE_BYTES {
         return Err(VaultError::bad_parameter(format!(
@@ -287,7 +344,6 @@ async fn get_secret(
     name: &str,
     version: Option<&str>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(state, caller, SecretOp::Get, Some(name)).await?;
     let open = caller.open()?;
     let (secret, value) = readable(state, open, name, version).await?;
     Ok(Json(bundle(state, open, &secret, Some(&value), true)))
@@ -326,7 +382,6 @@ async fn update_secret(
     version: Option<&str>,
     body: &Bytes,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(state, caller, SecretOp::Update, Some(name)).await?;
     let body: UpdateBody = parse_json(body)?;
     let open = caller.open()?;
     let mut secret = state
@@ -355,12 +410,11 @@ async fn update_secret(
     Ok(Json(bundle(state, open, &secret, None, true)))
 }
 
-async fn delete(
+async fn remove(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::Delete, Some(&name)).await?;
     let open = caller.open()?;
     let now = state.now();
     let purge_at = now + open.vault.settings.soft_delete_retention_in_days * DAY;
@@ -442,12 +496,11 @@ async fn list_secrets(
     paging: &Paging,
     deleted: bool,
 ) -> Result<Json<Value>, VaultError> {
-    let (op, path) = if deleted {
-        (SecretOp::ListDeleted, "/deletedsecrets")
+    let path = if deleted {
+        "/deletedsecrets"
     } else {
-        (SecretOp::List, "/secrets")
+        "/secrets"
     };
-    authorize(state, caller, op, None).await?;
     let open = caller.open()?;
     let items = state
         .store
@@ -465,7 +518,6 @@ async fn list_versions(
     Path(name): Path<String>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::List, Some(&name)).await?;
     let open = caller.open()?;
     let versions = state.store.secret_versions(&open.vault.name, &name).await?;
     if versions.is_empty() {
@@ -506,7 +558,6 @@ async fn show_deleted(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::GetDeleted, Some(&name)).await?;
     let open = caller.open()?;
     let secret = deleted(&state, open, &name).await?;
     Ok(Json(bundle(&state, open, &secret, None, true)))
@@ -517,7 +568,6 @@ async fn recover(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::Recover, Some(&name)).await?;
     let open = caller.open()?;
     deleted(&state, open, &name).await?;
     state.store.recover_secret(&open.vault.name, &name).await?;
@@ -535,7 +585,6 @@ async fn purge(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, VaultError> {
-    authorize(&state, &caller, SecretOp::Purge, Some(&name)).await?;
     let open = caller.open()?;
     deleted(&state, open, &name).await?;
     if open.vault.settings.enable_purge_protection {
@@ -557,7 +606,6 @@ async fn backup(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
-    authorize(&state, &caller, SecretOp::Backup, Some(&name)).await?;
     let open = caller.open()?;
     let versions = state.store.secret_versions(&open.vault.name, &name).await?;
     let Some(first) = versions.first() else {
@@ -606,7 +654,6 @@ async fn restore(
         .and_then(Value::as_str)
         .ok_or_else(bad)?
         .to_owned();
-    authorize(&state, &caller, SecretOp::Restore, Some(&name)).await?;
     let open = caller.open()?;
     match state.store.secret(&open.vault.name, &name, None).await? {
         Some(s) if s.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable(&name)),
