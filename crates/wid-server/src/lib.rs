@@ -8,6 +8,7 @@ pub mod bootstrap;
 mod cache;
 mod coherence;
 pub mod config;
+mod connections;
 pub mod datadir;
 pub mod error;
 mod graph;
@@ -26,7 +27,7 @@ mod vault;
 
 pub use config::ServerConfig;
 pub use error::ServerError;
-pub use serve::{serve_tls, start, start_with_clock, RunningServer};
+pub use serve::{serve_http, serve_tls, start, start_with_clock, RunningServer};
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::StatusCode;

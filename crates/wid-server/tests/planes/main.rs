@@ -10,6 +10,7 @@ use wid_core::clock::ManualClock;
 use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
+mod connections;
 mod exchange;
 mod keyring;
 mod rbac;
