@@ -423,3 +423,47 @@ async fn slow_headers_and_bodies_are_cut_off() {
     assert!(took <= request + LATE, "{took:?}");
     wid.stop().await;
 }
+
+/// A client that asks and then stops reading (here an HTTP/2 client that never grants
+/// flow-control window, so the response body can't be sent) keeps its request in progress:
+/// it is not idle, so the connection is dropped once the request has made no progress for
+/// the request timeout plus the send timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let (request, send) = (Duration::from_secs(1), Duration::from_secs(1));
+    let wid = start(|limits| {
+        limits.request_timeout = request;
+        limits.send_timeout = send;
+        limits.idle_timeout = Duration::from_secs(60);
+        limits.http2_keep_alive_interval = Duration::from_secs(60);
+    })
+    .await;
+    let stream = tls(&connector(&wid, b"h2"), addr(&wid)).await;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .initial_stream_window_size(0)
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let sent = Instant::now();
+    let response = sender
+        .send_request(
+            http::Request::get("https://localhost/healthz")
+                .body(String::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the headers need no window");
+    let bound = request + send;
+    let ended = tokio::time::timeout(bound + LATE, conn)
+        .await
+        .expect("the server drops a connection that stopped reading")
+        .unwrap();
+    let took = sent.elapsed();
+    assert!(ended.is_err(), "dropped, not closed gracefully");
+    assert!(took >= bound - Duration::from_millis(100), "{took:?}");
+    drop((sender, response));
+    wid.stop().await;
+}
