@@ -209,6 +209,16 @@ impl Activity {
         }
     }
 
+    /// Whether to close now that the registry asked to: not if a request started since it
+    /// chose this connection as idle, which then stays a candidate for later.
+    pub fn accept_eviction(&self) -> bool {
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        self.evicted.store(false, Ordering::Release);
+        false
+    }
+
     /// Marks a request as started; the returned guard ends it when dropped.
     pub fn begin(self: &Arc<Self>) -> InFlight {
         self.served.store(true, Ordering::Release);

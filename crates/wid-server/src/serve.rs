@@ -361,7 +361,7 @@ async fn http<I>(
     let mut give_up: Option<Instant> = None;
     let mut stopping = false;
     loop {
-        let (deadline, due) = activity.deadline(limits);
+        let (deadline, _) = activity.deadline(limits);
         tokio::select! {
             ended = conn.as_mut() => {
                 if let Err(e) = ended {
@@ -371,11 +371,15 @@ async fn http<I>(
             }
             _ = activity.changed.notified() => {}
             _ = activity.evict.notified() => {
-                tracing::debug!(%peer, "closing an idle connection to make room for a new one");
-                return;
+                if activity.accept_eviction() {
+                    tracing::debug!(%peer, "closing an idle connection to make room for a new one");
+                    return;
+                }
             }
             _ = tokio::time::sleep_until(deadline), if give_up.is_none() => {
-                if Instant::now() < activity.deadline(limits).0 {
+                // Progress since the deadline was computed may have moved it.
+                let (deadline, due) = activity.deadline(limits);
+                if Instant::now() < deadline {
                     continue;
                 }
                 match due {
