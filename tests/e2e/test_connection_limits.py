@@ -13,7 +13,7 @@ HELD = 600
 RESERVE = 128
 NOFILE = 256
 # What a health check on a fresh connection may take on a loaded machine.
-PROMPT = 3
+PROMPT = 5
 
 # An HTTP/2 client's first bytes: the connection preface and an empty SETTINGS frame.
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
