@@ -129,8 +129,8 @@ impl Connections {
     }
 
     /// Asks the connection idle for the longest (no request in progress; still in its
-    /// handshake counts) to close now. Returns whether there was one.
-    pub fn evict_longest_idle(&self) -> bool {
+    /// handshake counts) to close now, if there is one.
+    pub fn evict_longest_idle(&self) {
         let open = self.open.lock().unwrap();
         let victim = open
             .values()
@@ -138,13 +138,9 @@ impl Connections {
                 a.in_flight.load(Ordering::Acquire) == 0 && !a.evicted.load(Ordering::Acquire)
             })
             .min_by_key(|a| a.since.load(Ordering::Acquire));
-        match victim {
-            Some(activity) => {
-                activity.evicted.store(true, Ordering::Release);
-                activity.evict.notify_one();
-                true
-            }
-            None => false,
+        if let Some(activity) = victim {
+            activity.evicted.store(true, Ordering::Release);
+            activity.evict.notify_one();
         }
     }
 
