@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import threading
 import signal
 import socket
@@ -45,6 +46,8 @@ class WidServer:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
+    # RLIMIT_NOFILE of the process, as `ulimit -n N` before `wid up` would set it.
+    nofile: int | None = None
     proc: subprocess.Popen | None = None
 
     def start(self) -> "WidServer":
@@ -56,6 +59,7 @@ class WidServer:
             [wid_bin(), "up", "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
             stdout=self.log,
             stderr=self.log,
+            preexec_fn=None if self.nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile)),
         )
         deadline = time.time() + 60
         while time.time() < deadline:

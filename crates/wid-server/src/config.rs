@@ -30,13 +30,37 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
-/// Bounds on what one client can make the server hold or wait for.
-#[derive(Debug, Clone)]
+/// Bounds on what one client can make the server hold or wait for. Each connection is closed
+/// when the bound of the state it is in runs out, so no client can keep a descriptor (or the
+/// memory of a connection) without sending requests, and a server at `max_connections`
+/// still takes new clients by closing the longest-idle connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// From a request's headers to its response: the handler, including reading the body,
+    /// so a body that trickles gets 408.
     pub request_timeout: Duration,
+    /// From accept to the end of the TLS handshake.
     pub tls_handshake_timeout: Duration,
+    /// From the end of the handshake to the first request's headers (either protocol).
+    pub first_request_timeout: Duration,
+    /// HTTP/1.1: for reading a request's headers, counted from when the connection is ready
+    /// for that request (hyper starts it when the previous response is done), so it also
+    /// bounds an idle keep-alive connection.
     pub header_read_timeout: Duration,
+    /// A connection with no request in progress (HTTP/2: no open stream) is closed after
+    /// this, gracefully (GOAWAY).
+    pub idle_timeout: Duration,
+    /// HTTP/2: a PING is sent after this long without frames from the peer...
+    pub http2_keep_alive_interval: Duration,
+    /// ...and the connection is closed when its acknowledgement takes longer than this.
+    pub http2_keep_alive_timeout: Duration,
+    /// How long a response may take to reach a client that stopped reading (counted after
+    /// `request_timeout`), and a closing connection to say goodbye, before it is dropped.
+    pub send_timeout: Duration,
+    /// Open connections at most, including those in their TLS handshake; lowered to fit
+    /// under the process's `RLIMIT_NOFILE` with descriptors to spare for the database.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -45,7 +69,13 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
+            first_request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
+            http2_keep_alive_interval: Duration::from_secs(20),
+            http2_keep_alive_timeout: Duration::from_secs(20),
+            send_timeout: Duration::from_secs(10),
+            max_connections: 4096,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod bootstrap;
 mod cache;
 mod coherence;
 pub mod config;
+mod connections;
 pub mod datadir;
 pub mod error;
 mod graph;
@@ -27,7 +28,7 @@ mod vault;
 
 pub use config::ServerConfig;
 pub use error::ServerError;
-pub use serve::{serve_tls, start, start_with_clock, RunningServer};
+pub use serve::{serve_http, serve_tls, start, start_with_clock, RunningServer};
 pub use vault::route_table as vault_route_table;
 
 use axum::extract::{OriginalUri, Request, State};

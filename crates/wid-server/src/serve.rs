@@ -1,10 +1,13 @@
 //! Starting and stopping a server: bootstrap, TLS, the accept loop and graceful shutdown.
-//! Every connection gets a handshake timeout and a header-read timeout, so slow or idle
-//! clients can't pin resources.
+//! Every connection is bounded (see [`crate::connections`] and [`Limits`]): its handshake,
+//! its first request, its idle time between requests, its requests' bodies and responses,
+//! and how many connections are open at once, so that slow or idle clients can't pin
+//! descriptors and memory, or keep health checks out.
 
 use crate::bootstrap::{self, Installation};
 use crate::cache::TtlCache;
-use crate::config::ServerConfig;
+use crate::config::{Limits, ServerConfig};
+use crate::connections::{self, Activity, Connections, Due, Slot, Tracked};
 use crate::datadir::{self, ServerInfo};
 use crate::error::ServerError;
 use crate::state::{AppState, Shared};
@@ -12,13 +15,16 @@ use crate::sts::issuers::IssuerKeys;
 use crate::tenant_keys::SharedTenantKeys;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tower::ServiceExt;
 use wid_core::clock::{Clock, SystemClock};
 use wid_core::cloud::Cloud;
 use wid_store::Store;
@@ -177,11 +183,47 @@ pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: axum::Router,
-    limits: crate::config::Limits,
+    limits: Limits,
+    stop: watch::Receiver<bool>,
+) {
+    serve(
+        listener,
+        Some(tokio_rustls::TlsAcceptor::from(tls)),
+        app,
+        limits,
+        stop,
+    )
+    .await
+}
+
+/// [`serve_tls`] without TLS, for listeners only the local host reaches (the IMDS proxy),
+/// with the same bounds on connections.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    stop: watch::Receiver<bool>,
+) {
+    serve(listener, None, app, limits, stop).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: axum::Router,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let max = connections::effective_max_connections(limits.max_connections);
+    if max < limits.max_connections {
+        tracing::warn!(
+            configured = limits.max_connections,
+            max,
+            reserve = connections::FD_RESERVE,
+            "the file descriptor limit (RLIMIT_NOFILE) lowers the connection cap"
+        );
+    }
+    let connections = Connections::new(max);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -191,6 +233,8 @@ pub async fn serve_tls(
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(limits.http2_keep_alive_interval)
+        .keep_alive_timeout(limits.http2_keep_alive_timeout)
         .max_concurrent_streams(256);
     let builder = Arc::new(builder);
     loop {
@@ -198,39 +242,168 @@ pub async fn serve_tls(
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    back_off(&e, &connections).await;
                     continue;
                 }
             },
             _ = stop.changed() => break,
         };
+        let slot = tokio::select! {
+            slot = connections.slot() => slot,
+            _ = stop.changed() => break,
+        };
         let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let handshake_timeout = limits.tls_handshake_timeout;
-        tokio::spawn(async move {
-            let tls_stream =
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let service = TowerToHyperService::new(app);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
+        tokio::spawn(connection(
+            stream,
+            peer,
+            tls.clone(),
+            app.clone(),
+            builder.clone(),
+            limits.clone(),
+            slot,
+            stop.clone(),
+        ));
     }
     drop(listener);
-    graceful.shutdown().await;
+    connections.drained().await;
+}
+
+/// After a failed accept. Running out of descriptors (or kernel memory) would otherwise
+/// make the loop spin on an error that only a closed connection ends, so it closes the
+/// longest-idle connection and waits a little; anything else (a peer that reset before
+/// accept) concerns that peer only.
+async fn back_off(error: &std::io::Error, connections: &Connections) {
+    let exhausted = matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    );
+    if exhausted {
+        tracing::warn!(error = %error, "accept failed: out of resources; closing the longest-idle connection");
+        connections.evict_longest_idle();
+        tokio::time::sleep(ACCEPT_BACK_OFF).await;
+    } else {
+        tracing::debug!(error = %error, "accept failed");
+    }
+}
+
+/// How long accepting pauses when the process is out of descriptors.
+const ACCEPT_BACK_OFF: Duration = Duration::from_millis(50);
+
+/// One connection from accept to close: the TLS handshake within its timeout, then HTTP
+/// until the peer leaves, the connection's idle or stuck deadline passes, the registry
+/// evicts it, or the server stops.
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: axum::Router,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: Limits,
+    slot: Slot,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = slot.activity.clone();
+    let Some(acceptor) = tls else {
+        return http(stream, peer, app, &builder, &limits, &activity, stop).await;
+    };
+    let handshake = tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = activity.evict.notified() => return,
+        _ = stop.changed() => return,
+    };
+    activity.touch();
+    http(stream, peer, app, &builder, &limits, &activity, stop).await;
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on an established connection, enforcing its deadlines
+/// (see [`Activity::deadline`]): idle ones close gracefully (HTTP/2 sends GOAWAY), and a
+/// connection that does not finish closing within `send_timeout`, or is stuck, or is
+/// evicted, is dropped.
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    app: axum::Router,
+    builder: &auto::Builder<TokioExecutor>,
+    limits: &Limits,
+    activity: &Arc<Activity>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let tracker = activity.clone();
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let in_flight = tracker.begin();
+        let app = app.clone();
+        async move {
+            let response = app
+                .oneshot(req)
+                .await
+                .unwrap_or_else(|never| match never {});
+            Ok::<_, Infallible>(response.map(|body| Tracked::wrap(body, in_flight)))
+        }
+    });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    // Once closing (idle, or the server stopping), when to give up on a graceful close:
+    // an idle connection only has to say goodbye, a stopping one may finish its requests.
+    let mut give_up: Option<Instant> = None;
+    let mut stopping = false;
+    loop {
+        let (deadline, _) = activity.deadline(limits);
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = activity.changed.notified() => {}
+            _ = activity.evict.notified() => {
+                if activity.accept_eviction() {
+                    tracing::debug!(%peer, "closing an idle connection to make room for a new one");
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline), if give_up.is_none() => {
+                // Progress since the deadline was computed may have moved it.
+                let (deadline, due) = activity.deadline(limits);
+                if Instant::now() < deadline {
+                    continue;
+                }
+                match due {
+                    Due::Stuck => {
+                        tracing::debug!(%peer, "dropping a connection whose requests made no progress");
+                        return;
+                    }
+                    Due::Idle => {
+                        tracing::debug!(%peer, "closing an idle connection");
+                        conn.as_mut().graceful_shutdown();
+                        give_up = Some(Instant::now() + limits.send_timeout);
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(give_up.unwrap_or(deadline)), if give_up.is_some() => {
+                tracing::debug!(%peer, "dropping a connection that did not close in time");
+                return;
+            }
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+                let finishing = Instant::now() + limits.request_timeout + limits.send_timeout;
+                give_up = Some(give_up.map_or(finishing, |at| at.min(finishing)));
+            }
+        }
+    }
 }

@@ -74,10 +74,17 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     eprintln!("wid proxy: answering IMDS token requests on http://{addr}");
-    axum::serve(listener, wid_proxy::router(proxy))
-        .with_graceful_shutdown(async {
-            let _ = super::up::wait_for_signal().await;
-        })
-        .await?;
+    // The same bounds as wid's HTTPS servers: only the pod reaches this port, but a workload
+    // leaking connections must not exhaust the sidecar's descriptors.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(wid_server::serve_http(
+        listener,
+        wid_proxy::router(proxy),
+        wid_server::config::Limits::default(),
+        stopped,
+    ));
+    super::up::wait_for_signal().await?;
+    let _ = stop.send(true);
+    server.await?;
     Ok(())
 }

@@ -4,8 +4,9 @@ use anyhow::Result;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use wid_core::key_rotation::RotationPolicy;
-use wid_server::config::{ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
+use wid_server::config::{Limits, ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -45,6 +46,36 @@ pub struct UpArgs {
     /// parties and every replica know it first.
     #[arg(long, default_value = "24h", value_parser = seconds)]
     signing_key_activation: i64,
+    /// Open connections at most (including TLS handshakes); at the cap the longest-idle
+    /// connection is closed for a new one. Lowered to fit the file descriptor limit.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// From a request's headers to its response, reading its body included (then 408).
+    #[arg(long, default_value = "30s", value_parser = seconds)]
+    request_timeout: i64,
+    /// From accepting a connection to the end of its TLS handshake.
+    #[arg(long, default_value = "10s", value_parser = seconds)]
+    tls_handshake_timeout: i64,
+    /// From the TLS handshake to the first request's headers.
+    #[arg(long, default_value = "10s", value_parser = seconds)]
+    first_request_timeout: i64,
+    /// HTTP/1.1: for a request's headers, counted from the previous response, so it also
+    /// closes idle keep-alive connections.
+    #[arg(long, default_value = "15s", value_parser = seconds)]
+    header_read_timeout: i64,
+    /// A connection with no request in progress (HTTP/2: no open stream) is closed after this.
+    #[arg(long, default_value = "60s", value_parser = seconds)]
+    idle_timeout: i64,
+    /// HTTP/2: PING a peer silent for this long...
+    #[arg(long, default_value = "20s", value_parser = seconds)]
+    http2_keep_alive_interval: i64,
+    /// ...and close the connection if the PING is not acknowledged within this.
+    #[arg(long, default_value = "20s", value_parser = seconds)]
+    http2_keep_alive_timeout: i64,
+    /// Time a response may take to reach a client after --request-timeout, and a closing
+    /// connection to say goodbye, before the connection is dropped.
+    #[arg(long, default_value = "10s", value_parser = seconds)]
+    send_timeout: i64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
     log_format: crate::logging::LogFormat,
@@ -55,9 +86,31 @@ fn seconds(text: &str) -> Result<i64, String> {
     wid_core::cluster::parse_duration(text).map_err(|e| e.to_string())
 }
 
+fn duration(seconds: i64) -> Duration {
+    Duration::from_secs(seconds.max(1) as u64)
+}
+
+impl UpArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections.max(1),
+            request_timeout: duration(self.request_timeout),
+            tls_handshake_timeout: duration(self.tls_handshake_timeout),
+            first_request_timeout: duration(self.first_request_timeout),
+            header_read_timeout: duration(self.header_read_timeout),
+            idle_timeout: duration(self.idle_timeout),
+            http2_keep_alive_interval: duration(self.http2_keep_alive_interval),
+            http2_keep_alive_timeout: duration(self.http2_keep_alive_timeout),
+            send_timeout: duration(self.send_timeout),
+            ..Limits::default()
+        }
+    }
+}
+
 pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     let _logging = crate::logging::init(args.log_format);
     let mut config = ServerConfig::new(data_dir.clone(), args.listen);
+    config.limits = args.limits();
     config.public_url = args.public_url;
     config.hostnames = args.hostnames;
     config.dns_suffix = args.dns_suffix;
@@ -65,7 +118,7 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.tls_cert = args.tls_cert;
     config.tls_key = args.tls_key;
     config.issuer_ca_files = args.issuer_ca_files;
-    config.job_interval = std::time::Duration::from_secs(args.job_interval.max(1) as u64);
+    config.job_interval = duration(args.job_interval);
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,
         activation: args.signing_key_activation,
@@ -145,4 +198,41 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
     println!("      --client-id \"$(wid identity show -n myIdentity -g myResourceGroup --query clientId -o tsv)\" -- YOUR COMMAND");
     println!();
     println!("Stop with Ctrl-C.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Up {
+        #[command(flatten)]
+        args: UpArgs,
+    }
+
+    /// The flags' defaults are written out for `--help`; they must be the library's.
+    #[test]
+    fn flag_defaults_are_the_servers_limits() {
+        let up = Up::try_parse_from(["wid"]).unwrap();
+        assert_eq!(up.args.limits(), Limits::default());
+    }
+
+    #[test]
+    fn flags_set_the_limits() {
+        let up = Up::try_parse_from([
+            "wid",
+            "--max-connections",
+            "7",
+            "--idle-timeout",
+            "2m",
+            "--first-request-timeout",
+            "3s",
+        ])
+        .unwrap();
+        let limits = up.args.limits();
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(limits.idle_timeout, Duration::from_secs(120));
+        assert_eq!(limits.first_request_timeout, Duration::from_secs(3));
+    }
 }
