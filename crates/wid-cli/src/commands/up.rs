@@ -5,7 +5,7 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use wid_core::key_rotation::RotationPolicy;
-use wid_server::config::{ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
+use wid_server::config::{IpNet, ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -34,6 +34,11 @@ pub struct UpArgs {
     /// and keys, besides the system's roots and wid's own CA (repeatable).
     #[arg(long = "issuer-ca-file")]
     issuer_ca_files: Vec<PathBuf>,
+    /// A network (CIDR, or one address) that OIDC issuer fetches may connect to although it
+    /// is not public; loopback, private, link-local and other special addresses are refused
+    /// otherwise, except wid's own URL (repeatable).
+    #[arg(long = "issuer-allow-address", value_name = "CIDR", value_parser = wid_server::sts::destinations::parse_network)]
+    issuer_allowed_networks: Vec<IpNet>,
     /// How often jobs (purging expired soft-deleted items, signing-key rotation) run; one
     /// replica at a time runs each.
     #[arg(long, default_value = "60s", value_parser = seconds)]
@@ -65,6 +70,7 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.tls_cert = args.tls_cert;
     config.tls_key = args.tls_key;
     config.issuer_ca_files = args.issuer_ca_files;
+    config.issuer_allowed_networks = args.issuer_allowed_networks;
     config.job_interval = std::time::Duration::from_secs(args.job_interval.max(1) as u64);
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,

@@ -341,7 +341,7 @@ async fn with_assertion(
         .map_err(|e| StsError::credential_mismatch(&e, iss, sub, &audiences))?;
     let kid = jwt.header.kid.as_deref().unwrap_or("");
     let key = state.issuer_keys.key(iss, kid).await.map_err(|e| match e {
-        LookupError::Unreachable(detail) => StsError::issuer_unreachable(&detail),
+        LookupError::Unreachable => StsError::issuer_unreachable(),
         LookupError::UnknownKey => StsError::unknown_signing_key(kid, iss),
     })?;
     jwt.verify(&key).map_err(|e| match e {

@@ -11,6 +11,7 @@ use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
 mod exchange;
+mod issuer_fetch;
 mod keyring;
 mod rbac;
 mod vaults;
