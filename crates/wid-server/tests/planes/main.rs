@@ -11,6 +11,7 @@ use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
 mod exchange;
+mod files_at_rest;
 mod issuer_fetch;
 mod keyring;
 mod rbac;
