@@ -370,6 +370,32 @@ async fn not_yet_valid_token_is_700024() {
     );
 }
 
+/// Issue 13, finding 6: an assertion "issued" ten years from now was accepted. Beyond the
+/// clock skew (300 s) it is refused like one not yet valid; within it, it is accepted.
+#[tokio::test]
+async fn an_assertion_issued_in_the_future_is_700024() {
+    let f = Federation::start(None, None).await;
+    let skew = wid_core::token::CLOCK_SKEW_SECS;
+    for iat in [T0 + 10 * 365 * 24 * 3600, T0 + skew + 1] {
+        let mut claims = f.claims();
+        claims["iat"] = json!(iat);
+        let description = refused(
+            f.exchange(&f.sign(&claims)).await,
+            401,
+            "invalid_client",
+            700024,
+        );
+        assert!(
+            description.contains("Client assertion is not within its valid time range."),
+            "{description}"
+        );
+    }
+    let mut claims = f.claims();
+    claims["iat"] = json!(T0 + skew);
+    let (status, body) = f.exchange(&f.sign(&claims)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn unknown_kid_is_7000272() {
     let f = Federation::start(None, None).await;
