@@ -99,3 +99,17 @@ def test_shutdown_drains_a_request_in_flight(fresh_wid):
     wid.log.close()
     wid.start()
     assert wid.arm("GET", f"/subscriptions/{wid.subscription}/resourcegroups/{rg}?api-version={RG_API}").status_code == 200
+
+
+def test_a_backup_is_private_even_where_an_earlier_attempt_left_a_readable_partial_file(fresh_wid, tmp_path):
+    """Backups hold sealed keys and hashed secrets (issue 13, finding 5): 0600, also when a
+    crashed backup left its `.partial` file readable by others."""
+    wid = fresh_wid()
+    wid.cli("group", "create", "-n", unique("rg-backup-"), "-l", "eastus")
+    backup = tmp_path / "wid.backup"
+    partial = tmp_path / "wid.partial"
+    partial.write_text("left by a crash")
+    partial.chmod(0o644)
+    wid.cli("admin", "backup", "--file", str(backup))
+    assert backup.stat().st_mode & 0o777 == 0o600
+    assert not partial.exists()

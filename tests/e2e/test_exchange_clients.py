@@ -255,3 +255,50 @@ def test_login_with_a_federated_token(wid):
     finally:
         wid.cli("logout")
     assert json.loads(wid.cli("account", "show", "--query", "user.name").stdout) == wid.creds["clientId"]
+
+
+def test_an_issuer_on_loopback_is_fetched_only_when_the_operator_allows_it(fresh_wid):
+    """Issue 13, finding 4, through `wid up`: a credential naming an issuer on this machine
+    (here another wid's cluster issuer, on loopback) makes the exchange fail with Entra's code
+    and nothing else; wid's log says why. With `--issuer-allow-address 127.0.0.0/8` the same
+    exchange succeeds."""
+    home = fresh_wid()
+    rg, cluster, sa = unique("rg"), unique("aks"), unique("sa")
+    home.cli("group", "create", "-n", rg, "-l", "eastus")
+    home.cli("aks", "create", "-g", rg, "-n", cluster, "--enable-oidc-issuer")
+    issuer = home.cli("aks", "show", "-g", rg, "-n", cluster, "--query", "oidcIssuerProfile.issuerUrl", "-o", "tsv").stdout.strip()
+    assertion = home.cli("aks", "create-token", "-g", rg, "-n", cluster, "--service-account", sa).stdout.strip()
+
+    def exchange_at(wid):
+        wid.cli("group", "create", "-n", rg, "-l", "eastus")
+        client_id = wid.cli("identity", "create", "-g", rg, "-n", "app", "--query", "clientId", "-o", "tsv").stdout.strip()
+        wid.cli("identity", "federated-credential", "create", "--name", "home", "--identity-name", "app", "-g", rg,
+                "--issuer", issuer, "--subject", f"system:serviceaccount:default:{sa}")
+        return wid.session().post(
+            f"{wid.url}/{wid.creds['tenantId']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion,
+                "scope": wid.scope,
+            },
+            timeout=30,
+        )
+
+    by_default = fresh_wid(extra_args=["--issuer-ca-file", home.ca])
+    answer = exchange_at(by_default)
+    refused = answer.json()
+    assert (answer.status_code, refused.get("error"), refused.get("error_codes")) == (400, "invalid_request", [90061]), refused
+    assert refused["error_description"].startswith("AADSTS90061: Request to External OIDC endpoint failed.\r\n"), refused
+    assert str(home.port) not in refused["error_description"]
+    # The log is written behind the request: wait for the refusal's line.
+    deadline = time.time() + 10
+    while "resolves only to addresses" not in (log := by_default.read_log()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert issuer in log and "resolves only to addresses" in log and "127.0.0.1" in log, log
+    assert assertion not in log and assertion.split(".")[1] not in log
+
+    allowing = fresh_wid(extra_args=["--issuer-ca-file", home.ca, "--issuer-allow-address", "127.0.0.0/8"])
+    answer = exchange_at(allowing)
+    assert answer.status_code == 200, answer.text

@@ -177,6 +177,15 @@ pub enum TimeWindowError {
     MissingExp,
 }
 
+/// What [`check_issued_at`] refuses. Its own type, since only presented assertions are
+/// checked for it, not the tokens wid issued itself.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("the token was issued at {iat}, after now ({now})")]
+pub struct IssuedInFuture {
+    pub iat: i64,
+    pub now: i64,
+}
+
 /// A token is valid from `nbf - skew` until `exp + skew`; one without `exp` never is.
 pub fn check_time_window(
     now: i64,
@@ -194,6 +203,16 @@ pub fn check_time_window(
         }
     }
     Ok(())
+}
+
+/// A token may not claim to be issued later than `now + skew`. One that does comes from a
+/// wrong clock, or was made ahead of time to be used later, which its `exp` alone would not
+/// reveal. Without `iat` (RFC 7519 makes it optional) there is nothing to check.
+pub fn check_issued_at(now: i64, iat: Option<i64>, skew_secs: i64) -> Result<(), IssuedInFuture> {
+    match iat {
+        Some(iat) if iat > now.saturating_add(skew_secs) => Err(IssuedInFuture { iat, now }),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -240,3 +240,45 @@ fn time_window_with_skew() {
         Err(TimeWindowError::MissingExp)
     );
 }
+
+#[test]
+fn issued_at_may_not_be_later_than_now_plus_skew() {
+    // (now, iat, skew, expected)
+    let cases = [
+        (100, None, 10, Ok(())),
+        (100, Some(0), 10, Ok(())),
+        (100, Some(100), 10, Ok(())),
+        (100, Some(110), 10, Ok(())),
+        (
+            100,
+            Some(111),
+            10,
+            Err(IssuedInFuture { iat: 111, now: 100 }),
+        ),
+        (
+            100,
+            Some(101),
+            0,
+            Err(IssuedInFuture { iat: 101, now: 100 }),
+        ),
+        // Ten years ahead, the finding's case.
+        (
+            1_795_516_140,
+            Some(1_795_516_140 + 315_360_000),
+            300,
+            Err(IssuedInFuture {
+                iat: 1_795_516_140 + 315_360_000,
+                now: 1_795_516_140,
+            }),
+        ),
+        (i64::MAX - 5, Some(i64::MAX), 10, Ok(())),
+        (100, Some(i64::MIN), 10, Ok(())),
+    ];
+    for (now, iat, skew, expected) in cases {
+        assert_eq!(
+            check_issued_at(now, iat, skew),
+            expected,
+            "now {now}, iat {iat:?}, skew {skew}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! How `wid up` is configured. Everything has a default that works on one machine; real
 //! deployments override the public URL, DNS suffix, TLS material and database.
 
+pub use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// CA certificates trusted, besides the system's, when fetching OIDC issuers' keys.
     pub issuer_ca_files: Vec<PathBuf>,
+    /// Networks issuer fetches may reach although they are not public (loopback, private,
+    /// link-local, …); wid's own public URL is always reachable. See `sts::destinations`.
+    pub issuer_allowed_networks: Vec<IpNet>,
     /// How often periodic jobs (purging expired soft-deleted items, rotating the tenant's
     /// signing keys) run.
     pub job_interval: Duration,
@@ -92,6 +96,7 @@ impl ServerConfig {
             tls_cert: None,
             tls_key: None,
             issuer_ca_files: Vec::new(),
+            issuer_allowed_networks: Vec::new(),
             job_interval: Duration::from_secs(60),
             signing_key_rotation: Default::default(),
             limits: Limits::default(),

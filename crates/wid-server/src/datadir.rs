@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub const SERVER_INFO: &str = "server.json";
@@ -62,10 +62,24 @@ pub fn default_data_dir() -> PathBuf {
     home.join(".local/share/wid")
 }
 
-/// Creates the directory private to its owner.
+/// Creates the directory private to its owner (0700), born so rather than restricted after
+/// creation; an existing one is restricted too, with a warning, since it holds the KEK, the
+/// admin's secret and the database. Parents are created with the usual mode: they are not wid's.
 pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory open to others; restricting it to its owner (0700)");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// Writes a file atomically (temp file, fsync, rename) with the given mode.

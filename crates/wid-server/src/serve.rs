@@ -120,7 +120,11 @@ pub async fn start_with_clock(
             std::fs::read(path).map_err(ServerError::io(format!("reading {}", path.display())))?,
         );
     }
-    let issuer_keys = IssuerKeys::new(&extra_roots).map_err(ServerError::Tls)?;
+    let destinations = crate::sts::destinations::Destinations::new(
+        &cloud.public_url,
+        config.issuer_allowed_networks.clone(),
+    );
+    let issuer_keys = IssuerKeys::new(&extra_roots, destinations).map_err(ServerError::Tls)?;
     let state = AppState::new(Shared {
         store,
         clock,

@@ -2,7 +2,8 @@ use crate::{migrate, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Transaction};
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard};
@@ -61,6 +62,10 @@ impl Store {
         let backend = backend_of(url)?;
         let pool = match backend {
             Backend::Sqlite => {
+                let url = creating_if_missing(url);
+                if let Some((path, create)) = sqlite_file(&url)? {
+                    private_database_files(&path, create)?;
+                }
                 // A local file cannot drop the connection the way a network peer can, so the
                 // ping sqlx would send before handing out each connection only adds a round
                 // trip to the connection's worker thread.
@@ -70,7 +75,7 @@ impl Store {
                     .after_connect(|conn, _| {
                         Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(drop) })
                     })
-                    .connect_with(AnyConnectOptions::from_str(&creating_if_missing(url))?)
+                    .connect_with(AnyConnectOptions::from_str(&url)?)
                     .await?
             }
             Backend::Postgres => {
@@ -194,6 +199,58 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
+/// The file an SQLite URL names, and whether it may be created; `None` for an in-memory
+/// database.
+fn sqlite_file(url: &str) -> Result<Option<(PathBuf, bool)>, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?;
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let mode = |m: &str| query.split('&').any(|p| p == format!("mode={m}"));
+    let path = options.get_filename();
+    if mode("memory") || path.to_string_lossy().starts_with("file:sqlx-in-memory-") {
+        return Ok(None);
+    }
+    Ok(Some((path.to_path_buf(), mode("rwc"))))
+}
+
+/// The database holds sealed keys and hashed secrets, and SQLite creates it 0644 (less the
+/// umask), its `-wal` and `-shm` files then taking the database's mode. So the file is created
+/// 0600 before SQLite opens it, and files an earlier wid left readable by others are
+/// tightened, with a warning.
+fn private_database_files(path: &Path, create: bool) -> Result<(), StoreError> {
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::File { path, source }
+    };
+    if create {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed(path)(e)),
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        let mode = match std::fs::metadata(&file) {
+            Ok(meta) => meta.permissions().mode() & 0o777,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(failed(&file)(e)),
+        };
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %file.display(), mode = format!("{mode:o}"), "database file readable by others; restricting it to its owner (0600)");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(failed(&file))?;
+        }
+    }
+    Ok(())
+}
+
 /// A fresh installation starts with no database file; sqlx opens read-write only by default.
 fn creating_if_missing(url: &str) -> String {
     match url.split_once('?') {
@@ -207,6 +264,40 @@ fn creating_if_missing(url: &str) -> String {
 mod tests {
     use super::*;
     use sqlx::Row;
+
+    #[test]
+    fn the_file_of_an_sqlite_url_and_whether_it_may_be_created() {
+        let file = |url: &str| sqlite_file(url).unwrap();
+        assert_eq!(
+            file("sqlite:///d/w.db?mode=rwc"),
+            Some((PathBuf::from("/d/w.db"), true))
+        );
+        assert_eq!(
+            file("sqlite:///d/w.db?mode=rw"),
+            Some((PathBuf::from("/d/w.db"), false))
+        );
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("sqlite:///d/w.db?mode=memory"), None);
+    }
+
+    #[tokio::test]
+    async fn a_new_database_and_its_wal_are_private_to_their_owner() {
+        let dir = std::env::temp_dir().join(format!("wid-db-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        store.put_setting_if_absent("k", "v").await.unwrap();
+        for name in ["w.db", "w.db-wal", "w.db-shm"] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn sqlite_urls_create_unless_told_otherwise() {

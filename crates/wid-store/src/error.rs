@@ -26,6 +26,12 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Creating the SQLite database file, or restricting its permissions, failed.
+    #[error("database file {}: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     /// A backup that cannot be restored (damaged, truncated, another schema, a target that

@@ -4,7 +4,7 @@ use crate::context::Context;
 use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use wid_client::Method;
 
@@ -73,15 +73,19 @@ pub async fn run_offline(command: AdminCommand, data_dir: &Path) -> Result<Optio
         AdminCommand::Backup { file, database } => {
             let store = open_store(database, data_dir).await?;
             let tmp = file.with_extension("partial");
-            let mut out = std::io::BufWriter::new(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .with_context(|| format!("creating {}", tmp.display()))?,
-            );
+            let partial = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            // The mode above applies only to a new file; a partial file left by an earlier
+            // attempt keeps its own, and the backup holds sealed keys and hashed secrets.
+            partial
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restricting {}", tmp.display()))?;
+            let mut out = std::io::BufWriter::new(partial);
             let summary = store.backup(&mut out).await?;
             out.into_inner()
                 .map_err(|e| e.into_error())

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use wid_core::key_rotation::RotationPolicy;
-use wid_server::config::{Limits, ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
+use wid_server::config::{IpNet, Limits, ServerConfig, DEFAULT_DNS_SUFFIX, DEFAULT_LISTEN};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -35,6 +35,11 @@ pub struct UpArgs {
     /// and keys, besides the system's roots and wid's own CA (repeatable).
     #[arg(long = "issuer-ca-file")]
     issuer_ca_files: Vec<PathBuf>,
+    /// A network (CIDR, or one address) that OIDC issuer fetches may connect to although it
+    /// is not public; loopback, private, link-local and other special addresses are refused
+    /// otherwise, except wid's own URL (repeatable).
+    #[arg(long = "issuer-allow-address", value_name = "CIDR", value_parser = wid_server::sts::destinations::parse_network)]
+    issuer_allowed_networks: Vec<IpNet>,
     /// How often jobs (purging expired soft-deleted items, signing-key rotation) run; one
     /// replica at a time runs each.
     #[arg(long, default_value = "60s", value_parser = seconds)]
@@ -118,6 +123,7 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.tls_cert = args.tls_cert;
     config.tls_key = args.tls_key;
     config.issuer_ca_files = args.issuer_ca_files;
+    config.issuer_allowed_networks = args.issuer_allowed_networks;
     config.job_interval = duration(args.job_interval);
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,

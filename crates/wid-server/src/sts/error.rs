@@ -206,12 +206,14 @@ impl StsError {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", code, message)
     }
 
-    pub fn issuer_unreachable(detail: &str) -> Self {
+    /// The same words whatever went wrong: what failed, and where, would tell an
+    /// unauthenticated caller what listens on wid's network. wid's log has the details.
+    pub fn issuer_unreachable() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90061,
-            format!("Request to External OIDC endpoint failed. {detail}."),
+            "Request to External OIDC endpoint failed.".to_owned(),
         )
     }
 

@@ -2,10 +2,15 @@
 //! credentials: `{issuer}/.well-known/openid-configuration`, then its `jwks_uri`. Issuers wid
 //! hosts itself take the same path over HTTPS, so what works here works for a real cluster.
 //!
+//! Where fetches may connect is decided by [`Destinations`]: by default only to public
+//! addresses and wid's own origin. Why a fetch failed goes to wid's log; the caller learns
+//! only that it failed, so the token endpoint cannot be used to probe what listens where.
+//!
 //! Keys are cached per issuer for [`FRESH_FOR`]; a token with an unknown `kid` triggers a
 //! refresh (at most one per [`MIN_REFRESH_INTERVAL`]), and one fetch per issuer is in flight
 //! at a time: concurrent requests wait for it and share its result.
 
+use super::destinations::{Destinations, FilteredResolver, Route};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -28,16 +33,20 @@ const MAX_REDIRECTS: usize = 3;
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum LookupError {
-    /// Discovery or JWKS could not be fetched or understood (AADSTS90061).
-    #[error("{0}")]
-    Unreachable(String),
+    /// Discovery or JWKS could not be fetched or understood (AADSTS90061); why is in the log.
+    #[error("the issuer's metadata could not be fetched")]
+    Unreachable,
     /// The issuer does not publish the key (AADSTS7000272).
     #[error("unknown key")]
     UnknownKey,
 }
 
 pub struct IssuerKeys {
-    http: reqwest::Client,
+    destinations: Arc<Destinations>,
+    /// For wid's own origin, wherever it resolves.
+    own: reqwest::Client,
+    /// For everything else: resolves names to permitted addresses only.
+    external: reqwest::Client,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
 }
 
@@ -52,34 +61,36 @@ type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 #[derive(Default, Clone)]
 struct Cached {
     keys: Option<(Instant, Arc<KeyMap>)>,
-    failure: Option<(Instant, String)>,
+    failure: Option<Instant>,
 }
 
 impl IssuerKeys {
     /// `extra_roots`: PEM certificates trusted besides the system's (wid's own CA, so the
     /// issuers wid hosts verify like any other).
-    pub fn new(extra_roots: &[Vec<u8>]) -> Result<Self, String> {
+    pub fn new(extra_roots: &[Vec<u8>], destinations: Destinations) -> Result<Self, String> {
+        let destinations = Arc::new(destinations);
         let extra: Vec<&[u8]> = extra_roots.iter().map(Vec::as_slice).collect();
         let tls = tls::client_config(tls::Trust::SystemAnd(&extra))?.with_no_client_auth();
-        let redirects = reqwest::redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error("too many redirects")
-            } else if attempt.url().scheme() != "https" {
-                attempt.error("redirect away from https")
-            } else {
-                attempt.follow()
+        let client = |resolver: Option<FilteredResolver>| {
+            let builder = reqwest::Client::builder()
+                .use_preconfigured_tls(tls.clone())
+                .https_only(true)
+                // A proxy would resolve and connect where the destination policy cannot see.
+                .no_proxy()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .redirect(same_origin_redirects(destinations.clone()));
+            match resolver {
+                Some(r) => builder.dns_resolver(Arc::new(r)),
+                None => builder,
             }
-        });
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .https_only(true)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(redirects)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+        };
         Ok(Self {
-            http,
+            own: client(None)?,
+            external: client(Some(FilteredResolver(destinations.clone())))?,
+            destinations,
             entries: Mutex::new(HashMap::new()),
         })
     }
@@ -129,10 +140,9 @@ impl IssuerKeys {
                 return keys.get(kid).cloned().ok_or(LookupError::UnknownKey);
             }
         }
-        if let Some((at, message)) = &current.failure {
-            if *at >= asked_at || asked_at.duration_since(*at) < FAILURE_HOLD {
-                return stale(&current, kid)
-                    .ok_or_else(|| LookupError::Unreachable(message.clone()));
+        if let Some(at) = current.failure {
+            if at >= asked_at || asked_at.duration_since(at) < FAILURE_HOLD {
+                return stale(&current, kid).ok_or(LookupError::Unreachable);
             }
         }
         match self.fetch(issuer).await {
@@ -146,8 +156,8 @@ impl IssuerKeys {
             Err(message) => {
                 tracing::warn!(issuer, error = %message, "issuer metadata unavailable");
                 let mut state = entry.state.write().unwrap_or_else(|e| e.into_inner());
-                state.failure = Some((Instant::now(), message.clone()));
-                stale(&state, kid).ok_or(LookupError::Unreachable(message))
+                state.failure = Some(Instant::now());
+                stale(&state, kid).ok_or(LookupError::Unreachable)
             }
         }
     }
@@ -185,9 +195,14 @@ impl IssuerKeys {
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
-        let mut response = self
-            .http
-            .get(url)
+        let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+        let http = match self.destinations.check_url(&parsed) {
+            Ok(Route::Own) => &self.own,
+            Ok(Route::External) => &self.external,
+            Err(refused) => return Err(format!("GET {url} refused: {refused}")),
+        };
+        let mut response = http
+            .get(parsed)
             .header("accept", "application/json")
             .send()
             .await
@@ -210,6 +225,25 @@ impl IssuerKeys {
         }
         Ok(body)
     }
+}
+
+/// Redirects stay on the origin the fetch started from, at most [`MAX_REDIRECTS`] of them.
+/// Each hop is checked like a first request too, since an IP-literal target bypasses the
+/// resolver.
+fn same_origin_redirects(destinations: Arc<Destinations>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let from = attempt.previous().first().map(url::Url::origin);
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if let Err(refused) = destinations.check_url(attempt.url()) {
+            attempt.error(refused)
+        } else if from.as_ref() != Some(&attempt.url().origin()) {
+            let to = attempt.url().origin().ascii_serialization();
+            attempt.error(format!("redirect to another origin ({to})"))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Keys that are no longer fresh still verify while the issuer is unreachable, for a while.

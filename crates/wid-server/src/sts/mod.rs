@@ -1,5 +1,6 @@
 //! The identity plane: an Entra-compatible token service for the tenant.
 
+pub mod destinations;
 mod discovery;
 pub mod error;
 pub mod issuers;

@@ -279,6 +279,7 @@ struct AssertionClaims {
     aud: Option<Audiences>,
     exp: Option<i64>,
     nbf: Option<i64>,
+    iat: Option<i64>,
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
@@ -341,7 +342,7 @@ async fn with_assertion(
         .map_err(|e| StsError::credential_mismatch(&e, iss, sub, &audiences))?;
     let kid = jwt.header.kid.as_deref().unwrap_or("");
     let key = state.issuer_keys.key(iss, kid).await.map_err(|e| match e {
-        LookupError::Unreachable(detail) => StsError::issuer_unreachable(&detail),
+        LookupError::Unreachable => StsError::issuer_unreachable(),
         LookupError::UnknownKey => StsError::unknown_signing_key(kid, iss),
     })?;
     jwt.verify(&key).map_err(|e| match e {
@@ -355,6 +356,10 @@ async fn with_assertion(
     let now = state.now();
     wid_jose::check_time_window(now, claims.nbf, claims.exp, token::CLOCK_SKEW_SECS)
         .map_err(|_| StsError::assertion_time(now, claims.nbf, claims.exp))?;
+    // An assertion issued in the future gets the same answer, naming `iat` as when it
+    // becomes acceptable.
+    wid_jose::check_issued_at(now, claims.iat, token::CLOCK_SKEW_SECS)
+        .map_err(|_| StsError::assertion_time(now, claims.iat, claims.exp))?;
     Ok(Principal {
         managed_identity_resource_id: Some(resource_id::identity(
             &mi.subscription_id,

@@ -4,6 +4,7 @@
 use super::{Wid, T0};
 use reqwest::Method;
 use serde_json::{json, Value};
+use wid_core::clock::ManualClock;
 use wid_jose::{b64, pem_encode, HeaderParams, SigningKey};
 
 const AKS: &str = "api-version=2025-01-01";
@@ -24,7 +25,15 @@ pub(super) struct Federation {
 impl Federation {
     /// `fic_issuer`/`fic_subject`: `None` uses the cluster's issuer / [`SUBJECT`].
     pub(super) async fn start(fic_issuer: Option<&str>, fic_subject: Option<&str>) -> Federation {
-        let wid = Wid::start().await;
+        Self::on(Wid::start().await, fic_issuer, fic_subject).await
+    }
+
+    /// The same, on a server the caller started (configured differently).
+    pub(super) async fn on(
+        wid: Wid,
+        fic_issuer: Option<&str>,
+        fic_subject: Option<&str>,
+    ) -> Federation {
         let (key, _) = SigningKey::generate_rsa().unwrap();
         wid.group("rg").await;
         let cluster = wid
@@ -96,6 +105,31 @@ impl Federation {
         }
     }
 
+    /// Another federated credential of the identity, for `issuer` and [`SUBJECT`].
+    pub(super) async fn federate(&self, name: &str, issuer: &str) {
+        self.wid
+            .arm(
+                Method::PUT,
+                &format!(
+                    "{}/federatedIdentityCredentials/{name}?{}",
+                    self.identity_id,
+                    super::MSI
+                ),
+                Some(json!({"properties": {
+                    "issuer": issuer,
+                    "subject": SUBJECT,
+                    "audiences": [AUDIENCE],
+                }})),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The public half of the key [`Self::sign`] signs with, as an issuer publishes it.
+    pub(super) fn jwks(&self) -> Value {
+        json!({"keys": [self.key.verifying_key().to_jwk()]})
+    }
+
     pub(super) fn claims(&self) -> Value {
         json!({
             "aud": [AUDIENCE],
@@ -148,7 +182,7 @@ impl Federation {
 }
 
 /// Asserts an Entra error: status, OAuth error, AADSTS code; returns the description.
-fn refused(answer: (u16, Value), status: u16, error: &str, code: u64) -> String {
+pub(super) fn refused(answer: (u16, Value), status: u16, error: &str, code: u64) -> String {
     let (got_status, body) = answer;
     assert_eq!(
         (
@@ -336,6 +370,32 @@ async fn not_yet_valid_token_is_700024() {
     );
 }
 
+/// Issue 13, finding 6: an assertion "issued" ten years from now was accepted. Beyond the
+/// clock skew (300 s) it is refused like one not yet valid; within it, it is accepted.
+#[tokio::test]
+async fn an_assertion_issued_in_the_future_is_700024() {
+    let f = Federation::start(None, None).await;
+    let skew = wid_core::token::CLOCK_SKEW_SECS;
+    for iat in [T0 + 10 * 365 * 24 * 3600, T0 + skew + 1] {
+        let mut claims = f.claims();
+        claims["iat"] = json!(iat);
+        let description = refused(
+            f.exchange(&f.sign(&claims)).await,
+            401,
+            "invalid_client",
+            700024,
+        );
+        assert!(
+            description.contains("Client assertion is not within its valid time range."),
+            "{description}"
+        );
+    }
+    let mut claims = f.claims();
+    claims["iat"] = json!(T0 + skew);
+    let (status, body) = f.exchange(&f.sign(&claims)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn unknown_kid_is_7000272() {
     let f = Federation::start(None, None).await;
@@ -422,18 +482,28 @@ async fn unknown_tenant_is_90002() {
     refused(answer, 400, "invalid_request", 90002);
 }
 
+/// An issuer the operator allowed but where nothing listens: 90061, and the description does
+/// not say what went wrong, which would tell a caller what listens on wid's network.
 #[tokio::test]
-async fn unreachable_issuer_is_90061() {
+async fn unreachable_issuer_is_90061_without_saying_why() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     let issuer = "https://127.0.0.1:1/unreachable/";
-    let f = Federation::start(Some(issuer), None).await;
+    let wid = Wid::start_configured(super::temp_dir(), ManualClock::new(T0), |c| {
+        c.issuer_allowed_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let f = Federation::on(wid, Some(issuer), None).await;
     let mut claims = f.claims();
     claims["iss"] = json!(issuer);
-    refused(
+    let description = refused(
         f.exchange(&f.sign(&claims)).await,
         400,
         "invalid_request",
         90061,
+    );
+    assert!(
+        description.starts_with("AADSTS90061: Request to External OIDC endpoint failed.\r\n"),
+        "{description}"
     );
 }
 

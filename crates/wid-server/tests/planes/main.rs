@@ -13,6 +13,8 @@ use wid_server::{RunningServer, ServerConfig};
 mod authz;
 mod connections;
 mod exchange;
+mod files_at_rest;
+mod issuer_fetch;
 mod keyring;
 mod rbac;
 mod refusals;
