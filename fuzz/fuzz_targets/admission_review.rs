@@ -85,6 +85,15 @@ fuzz_target!(|data: &[u8]| {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(patch)
             .expect("the patch is base64");
+        const RAW_VALUE_TOKEN: &[u8] = b"$serde_json::private::RawValue";
+        if bytes
+            .windows(RAW_VALUE_TOKEN.len())
+            .any(|w| w == RAW_VALUE_TOKEN)
+        {
+            // serde_json (not kube-apiserver) cannot read back an object whose first key is
+            // its private RawValue token; such a pod's patch is checked no further.
+            return;
+        }
         let patch: json_patch::Patch =
             serde_json::from_slice(&bytes).expect("the patch is a JSON patch");
         json_patch::patch(&mut patched, &patch).expect("the patch applies to the pod");

@@ -112,6 +112,13 @@ fn signed(rest: &[u8]) {
     if !claims.is_object() {
         return;
     }
+    // What gets signed is the claims as serde_json encodes them: a float may not survive
+    // encoding bit for bit, and an object whose first key is serde_json's private
+    // `$serde_json::private::RawValue` token does not read back at all (decode then
+    // refuses the token, which fails closed). Compare with what serde_json reads back.
+    let Ok(encoded) = serde_json::from_slice::<Value>(&serde_json::to_vec(&claims).unwrap()) else {
+        return;
+    };
     let (key, other) = if alg & 1 == 0 {
         (&KEYS.rsa, &KEYS.ec)
     } else {
@@ -133,9 +140,6 @@ fn signed(rest: &[u8]) {
     };
     assert_eq!(jwt.header.alg, key.algorithm());
     assert_eq!(jwt.header.kid.as_deref(), Some(key.kid()));
-    // What was signed is the claims as serde_json encodes them (a float may not survive
-    // encoding bit for bit), so compare with that.
-    let encoded: Value = serde_json::from_slice(&serde_json::to_vec(&claims).unwrap()).unwrap();
     assert_eq!(jwt.claims::<Value>().unwrap(), encoded);
     claims_as_wid_reads_them(&jwt);
     jwt.verify(&key.verifying_key())

@@ -75,6 +75,9 @@ fuzz_target!(|data: &[u8]| {
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(body: &[u8]) -> Option<T> {
     let value: T = serde_json::from_slice(body).ok()?;
     let encoded = serde_json::to_vec(&value).expect("a decoded body encodes");
+    if is_unreadable_by_serde_json(&encoded) {
+        return Some(value);
+    }
     let again: T = serde_json::from_slice(&encoded).expect("a body wid encoded decodes");
     assert_eq!(value, again, "{}", String::from_utf8_lossy(&encoded));
     Some(value)
@@ -110,4 +113,13 @@ fn service_account_token(body: ServiceAccountTokenRequest) {
             ]
         );
     }
+}
+
+/// serde_json reads an object whose first key is its private `RawValue` token as a raw
+/// value, so it cannot read back an object it wrote with that key sorted first. Only free-form
+/// members (`accessPolicies`) can hold one, and the handler reads those into typed policies
+/// without writing them out again, so the server never meets this.
+fn is_unreadable_by_serde_json(encoded: &[u8]) -> bool {
+    const TOKEN: &[u8] = b"$serde_json::private::RawValue";
+    encoded.windows(TOKEN.len()).any(|w| w == TOKEN)
 }
