@@ -220,8 +220,11 @@ fn pem_decode(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), JoseError> {
     let label = rest[..label_end].to_owned();
     let body_start = label_end + 5;
     let end_marker = format!("-----END {label}-----");
-    let body_end = rest
+    // Searched for after the BEGIN line only: in `-----BEGIN X-----END X-----` the END
+    // marker starts inside the BEGIN line, before the body, and slicing up to it panicked.
+    let body_end = rest[body_start..]
         .find(&end_marker)
+        .map(|i| body_start + i)
         .ok_or(JoseError::InvalidKey("unterminated PEM"))?;
     let body: String = rest[body_start..body_end]
         .chars()

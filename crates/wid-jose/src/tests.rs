@@ -203,6 +203,20 @@ fn malformed_tokens() {
     }
 }
 
+/// Found by the `pem_keys` fuzz target: an END marker overlapping the BEGIN line made the
+/// PEM reader slice backwards and panic, on input any tenant user can send as an issuer key.
+#[test]
+fn pem_whose_end_marker_overlaps_the_begin_line_is_refused() {
+    for pem in [
+        "-----BEGIN -----END -----",
+        "-----BEGIN PUBLIC KEY-----END PUBLIC KEY-----",
+        "-----BEGIN PUBLIC KEY--------END PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n",
+    ] {
+        assert!(VerifyingKey::from_pem(pem).is_err(), "{pem}");
+        assert!(SigningKey::from_pem(pem).is_err(), "{pem}");
+    }
+}
+
 #[test]
 fn weak_rsa_keys_are_refused() {
     let der = keys_test_support::rsa_1024_spki();

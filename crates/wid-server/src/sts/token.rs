@@ -64,9 +64,11 @@ impl TokenRequest {
             scope: get("scope"),
             resource: get("resource"),
         };
+        // Empty halves of `Basic` credentials are absent too, as empty form fields are:
+        // `Basic Og==` (":") must not turn an assertion request into a secret one.
         if let Some((id, secret)) = authorization.and_then(basic_credentials) {
-            req.client_id.get_or_insert(id);
-            req.client_secret.get_or_insert(secret);
+            req.client_id = req.client_id.or(Some(id).filter(|v| !v.is_empty()));
+            req.client_secret = req.client_secret.or(Some(secret).filter(|v| !v.is_empty()));
         }
         req
     }
@@ -385,5 +387,32 @@ async fn load_client(
         Ok(credentials) => Ok(Some((mi, credentials))),
         Err(wid_store::StoreError::IdentityNotFound) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenRequest;
+
+    /// The `token_form` fuzz target's property "a field read as present is not empty" failed
+    /// on `Basic Og==`, which made an assertion request a secret request.
+    #[test]
+    fn empty_basic_credentials_read_as_absent() {
+        let form = b"client_assertion=a.b.c&client_assertion_type=t";
+        let req = TokenRequest::from_form(form, Some("Basic Og=="));
+        assert_eq!(req.client_id, None);
+        assert_eq!(req.client_secret, None);
+        assert_eq!(req.client_assertion.as_deref(), Some("a.b.c"));
+        // base64("app:") and base64(":s"): the non-empty half still counts.
+        let req = TokenRequest::from_form(b"", Some("Basic YXBwOg=="));
+        assert_eq!(
+            (req.client_id.as_deref(), req.client_secret),
+            (Some("app"), None)
+        );
+        let req = TokenRequest::from_form(b"", Some("Basic OnM="));
+        assert_eq!(
+            (req.client_id, req.client_secret.as_deref()),
+            (None, Some("s"))
+        );
     }
 }

@@ -16,7 +16,8 @@ use base64::Engine;
 use error::VaultError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use wid_core::model::{Secret, SecretVersion, Tags};
+use wid_core::model::{Secret, SecretVersion};
+use wid_types::keyvault::{SecretRestoreParameters, SecretSetParameters, SecretUpdateParameters};
 
 pub use auth::OpenVault;
 
@@ -218,23 +219,6 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, VaultErro
         .map_err(|e| VaultError::bad_parameter(format!("The request body is invalid: {e}")))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Attributes {
-    enabled: Option<bool>,
-    nbf: Option<i64>,
-    exp: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetBody {
-    value: String,
-    content_type: Option<String>,
-    tags: Option<Tags>,
-    attributes: Option<Attributes>,
-}
-
 async fn set(
     State(state): State<AppState>,
     caller: VaultCaller,
@@ -242,7 +226,7 @@ async fn set(
     body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
     check_name(&name)?;
-    let body: SetBody = parse_json(&body)?;
+    let body: SecretSetParameters = parse_json(&body)?;
     if body.value.len() > MAX_VALUE_BYTES {
         return Err(VaultError::bad_parameter(format!(
             "The secret value is {} bytes; the limit is {MAX_VALUE_BYTES} bytes.",
@@ -349,14 +333,6 @@ async fn get_secret(
     Ok(Json(bundle(state, open, &secret, Some(&value), true)))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateBody {
-    content_type: Option<String>,
-    tags: Option<Tags>,
-    attributes: Option<Attributes>,
-}
-
 async fn update_latest(
     State(state): State<AppState>,
     caller: VaultCaller,
@@ -382,7 +358,7 @@ async fn update_secret(
     version: Option<&str>,
     body: &Bytes,
 ) -> Result<Json<Value>, VaultError> {
-    let body: UpdateBody = parse_json(body)?;
+    let body: SecretUpdateParameters = parse_json(body)?;
     let open = caller.open()?;
     let mut secret = state
         .store
@@ -636,11 +612,7 @@ async fn restore(
     caller: VaultCaller,
     body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
-    #[derive(Deserialize)]
-    struct Blob {
-        value: String,
-    }
-    let blob: Blob = parse_json(&body)?;
+    let blob: SecretRestoreParameters = parse_json(&body)?;
     let bad = || {
         VaultError::bad_parameter("The backup blob is invalid or was made by another installation.")
     };

@@ -1,0 +1,41 @@
+//! Key Vault's secret request bodies (contracts.md §4), as clients send them to
+//! `{vault}.vault.{suffix}`. Named after the Key Vault REST API's models. They live here
+//! rather than in the server so the bodies an attacker controls can be decoded, and
+//! fuzzed, without a running server.
+
+use crate::resources::Tags;
+use serde::{Deserialize, Serialize};
+
+/// `attributes` of a secret: all optional, so an update changes only what it names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretAttributes {
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+}
+
+/// `PUT /secrets/{name}`: a new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSetParameters {
+    pub value: String,
+    pub content_type: Option<String>,
+    pub tags: Option<Tags>,
+    pub attributes: Option<SecretAttributes>,
+}
+
+/// `PATCH /secrets/{name}[/{version}]`: everything but the value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretUpdateParameters {
+    pub content_type: Option<String>,
+    pub tags: Option<Tags>,
+    pub attributes: Option<SecretAttributes>,
+}
+
+/// `POST /secrets/restore`: the blob a backup returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretRestoreParameters {
+    pub value: String,
+}
