@@ -59,8 +59,21 @@ pub(crate) struct Connections {
     slots: Arc<Semaphore>,
     max: usize,
     epoch: Instant,
+    bounds: Bounds,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Activity>>>,
+}
+
+/// The timeouts a connection's deadline is made of, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    first_request: u64,
+    idle: u64,
+    stuck: u64,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A connection's slot: holding it is holding one of the `max` places; dropping it (when
@@ -79,11 +92,16 @@ impl Drop for Slot {
 }
 
 impl Connections {
-    pub fn new(max: usize) -> Arc<Self> {
+    pub fn new(max: usize, limits: &crate::config::Limits) -> Arc<Self> {
         Arc::new(Self {
             slots: Arc::new(Semaphore::new(max)),
             max,
             epoch: Instant::now(),
+            bounds: Bounds {
+                first_request: millis(limits.first_request_timeout),
+                idle: millis(limits.idle_timeout),
+                stuck: millis(limits.request_timeout).saturating_add(millis(limits.send_timeout)),
+            },
             next_id: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
         })
@@ -111,6 +129,8 @@ impl Connections {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let activity = Arc::new(Activity {
             epoch: self.epoch,
+            bounds: self.bounds,
+            wake_at: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             since: AtomicU64::new(0),
             served: AtomicBool::new(false),
@@ -154,6 +174,12 @@ impl Connections {
 /// What a connection is doing, as far as its bounds are concerned.
 pub(crate) struct Activity {
     epoch: Instant,
+    bounds: Bounds,
+    /// When the connection's task will next look at its deadline (milliseconds after
+    /// `epoch`). A change of state wakes the task only when it makes the deadline earlier
+    /// than that: most changes (a request starting or ending on a busy connection) move it
+    /// later, and the task finds out when it wakes, so requests do not pay for a wake-up.
+    wake_at: AtomicU64,
     in_flight: AtomicUsize,
     /// Milliseconds after `epoch` of the last change: accepted, handshake done, a request
     /// started or ended.
@@ -162,7 +188,7 @@ pub(crate) struct Activity {
     /// idle timeout.
     served: AtomicBool,
     evicted: AtomicBool,
-    /// Signalled when the connection turns idle or busy, so its task recomputes its deadline.
+    /// Signalled when a change of state made the deadline earlier than `wake_at`.
     pub changed: Notify,
     /// Signalled when the registry needs this connection's slot.
     pub evict: Notify,
@@ -184,24 +210,48 @@ impl Activity {
 
     /// Records progress (the handshake finished, a request started or ended).
     pub fn touch(&self) {
-        self.since.store(self.now_ms(), Ordering::Release);
+        self.since.store(self.now_ms(), Ordering::SeqCst);
+    }
+
+    /// When the connection's current state runs out (milliseconds after `epoch`), and what
+    /// is due then.
+    fn deadline_ms(&self) -> (u64, Due) {
+        let since = self.since.load(Ordering::SeqCst);
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            let timeout = if self.served.load(Ordering::SeqCst) {
+                self.bounds.idle
+            } else {
+                self.bounds.first_request
+            };
+            (since.saturating_add(timeout), Due::Idle)
+        } else {
+            (since.saturating_add(self.bounds.stuck), Due::Stuck)
+        }
     }
 
     /// When the connection's current state runs out, and what is due then.
-    pub fn deadline(&self, limits: &crate::config::Limits) -> (Instant, Due) {
-        let since = self.epoch + Duration::from_millis(self.since.load(Ordering::Acquire));
-        if self.in_flight.load(Ordering::Acquire) == 0 {
-            let timeout = if self.served.load(Ordering::Acquire) {
-                limits.idle_timeout
-            } else {
-                limits.first_request_timeout
-            };
-            (since + timeout, Due::Idle)
-        } else {
-            (
-                since + limits.request_timeout + limits.send_timeout,
-                Due::Stuck,
-            )
+    pub fn deadline(&self) -> (Instant, Due) {
+        let (at, due) = self.deadline_ms();
+        (self.epoch + Duration::from_millis(at), due)
+    }
+
+    /// The deadline the task sleeps until, recorded so that changes of state know whether
+    /// to wake it. A change made while this runs is either seen by the second look or sees
+    /// the recorded time (both sides use sequentially consistent accesses).
+    pub fn schedule(&self) -> (Instant, Due) {
+        loop {
+            let (at, due) = self.deadline_ms();
+            self.wake_at.store(at, Ordering::SeqCst);
+            if self.deadline_ms().0 >= at {
+                return (self.epoch + Duration::from_millis(at), due);
+            }
+        }
+    }
+
+    /// Wakes the task if the current deadline is earlier than when it will look.
+    fn nudge(&self) {
+        if self.deadline_ms().0 < self.wake_at.load(Ordering::SeqCst) {
+            self.changed.notify_one();
         }
     }
 
@@ -217,10 +267,10 @@ impl Activity {
 
     /// Marks a request as started; the returned guard ends it when dropped.
     pub fn begin(self: &Arc<Self>) -> InFlight {
-        self.served.store(true, Ordering::Release);
+        self.served.store(true, Ordering::SeqCst);
         self.touch();
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.changed.notify_one();
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.nudge();
         }
         InFlight(self.clone())
     }
@@ -233,8 +283,8 @@ pub(crate) struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.changed.notify_one();
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.nudge();
         }
     }
 }

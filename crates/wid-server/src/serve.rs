@@ -227,7 +227,7 @@ async fn serve(
             "the file descriptor limit (RLIMIT_NOFILE) lowers the connection cap"
         );
     }
-    let connections = Connections::new(max);
+    let connections = Connections::new(max, &limits);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -365,7 +365,7 @@ async fn http<I>(
     let mut give_up: Option<Instant> = None;
     let mut stopping = false;
     loop {
-        let (deadline, _) = activity.deadline(limits);
+        let (deadline, _) = activity.schedule();
         tokio::select! {
             ended = conn.as_mut() => {
                 if let Err(e) = ended {
@@ -382,7 +382,7 @@ async fn http<I>(
             }
             _ = tokio::time::sleep_until(deadline), if give_up.is_none() => {
                 // Progress since the deadline was computed may have moved it.
-                let (deadline, due) = activity.deadline(limits);
+                let (deadline, due) = activity.deadline();
                 if Instant::now() < deadline {
                     continue;
                 }
