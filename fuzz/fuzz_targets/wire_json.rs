@@ -88,17 +88,7 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(body: &[u8]) 
 /// so two requests sharing a subject would share identities.
 fn service_account_token(body: ServiceAccountTokenRequest) {
     use wid_core::cluster;
-    let request = cluster::TokenRequest {
-        namespace: body.namespace,
-        service_account: body.service_account_name,
-        audiences: body
-            .audiences
-            .unwrap_or_else(|| vec![cluster::TOKEN_EXCHANGE_AUDIENCE.to_owned()]),
-        expiration_seconds: body
-            .expiration_seconds
-            .unwrap_or(cluster::DEFAULT_TOKEN_SECONDS),
-        pod: body.pod_name,
-    };
+    let request = cluster::TokenRequest::from(body);
     if request.validate().is_ok() {
         let subject =
             cluster::service_account_subject(&request.namespace, &request.service_account);

@@ -98,6 +98,21 @@ pub struct TokenRequest {
     pub pod: Option<String>,
 }
 
+/// The body of `…/serviceAccountToken`, with Kubernetes' defaults for what it leaves out.
+impl From<wid_types::resources::ServiceAccountTokenRequest> for TokenRequest {
+    fn from(body: wid_types::resources::ServiceAccountTokenRequest) -> Self {
+        Self {
+            namespace: body.namespace,
+            service_account: body.service_account_name,
+            audiences: body
+                .audiences
+                .unwrap_or_else(|| vec![TOKEN_EXCHANGE_AUDIENCE.to_owned()]),
+            expiration_seconds: body.expiration_seconds.unwrap_or(DEFAULT_TOKEN_SECONDS),
+            pod: body.pod_name,
+        }
+    }
+}
+
 impl TokenRequest {
     pub fn validate(&self) -> Result<(), TokenRequestError> {
         if !is_dns_label(&self.namespace) {

@@ -441,17 +441,7 @@ pub async fn service_account_token(
 ) -> Result<Json<wire::ServiceAccountToken>, ArmError> {
     check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
-    let request = TokenRequest {
-        namespace: body.namespace,
-        service_account: body.service_account_name,
-        audiences: body
-            .audiences
-            .unwrap_or_else(|| vec![cluster::TOKEN_EXCHANGE_AUDIENCE.to_owned()]),
-        expiration_seconds: body
-            .expiration_seconds
-            .unwrap_or(cluster::DEFAULT_TOKEN_SECONDS),
-        pod: body.pod_name,
-    };
+    let request = TokenRequest::from(body);
     request.validate().map_err(token_request_error)?;
     if !c.oidc_issuer_enabled {
         return Err(token_request_error(TokenRequestError::IssuerDisabled));
