@@ -233,6 +233,31 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_handler_reached_without_the_guard_refuses() {
+        use tower::ServiceExt;
+        let app: Router = Router::new()
+            .route("/x", axum::routing::get(|_: Caller| async { "served" }))
+            .route("/y", axum::routing::get(|_: Authorized| async { "served" }));
+        for path in ["/x", "/y"] {
+            let response = app
+                .clone()
+                .oneshot(
+                    Request::builder()
+                        .uri(path)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                axum::http::StatusCode::FORBIDDEN,
+                "{path}"
+            );
+        }
+    }
+
     #[test]
     #[should_panic(expected = "does not capture")]
     fn a_scope_naming_an_uncaptured_segment_does_not_register() {

@@ -320,3 +320,27 @@ async fn authorize(
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_reached_without_the_guard_refuses() {
+        use tower::ServiceExt;
+        let app: axum::Router = axum::Router::new().route(
+            "/secrets",
+            axum::routing::get(|_: VaultCaller| async { "served" }),
+        );
+        let response = app
+            .oneshot(
+                Request::builder()
+                    .uri("/secrets")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+    }
+}
