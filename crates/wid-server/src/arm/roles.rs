@@ -64,6 +64,23 @@ impl Target {
         })
     }
 
+    /// A request naming one assignment (`{assignment}`).
+    fn assignment(
+        state: &AppState,
+        auth: Authorized,
+        query: &ArmQuery,
+        captures: &[(String, String)],
+    ) -> Result<Self, ArmError> {
+        Self::new(
+            state,
+            auth,
+            query,
+            captures,
+            "assignment",
+            "roleAssignments",
+        )
+    }
+
     fn name(&self) -> Result<&str, ArmError> {
         self.name.as_deref().ok_or_else(ArmError::internal)
     }
@@ -163,14 +180,7 @@ pub async fn show_assignment(
     query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::new(
-        &state,
-        auth,
-        &query,
-        &captures,
-        "assignment",
-        "roleAssignments",
-    )?;
+    let t = Target::assignment(&state, auth, &query, &captures)?;
     match assignment_at(&state, &t.scope, t.name()?).await? {
         Some(a) => Ok(Json(render(&a)).into_response()),
         None => Err(assignment_not_found()),
@@ -185,14 +195,7 @@ pub async fn delete_assignment(
     query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::new(
-        &state,
-        auth,
-        &query,
-        &captures,
-        "assignment",
-        "roleAssignments",
-    )?;
+    let t = Target::assignment(&state, auth, &query, &captures)?;
     match state
         .store
         .delete_role_assignment(t.name()?, &t.scope)
@@ -210,14 +213,7 @@ pub async fn create_assignment(
     Path(captures): Captures,
     ArmJson(body): ArmJson<wire::RoleAssignmentCreate>,
 ) -> Result<Response, ArmError> {
-    let t = Target::new(
-        &state,
-        auth,
-        &query,
-        &captures,
-        "assignment",
-        "roleAssignments",
-    )?;
+    let t = Target::assignment(&state, auth, &query, &captures)?;
     create(&state, &t.caller, &t.scope, t.name()?, body.properties).await
 }
 
