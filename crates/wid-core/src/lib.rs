@@ -1,6 +1,7 @@
 //! wid's domain, free of IO: what a resource is, which names and values are valid, and the
 //! rules the planes enforce. Handlers and stores call into this crate; it never calls out.
 
+pub mod api_version;
 pub mod clock;
 pub mod cloud;
 pub mod cluster;

@@ -30,6 +30,38 @@ pub struct Tenant {
     pub tenant_type: String,
 }
 
+/// A resource provider as `GET /subscriptions/{sub}/providers` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: String,
+    pub namespace: String,
+    pub registration_state: String,
+    pub registration_policy: String,
+    pub resource_types: Vec<ProviderResourceType>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderResourceType {
+    pub resource_type: String,
+    /// Display names (`East US`); empty for global types.
+    pub locations: Vec<String>,
+    /// Newest first.
+    pub api_versions: Vec<String>,
+    pub default_api_version: String,
+}
+
+/// A region as `GET /subscriptions/{sub}/locations` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub regional_display_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionPolicies {

@@ -3,7 +3,7 @@
 
 use super::auth::Caller;
 use super::error::ArmError;
-use super::identities::{check_version, not_found};
+use super::identities::not_found;
 use super::render::{self, IdentityRef};
 use super::request::{ArmJson, ArmQuery};
 use crate::state::AppState;
@@ -59,11 +59,9 @@ fn identity_ref(mi: &ManagedIdentity) -> IdentityRef<'_> {
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name, fic)): Path<(String, String, String, String)>,
     ArmJson(body): ArmJson<wire::FederatedCredentialCreate>,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     wid_core::names::federated_credential(&fic)?;
     let props = body.properties.ok_or_else(|| {
         ArmError::bad_request(format!(
@@ -110,10 +108,8 @@ pub async fn put(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name, fic)): Path<(String, String, String, String)>,
 ) -> Result<Json<wire::FederatedCredential>, ArmError> {
-    check_version(&query)?;
     let (key, mi) = parent(&state, &caller, &sub, rg, name, "read").await?;
     let found = state
         .store
@@ -132,10 +128,8 @@ pub async fn show(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name, fic)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let key = IdentityKey {
         subscription_id: sub.to_owned(),
@@ -163,7 +157,6 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> Result<Json<Page<wire::FederatedCredential>>, ArmError> {
-    check_version(&query)?;
     let top = query.top()?;
     let limit = top.unwrap_or(DEFAULT_PAGE);
     let (key, mi) = parent(&state, &caller, &sub, rg, name, "read").await?;

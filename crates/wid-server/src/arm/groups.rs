@@ -3,7 +3,7 @@
 use super::auth::Caller;
 use super::error::ArmError;
 use super::render::{self, normalize_location};
-use super::request::{ArmJson, ArmQuery};
+use super::request::ArmJson;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,11 +16,9 @@ use wid_types::resources as wire;
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
     ArmJson(body): ArmJson<wire::ResourceGroupCreate>,
 ) -> Result<Response, ArmError> {
-    query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
     wid_core::names::resource_group(&rg)?;
     let location = normalize_location(&body.location);
@@ -62,10 +60,8 @@ pub async fn put(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
 ) -> Result<Json<wire::ResourceGroup>, ArmError> {
-    query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let found = state
         .store
@@ -79,10 +75,8 @@ pub async fn show(
 pub async fn exists(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
     Ok(match state.store.resource_group(sub, &rg).await? {
         Some(_) => StatusCode::NO_CONTENT,
@@ -93,10 +87,8 @@ pub async fn exists(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<Page<wire::ResourceGroup>>, ArmError> {
-    query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let value = state
         .store
@@ -113,10 +105,8 @@ pub async fn list(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    query.require_resources_version()?;
     let sub = super::subscription(&state, &caller, &sub)?;
     // Its vaults are soft-deleted, not lost: as in Azure they can still be recovered (into
     // a group of the same name) or purged.

@@ -3,7 +3,7 @@
 use super::auth::Caller;
 use super::error::ArmError;
 use super::render::{self, normalize_location};
-use super::request::{ArmJson, ArmQuery, MSI_API_VERSIONS};
+use super::request::ArmJson;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,12 +13,6 @@ use wid_core::model::{Audit, IdentityKey, ManagedIdentity};
 use wid_core::resource_id::IDENTITY_TYPE;
 use wid_types::arm::Page;
 use wid_types::resources as wire;
-
-const TYPE_NAME: &str = "userAssignedIdentities";
-
-pub(super) fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
-    query.require_provider_version(MSI_API_VERSIONS, TYPE_NAME)
-}
 
 fn isolation_scope(
     input: Option<&wire::IdentityPropertiesInput>,
@@ -54,11 +48,9 @@ fn key(sub: &str, rg: String, name: String) -> IdentityKey {
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
     ArmJson(body): ArmJson<wire::IdentityCreate>,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     wid_core::names::identity(&name)?;
     let location = normalize_location(&body.location);
@@ -100,11 +92,9 @@ pub async fn put(
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
     ArmJson(body): ArmJson<wire::IdentityPatch>,
 ) -> Result<Json<wire::Identity>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let key = key(sub, rg, name);
     let Some(mut current) = state.store.identity(&key).await? else {
@@ -123,10 +113,8 @@ pub async fn patch(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> Result<Json<wire::Identity>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let key = key(sub, rg, name);
     match state.store.identity(&key).await? {
@@ -139,10 +127,8 @@ pub async fn show(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let deleted = match state
         .store
@@ -160,10 +146,8 @@ pub async fn delete(
 pub async fn list_in_group(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
 ) -> Result<Json<Page<wire::Identity>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     if state.store.resource_group(sub, &rg).await?.is_none() {
         return Err(ArmError::resource_group_not_found(&rg));
@@ -181,10 +165,8 @@ pub async fn list_in_group(
 pub async fn list_in_subscription(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<Page<wire::Identity>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let value = state
         .store

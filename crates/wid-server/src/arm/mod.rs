@@ -1,12 +1,14 @@
 //! The management plane: an ARM-compatible REST API for subscriptions, resource groups,
 //! user-assigned identities and their federated credentials.
 
+mod api_versions;
 pub(crate) mod auth;
 mod clusters;
 mod credentials;
 pub mod error;
 mod groups;
 mod identities;
+mod providers;
 mod render;
 mod request;
 mod roles;
@@ -126,6 +128,32 @@ fn routes() -> Routes {
             sub!(),
             action("Microsoft.Resources/subscriptions/read", sub!()),
             subscriptions::show,
+        )
+        .add(
+            Method::GET,
+            concat!(sub!(), "/locations"),
+            action("Microsoft.Resources/subscriptions/locations/read", sub!()),
+            providers::locations,
+        )
+        // Resource providers: every one wid serves is registered; registering is therefore
+        // a write that changes nothing, allowed to whoever may write the subscription.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers"),
+            action("Microsoft.Resources/subscriptions/providers/read", sub!()),
+            providers::list,
+        )
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/{namespace}"),
+            action("Microsoft.Resources/subscriptions/providers/read", sub!()),
+            providers::show,
+        )
+        .add(
+            Method::POST,
+            concat!(sub!(), "/providers/{namespace}/register"),
+            action("Microsoft.Resources/subscriptions/providers/register/action", sub!()),
+            providers::show,
         )
         .add(
             Method::POST,

@@ -8,60 +8,6 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-/// API versions of `Microsoft.Resources` (subscriptions, tenants, resource groups).
-pub const RESOURCES_API_VERSIONS: &[&str] = &[
-    "2014-04-01",
-    "2015-01-01",
-    "2015-11-01",
-    "2016-02-01",
-    "2016-06-01",
-    "2016-07-01",
-    "2016-09-01",
-    "2017-05-10",
-    "2017-08-01",
-    "2018-02-01",
-    "2018-05-01",
-    "2019-03-01",
-    "2019-05-01",
-    "2019-05-10",
-    "2019-06-01",
-    "2019-07-01",
-    "2019-08-01",
-    "2019-10-01",
-    "2019-11-01",
-    "2020-01-01",
-    "2020-06-01",
-    "2020-08-01",
-    "2020-10-01",
-    "2021-01-01",
-    "2021-04-01",
-    "2022-01-01",
-    "2022-09-01",
-    "2022-12-01",
-    "2023-07-01",
-    "2024-03-01",
-    "2024-07-01",
-    "2024-11-01",
-    "2025-01-01",
-    "2025-03-01",
-    "2025-04-01",
-];
-
-/// API versions of `Microsoft.ManagedIdentity`.
-pub const MSI_API_VERSIONS: &[&str] = &[
-    "2015-08-31-preview",
-    "2018-11-30",
-    "2021-09-30-preview",
-    "2022-01-31-preview",
-    "2023-01-31",
-    "2023-07-31-preview",
-    "2024-11-30",
-    "2025-01-31-preview",
-    "2025-05-31-preview",
-    "2026-04-30",
-    "2026-05-31",
-];
-
 /// The query string, decoded once; names compare case-insensitively as ARM's do.
 #[derive(Debug, Default, Clone)]
 pub struct ArmQuery(Vec<(String, String)>);
@@ -78,19 +24,6 @@ impl ArmQuery {
         self.get("api-version")
             .filter(|v| !v.is_empty())
             .ok_or_else(ArmError::missing_api_version)
-    }
-
-    /// Resource groups, subscriptions and tenants: unknown versions are `InvalidApiVersionParameter`.
-    pub fn require_resources_version(&self) -> Result<(), ArmError> {
-        let v = self.api_version()?;
-        if RESOURCES_API_VERSIONS
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(v))
-        {
-            Ok(())
-        } else {
-            Err(ArmError::invalid_api_version(v, RESOURCES_API_VERSIONS))
-        }
     }
 
     /// Provider resources: unknown versions are `NoRegisteredProviderFound`.

@@ -17,21 +17,6 @@ use wid_core::rbac::{self, BuiltInRole};
 use wid_types::arm::Page;
 use wid_types::resources as wire;
 
-pub const API_VERSIONS: &[&str] = &[
-    "2015-07-01",
-    "2018-01-01-preview",
-    "2018-07-01",
-    "2018-09-01-preview",
-    "2020-03-01-preview",
-    "2020-04-01-preview",
-    "2020-08-01-preview",
-    "2020-10-01-preview",
-    "2021-04-01-preview",
-    "2022-04-01",
-    "2022-05-01-preview",
-    "2022-08-01-preview",
-];
-
 /// What every request here shares: the scope the guard authorized (the id the assignments
 /// hang off, in ARM's casing), the caller, and the item the path names, if any.
 struct Target {
@@ -44,12 +29,9 @@ impl Target {
     fn new(
         state: &AppState,
         auth: Authorized,
-        query: &ArmQuery,
         captures: &[(String, String)],
         item: &str,
-        resource_type: &str,
     ) -> Result<Self, ArmError> {
-        query.require_provider_version(API_VERSIONS, resource_type)?;
         let capture = |key: &str| {
             captures
                 .iter()
@@ -68,17 +50,9 @@ impl Target {
     fn assignment(
         state: &AppState,
         auth: Authorized,
-        query: &ArmQuery,
         captures: &[(String, String)],
     ) -> Result<Self, ArmError> {
-        Self::new(
-            state,
-            auth,
-            query,
-            captures,
-            "assignment",
-            "roleAssignments",
-        )
+        Self::new(state, auth, captures, "assignment")
     }
 
     fn name(&self) -> Result<&str, ArmError> {
@@ -94,7 +68,7 @@ pub async fn list_definitions(
     query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::new(&state, auth, &query, &captures, "", "roleDefinitions")?;
+    let t = Target::new(&state, auth, &captures, "")?;
     let filter = Filter::parse(query.get("$filter"))?;
     let value = rbac::BUILT_IN_ROLES
         .iter()
@@ -112,17 +86,9 @@ pub async fn list_definitions(
 pub async fn show_definition(
     State(state): State<AppState>,
     auth: Authorized,
-    query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::new(
-        &state,
-        auth,
-        &query,
-        &captures,
-        "definition",
-        "roleDefinitions",
-    )?;
+    let t = Target::new(&state, auth, &captures, "definition")?;
     let name = t.name()?;
     rbac::builtin_by_id(name)
         .map(|r| Json(definition(&t.scope, r)).into_response())
@@ -137,7 +103,7 @@ pub async fn list_assignments(
     query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::new(&state, auth, &query, &captures, "", "roleAssignments")?;
+    let t = Target::new(&state, auth, &captures, "")?;
     let filter = Filter::parse(query.get("$filter"))?;
     let all = state.store.role_assignments(&t.caller.tenant_id).await?;
     let value = all
@@ -177,10 +143,9 @@ fn same_scope(a: &str, b: &str) -> bool {
 pub async fn show_assignment(
     State(state): State<AppState>,
     auth: Authorized,
-    query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::assignment(&state, auth, &query, &captures)?;
+    let t = Target::assignment(&state, auth, &captures)?;
     match assignment_at(&state, &t.scope, t.name()?).await? {
         Some(a) => Ok(Json(render(&a)).into_response()),
         None => Err(assignment_not_found()),
@@ -192,10 +157,9 @@ pub async fn show_assignment(
 pub async fn delete_assignment(
     State(state): State<AppState>,
     auth: Authorized,
-    query: ArmQuery,
     Path(captures): Captures,
 ) -> Result<Response, ArmError> {
-    let t = Target::assignment(&state, auth, &query, &captures)?;
+    let t = Target::assignment(&state, auth, &captures)?;
     match state
         .store
         .delete_role_assignment(t.name()?, &t.scope)
@@ -209,11 +173,10 @@ pub async fn delete_assignment(
 pub async fn create_assignment(
     State(state): State<AppState>,
     auth: Authorized,
-    query: ArmQuery,
     Path(captures): Captures,
     ArmJson(body): ArmJson<wire::RoleAssignmentCreate>,
 ) -> Result<Response, ArmError> {
-    let t = Target::assignment(&state, auth, &query, &captures)?;
+    let t = Target::assignment(&state, auth, &captures)?;
     create(&state, &t.caller, &t.scope, t.name()?, body.properties).await
 }
 

@@ -8,8 +8,10 @@
 //! without a requirement cannot be written. A handler reached any other way finds no
 //! [`Authorized`] decision and its [`Caller`] extractor refuses (fail closed).
 
+use super::api_versions::{self, Policy};
 use super::auth::{self, Caller};
 use super::error::ArmError;
+use super::request::ArmQuery;
 use crate::access_token;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, Request};
@@ -74,10 +76,12 @@ impl Routes {
         }
     }
 
-    /// Registers `handler` for `method` on `template`, behind the guard for `access`.
+    /// Registers `handler` for `method` on `template`, behind the guard for `access` and
+    /// the api-version policy of the template's resource type.
     ///
-    /// Panics when the scope names a placeholder the template does not capture: a
-    /// programming error that every test building the router finds.
+    /// Panics when the scope names a placeholder the template does not capture, or the
+    /// resource type has no version policy: programming errors that every test building the
+    /// router finds.
     pub fn add<H, T>(
         mut self,
         method: Method,
@@ -98,9 +102,10 @@ impl Routes {
                 );
             }
         }
+        let versions = api_versions::for_template(template);
         let filter = MethodFilter::try_from(method.clone()).expect("an HTTP method ARM uses");
         let guarded = on(filter, handler).route_layer(axum::middleware::from_fn(
-            move |req: Request, next: Next| guard(access, req, next),
+            move |req: Request, next: Next| guard(access, versions, req, next),
         ));
         self.router = self.router.route(&template.to_ascii_lowercase(), guarded);
         self.declared.push(Declared {
@@ -145,16 +150,16 @@ pub fn scope_of(template: &str, captures: &[(String, String)]) -> Result<String,
     Ok(out)
 }
 
-/// Authenticates, checks the route's requirement on the scope its captures name, and hands
-/// the decision to the handler.
-async fn guard(access: Access, req: Request, next: Next) -> Response {
-    match decide(access, req).await {
+/// Authenticates, checks the api-version and the route's requirement on the scope its
+/// captures name, and hands the decision to the handler.
+async fn guard(access: Access, versions: Policy, req: Request, next: Next) -> Response {
+    match decide(access, versions, req).await {
         Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn decide(access: Access, req: Request) -> Result<Request, ArmError> {
+async fn decide(access: Access, versions: Policy, req: Request) -> Result<Request, ArmError> {
     let (mut parts, body) = req.into_parts();
     let state = parts
         .extensions
@@ -180,6 +185,10 @@ async fn decide(access: Access, req: Request) -> Result<Request, ArmError> {
             Some(scope)
         }
     };
+    // After authorization, so that a caller without access learns nothing of the resource
+    // type, and a refused version never reaches a handler.
+    let query = ArmQuery::from_request_parts(&mut parts, &()).await?;
+    versions.check(query.get("api-version"))?;
     parts.extensions.insert(Authorized { caller, scope });
     Ok(Request::from_parts(parts, body))
 }

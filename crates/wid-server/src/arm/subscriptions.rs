@@ -2,7 +2,6 @@
 
 use super::auth::Caller;
 use super::error::ArmError;
-use super::request::ArmQuery;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -30,9 +29,7 @@ fn render(s: &model::Subscription) -> wire::Subscription {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
 ) -> Result<Json<Page<wire::Subscription>>, ArmError> {
-    query.require_resources_version()?;
     let value = state
         .store
         .subscriptions()
@@ -47,10 +44,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<wire::Subscription>, ArmError> {
-    query.require_resources_version()?;
     super::subscription(&state, &caller, &sub)?;
     let found = state
         .store
@@ -63,9 +58,7 @@ pub async fn show(
 pub async fn tenants(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
 ) -> Result<Json<Page<wire::Tenant>>, ArmError> {
-    query.require_resources_version()?;
     let value = state
         .store
         .tenants()
@@ -91,10 +84,8 @@ pub async fn tenants(
 pub async fn rotate_key_encryption_key(
     axum::extract::State(state): axum::extract::State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     axum::extract::Path(sub): axum::extract::Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ArmError> {
-    query.require_resources_version()?;
     super::subscription(&state, &caller, &sub)?;
     let resealed = crate::keyring::rotate(&state.kek, &state.store, &state.config)
         .await

@@ -16,7 +16,7 @@ const MI_CONTRIBUTOR: &str = "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59";
 const KV_CONTRIBUTOR: &str = "f25e0fa2-a7c8-4377-a976-54943a77a395";
 const AUTHZ: &str = "api-version=2022-04-01";
 /// A well-formed api-version no resource type has: a request that passes authorization with
-/// it is refused by its handler before it changes anything.
+/// it is refused by the guard's version check before its handler changes anything.
 const NO_VERSION: &str = "api-version=1999-01-01";
 
 /// What a route does, in the test's own words, independent of the server's declarations.
@@ -93,6 +93,10 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
         "/subscriptions/{sub}/providers/Microsoft.Wid/rotateKeyEncryptionKey" => {
             (Wid, Subscription)
         }
+        "/subscriptions/{sub}/locations"
+        | "/subscriptions/{sub}/providers"
+        | "/subscriptions/{sub}/providers/{namespace}"
+        | "/subscriptions/{sub}/providers/{namespace}/register" => (Resources, Subscription),
         _ if t == groups => (Resources, Subscription),
         "/subscriptions/{sub}/resourceGroups/{rg}" => (Resources, Group),
         _ if t.ends_with("/federatedIdentityCredentials/{fic}") => (Msi, Credential),
@@ -284,7 +288,8 @@ impl Matrix<'_> {
             .replace("{location}", "eastus")
             .replace("{assignment}", &assignment)
             .replace("{definition}", READER)
-            .replace("{secret}", n.secret);
+            .replace("{secret}", n.secret)
+            .replace("{namespace}", "Microsoft.KeyVault");
         format!("{path}?{api_version}")
     }
 

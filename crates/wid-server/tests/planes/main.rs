@@ -10,6 +10,7 @@ use wid_core::clock::ManualClock;
 use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
+mod api_versions;
 mod authz;
 mod connections;
 mod exchange;
@@ -502,10 +503,17 @@ async fn bad_input_is_refused_and_stored_data_is_untouched() {
         ),
         (
             Method::PUT,
-            identity.replace(MSI, "api-version=2099-01-01"),
+            identity.replace(MSI, "api-version=2019-01-01"),
             br#"{"location": "eastus"}"#.to_vec(),
             400,
             "NoRegisteredProviderFound",
+        ),
+        (
+            Method::PUT,
+            identity.replace(MSI, "api-version=2024-11-31"),
+            br#"{"location": "eastus"}"#.to_vec(),
+            400,
+            "InvalidApiVersionParameter",
         ),
         (
             Method::PUT,
@@ -516,7 +524,7 @@ async fn bad_input_is_refused_and_stored_data_is_untouched() {
         ),
         (
             Method::PUT,
-            rg.replace("2024-11-01", "2099-01-01"),
+            rg.replace("2024-11-01", "2019-01-02"),
             br#"{"location": "eastus"}"#.to_vec(),
             400,
             "InvalidApiVersionParameter",
