@@ -121,6 +121,19 @@ class WidServer:
         s.verify = self.ca
         return s
 
+    def credential(self):
+        """The bootstrap admin as an azure-identity credential. MSAL would ask
+        login.microsoftonline.com to validate the authority; wid is not there. The CA must be
+        trusted through REQUESTS_CA_BUNDLE/SSL_CERT_FILE by the caller."""
+        from azure.identity import ClientSecretCredential
+
+        c = self.creds
+        return ClientSecretCredential(c["tenantId"], c["clientId"], c["clientSecret"], authority=self.url, disable_instance_discovery=True)
+
+    def mgmt_client(self, client_class, *args, **kwargs):
+        """A management SDK client with its default settings (api-version included), pointed at wid."""
+        return client_class(self.credential(), *args, base_url=self.url, credential_scopes=[self.scope], **kwargs)
+
     def token(self, scope: str | None = None) -> str:
         c = self.creds
         r = self.session().post(

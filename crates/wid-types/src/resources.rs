@@ -99,6 +99,14 @@ pub struct ResourceGroupCreate {
     pub managed_by: Option<String>,
 }
 
+/// `PATCH` of a group: what is given replaces what is stored, the rest stays.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGroupPatch {
+    #[serde(default)]
+    pub tags: Option<Tags>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceGroup {

@@ -57,6 +57,33 @@ pub async fn put(
     Ok((status, Json(render::resource_group(&stored))).into_response())
 }
 
+/// `PATCH` (`az group update --tags`, the SDKs' `resource_groups.update`): tags given replace
+/// the group's tags as a whole, as in ARM; location and name cannot change.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((sub, rg)): Path<(String, String)>,
+    ArmJson(body): ArmJson<wire::ResourceGroupPatch>,
+) -> Result<Json<wire::ResourceGroup>, ArmError> {
+    let sub = super::subscription(&state, &caller, &sub)?;
+    let existing = state
+        .store
+        .resource_group(sub, &rg)
+        .await?
+        .ok_or_else(|| ArmError::resource_group_not_found(&rg))?;
+    let record = ResourceGroup {
+        tags: body.tags.unwrap_or_else(|| existing.tags.clone()),
+        audit: Audit {
+            modified_by: caller.app_id,
+            modified_at: state.now(),
+            ..existing.audit.clone()
+        },
+        ..existing
+    };
+    let (stored, _) = state.store.put_resource_group(&record).await?;
+    Ok(Json(render::resource_group(&stored)))
+}
+
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,

@@ -187,6 +187,12 @@ fn routes() -> Routes {
             groups::put,
         )
         .add(
+            Method::PATCH,
+            group!(),
+            action("Microsoft.Resources/subscriptions/resourceGroups/write", group!()),
+            groups::patch,
+        )
+        .add(
             Method::DELETE,
             group!(),
             action("Microsoft.Resources/subscriptions/resourceGroups/delete", group!()),
