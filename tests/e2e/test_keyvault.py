@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from widtest import unique, wid_bin
+from widtest import hosts_namespace, unique, wid_bin
 
 WORKLOAD = textwrap.dedent(
     """
@@ -32,19 +32,15 @@ WORKLOAD = textwrap.dedent(
 
 def in_vault_namespace(wid, tmp_path, vaults, argv, env=None):
     """Runs argv with /etc/hosts naming the vaults' hosts, in a mount namespace of its own."""
-    if os.geteuid() != 0:
-        pytest.fail("these tests need root for `unshare --mount` (CI runs as root); or add the host lines `wid keyvault show` prints to /etc/hosts")
-    hosts = tmp_path / f"hosts-{unique('')}"
-    with open("/etc/hosts") as f:
-        base = f.read()
-    suffix = wid.info["dnsSuffix"]
-    hosts.write_text(base + "".join(f"\n127.0.0.1 {v.lower()}.vault.{suffix}" for v in vaults) + "\n")
-    script = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
-    full_env = {**os.environ, "WID_DATA_DIR": str(wid.data_dir), **(env or {})}
+    try:
+        prefix = hosts_namespace(tmp_path, vaults, wid.info["dnsSuffix"])
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    full_env = {**os.environ, "WID_DATA_DIR": str(wid.data_dir)}
     for k in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         full_env.pop(k, None)
     full_env.update(env or {})
-    return subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", str(hosts), *argv], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run([*prefix, *argv], capture_output=True, text=True, env=full_env, timeout=120)
 
 
 SEED_001 = """

@@ -29,6 +29,37 @@ def wid_bin() -> str:
     return path
 
 
+def az_cli() -> str:
+    """The real `az`, from PyPI, in a virtualenv cached outside the checkout (~/.cache/wid/az-venv,
+    or $WID_AZ_VENV); rebuilt when requirements-az.txt changes."""
+    import hashlib
+    import sys
+
+    reqs = REPO / "tests" / "e2e" / "requirements-az.txt"
+    venv = Path(os.environ.get("WID_AZ_VENV") or Path.home() / ".cache" / "wid" / "az-venv")
+    stamp = venv / "wid-requirements.sha256"
+    want = hashlib.sha256(reqs.read_bytes()).hexdigest()
+    az = venv / "bin" / "az"
+    if not (az.exists() and stamp.exists() and stamp.read_text() == want):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r", str(reqs)], check=True, timeout=1800)
+        stamp.write_text(want)
+    return str(az)
+
+
+def hosts_namespace(tmp_path: Path, vaults: list[str], dns_suffix: str) -> list[str]:
+    """An argv prefix that runs a command in a mount namespace of its own whose /etc/hosts
+    names the vaults' hosts: `{vault}.vault.wid.localhost` does not resolve through glibc, and
+    SDK clients (unlike wid's own CLI) need it to. Needs root, as CI has."""
+    if os.geteuid() != 0:
+        raise RuntimeError("these tests need root for `unshare --mount` (CI runs as root); or add the host lines `wid hosts` prints to /etc/hosts")
+    hosts = tmp_path / f"hosts-{unique('')}"
+    with open("/etc/hosts") as f:
+        base = f.read()
+    hosts.write_text(base + "".join(f"\n127.0.0.1 {v.lower()}.vault.{dns_suffix}" for v in vaults) + "\n")
+    return ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", str(hosts)]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
