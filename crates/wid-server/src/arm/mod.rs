@@ -7,6 +7,7 @@ mod credentials;
 pub mod error;
 mod groups;
 mod identities;
+mod metadata;
 mod render;
 mod request;
 mod roles;
@@ -405,6 +406,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     routes()
         .into_parts()
         .0
+        .merge(metadata::router())
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
                 req.extensions_mut().insert(BodyLimit(max_body));

@@ -179,7 +179,7 @@ pub async fn issue(
         Endpoint::V2 => token::resource_from_scope(requested).map_err(|e| StsError::scope(&e))?,
         Endpoint::V1 => requested.to_owned(),
     };
-    if !state.cloud.is_known_resource(&resource) {
+    if !state.cloud.serves_resource(&resource) {
         return Err(StsError::resource_not_found(&resource, &tenant.id));
     }
     let now = state.now();
