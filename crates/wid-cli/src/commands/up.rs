@@ -81,6 +81,11 @@ pub struct UpArgs {
     /// connection to say goodbye, before the connection is dropped.
     #[arg(long, default_value = "10s", value_parser = seconds)]
     send_timeout: i64,
+    /// A resource the token service issues tokens for, besides wid's own planes and the
+    /// well-known Microsoft first-party resources: an identifier URI or application id
+    /// (repeatable). Tokens carry it as `aud`, as requested.
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
     log_format: crate::logging::LogFormat,
@@ -124,6 +129,7 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.tls_key = args.tls_key;
     config.issuer_ca_files = args.issuer_ca_files;
     config.issuer_allowed_networks = args.issuer_allowed_networks;
+    config.resources = args.resources;
     config.job_interval = duration(args.job_interval);
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,
