@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -10,6 +11,7 @@ import threading
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,6 +29,34 @@ def wid_bin() -> str:
     if not Path(path).exists():
         raise RuntimeError(f"wid binary not found at {path}: run `cargo build -p wid-cli` or set WID_BIN")
     return path
+
+
+AZ_VENV = Path.home() / ".cache" / "wid" / "az-venv"
+
+
+def az_cli() -> str:
+    """The real Azure CLI (PyPI's azure-cli), installed once into a cached virtualenv."""
+    az = AZ_VENV / "bin" / "az"
+    if az.exists():
+        return str(az)
+    AZ_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # One installer at a time: pytest-xdist workers or parallel runs share the cache.
+    with open(AZ_VENV.parent / "az-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not az.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(AZ_VENV)], check=True, timeout=300)
+            subprocess.run([str(AZ_VENV / "bin" / "pip"), "install", "-q", "azure-cli"], check=True, timeout=1800)
+    return str(az)
+
+
+def az_env(config_dir: Path, ca_bundle: str | None = None) -> dict:
+    """An environment for `az` with its own configuration directory (nothing of the user's
+    ~/.azure), no telemetry, and wid's CA when given."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")}
+    env.update({"AZURE_CONFIG_DIR": str(config_dir), "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"})
+    if ca_bundle:
+        env["REQUESTS_CA_BUNDLE"] = ca_bundle
+    return env
 
 
 def free_port() -> int:

@@ -194,10 +194,30 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
         );
     }
     println!();
-    println!("Next, in another terminal:");
+    let cloud = wid_core::cloud::Cloud {
+        public_url: info.url.clone(),
+        dns_suffix: info.dns_suffix.clone(),
+    };
+    let az = super::cloud::AzSetup::new(
+        wid_core::cloud::CLOUD_NAME,
+        &cloud,
+        info.ca_bundle.as_deref(),
+        &server.admin_client_id,
+        &info.tenant_id,
+        data_dir,
+    );
+    println!(
+        "Next, in another terminal, with the Azure CLI (az): `wid cloud register-az` runs these:"
+    );
     if !default_dir {
         println!("  export WID_DATA_DIR={}", data_dir.display());
     }
+    for line in az.script() {
+        println!("  {line}");
+    }
+    println!("  az group create --name myResourceGroup --location eastus");
+    println!();
+    println!("Or with wid's own CLI:");
     println!("  wid account show");
     println!("  wid group create --name myResourceGroup --location eastus");
     println!("  wid identity create --name myIdentity --resource-group myResourceGroup");
