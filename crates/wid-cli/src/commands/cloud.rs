@@ -209,7 +209,16 @@ fn register_az(args: RegisterAzArgs, ctx: &Context) -> Result<()> {
     };
     let registered = runner.succeeds(&strings(&["cloud", "show", "-n", &setup.name]))?;
     let verb = if registered { "update" } else { "register" };
-    runner.run(&setup.register(verb), None)?;
+    runner.run(&setup.register(verb), None).map_err(|e| {
+        match (&setup.ca_bundle, std::env::var_os("REQUESTS_CA_BUNDLE")) {
+            (Some(ca), Some(own)) if ca_env.is_none() => e.context(format!(
+            "REQUESTS_CA_BUNDLE is {}: az trusts only the CAs in it, which must include wid's ({})",
+            PathBuf::from(own).display(),
+            ca.display()
+        )),
+            _ => e,
+        }
+    })?;
     runner.run(&setup.activate(), None)?;
     runner.run(&AzSetup::no_instance_discovery(), None)?;
     runner.run(&setup.login(), Some(&ctx.credentials.client_secret))?;
