@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from widtest import az_cli, hosts_namespace, unique, wid_bin
+from widtest import az_cli, az_env, hosts_namespace, unique, wid_bin
 
 WORKLOAD = textwrap.dedent(
     """
@@ -45,13 +45,9 @@ class Az:
         (bin_dir / "az").symlink_to(az_cli())
         (bin_dir / "wid").symlink_to(wid_bin())
         self.env = {
-            **os.environ,
+            **az_env(tmp_path / "azure", wid.ca),
             "HOME": str(self.home),
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
-            "AZURE_CONFIG_DIR": str(tmp_path / "azure"),
-            "AZURE_CORE_COLLECT_TELEMETRY": "false",
-            "AZURE_CORE_NO_COLOR": "true",
-            "REQUESTS_CA_BUNDLE": wid.ca,
             "SSL_CERT_FILE": wid.ca,
             "WID_DATA_DIR": str(wid.data_dir),
         }

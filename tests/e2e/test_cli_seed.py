@@ -93,7 +93,8 @@ def test_account_cloud_and_tokens(wid):
     cloud = json.loads(wid.cli("cloud", "show").stdout)
     assert cloud["endpoints"]["resourceManager"] == f"{wid.url}/"
     assert cloud["endpoints"]["activeDirectory"] == wid.url
-    assert cloud["suffixes"]["keyvaultDns"] == ".vault.wid.localhost"
+    assert cloud["suffixes"]["keyvaultDns"] == f".vault.wid.localhost:{wid.port}", "the port, or az knocks on 443"
+    assert cloud["suffixes"]["keyvaultResource"] == f"https://vault.wid.localhost:{wid.port}"
     token = json.loads(wid.cli("account", "get-access-token").stdout)
     assert token["tokenType"] == "Bearer" and token["subscription"] == wid.subscription
     assert token["tenant"] == wid.creds["tenantId"] and isinstance(token["expires_on"], int)

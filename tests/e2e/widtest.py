@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -10,6 +11,7 @@ import threading
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,22 +31,39 @@ def wid_bin() -> str:
     return path
 
 
+AZ_VENV = Path(os.environ.get("WID_AZ_VENV") or Path.home() / ".cache" / "wid" / "az-venv")
+
+
 def az_cli() -> str:
-    """The real `az`, from PyPI, in a virtualenv cached outside the checkout (~/.cache/wid/az-venv,
-    or $WID_AZ_VENV); rebuilt when requirements-az.txt changes."""
+    """The real Azure CLI (PyPI's azure-cli), in a virtualenv cached outside the checkout
+    (~/.cache/wid/az-venv, or $WID_AZ_VENV), rebuilt when requirements-az.txt changes."""
     import hashlib
-    import sys
 
     reqs = REPO / "tests" / "e2e" / "requirements-az.txt"
-    venv = Path(os.environ.get("WID_AZ_VENV") or Path.home() / ".cache" / "wid" / "az-venv")
-    stamp = venv / "wid-requirements.sha256"
     want = hashlib.sha256(reqs.read_bytes()).hexdigest()
-    az = venv / "bin" / "az"
-    if not (az.exists() and stamp.exists() and stamp.read_text() == want):
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r", str(reqs)], check=True, timeout=1800)
-        stamp.write_text(want)
+    az, stamp = AZ_VENV / "bin" / "az", AZ_VENV / "wid-requirements.sha256"
+    current = lambda: az.exists() and stamp.exists() and stamp.read_text() == want  # noqa: E731
+    if current():
+        return str(az)
+    AZ_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # One installer at a time: parallel runs share the cache.
+    with open(AZ_VENV.parent / "az-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not current():
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(AZ_VENV)], check=True, timeout=300)
+            subprocess.run([str(AZ_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r", str(reqs)], check=True, timeout=1800)
+            stamp.write_text(want)
     return str(az)
+
+
+def az_env(config_dir: Path, ca_bundle: str | None = None) -> dict:
+    """An environment for `az` with its own configuration directory (nothing of the user's
+    ~/.azure), no telemetry, and wid's CA when given."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")}
+    env.update({"AZURE_CONFIG_DIR": str(config_dir), "AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true"})
+    if ca_bundle:
+        env["REQUESTS_CA_BUNDLE"] = ca_bundle
+    return env
 
 
 def hosts_namespace(tmp_path: Path, vaults: list[str], dns_suffix: str) -> list[str]:

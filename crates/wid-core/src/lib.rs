@@ -12,6 +12,7 @@ pub mod model;
 pub mod names;
 pub mod rbac;
 pub mod resource_id;
+pub mod resources;
 pub mod seal;
 pub mod secret;
 pub mod timefmt;

@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub job_interval: Duration,
     pub signing_key_rotation: wid_core::key_rotation::RotationPolicy,
     pub limits: Limits,
+    /// Resources the token service issues tokens for besides wid's own planes and the
+    /// well-known first-party ones (`wid up --resource`): identifier URIs or application ids.
+    pub resources: Vec<String>,
 }
 
 /// Bounds on what one client can make the server hold or wait for. Each connection is closed
@@ -100,6 +103,7 @@ impl ServerConfig {
             job_interval: Duration::from_secs(60),
             signing_key_rotation: Default::default(),
             limits: Limits::default(),
+            resources: Vec::new(),
         }
     }
 

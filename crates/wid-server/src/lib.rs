@@ -109,7 +109,10 @@ pub fn app(state: AppState) -> Router {
 fn plane_of(route: &str, vault_host: bool) -> &'static str {
     if vault_host {
         "keyvault"
-    } else if route.starts_with("/subscriptions") || route == "/tenants" {
+    } else if route.starts_with("/subscriptions")
+        || route == "/tenants"
+        || route.ends_with("/metadata/endpoints")
+    {
         "arm"
     } else if route.contains("{issuer}") {
         "issuer"

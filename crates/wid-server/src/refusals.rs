@@ -42,7 +42,15 @@ fn plane_of(state: &AppState, req: &Request) -> Plane {
             && path.is_char_boundary(prefix.len())
             && path[..prefix.len()].eq_ignore_ascii_case(prefix)
     };
-    if starts("/subscriptions") || starts("/tenants") || starts("/v1.0/") || starts("/beta/") {
+    let metadata = ["/metadata/endpoints", "//metadata/endpoints"]
+        .iter()
+        .any(|m| path.eq_ignore_ascii_case(m));
+    if starts("/subscriptions")
+        || starts("/tenants")
+        || starts("/v1.0/")
+        || starts("/beta/")
+        || metadata
+    {
         Plane::Azure
     } else if path.contains("/oauth2/") {
         Plane::OAuth

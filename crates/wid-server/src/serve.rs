@@ -77,6 +77,10 @@ pub async fn start_with_clock(
             crate::coherence::PROPAGATION_BOUND.as_secs()
         )));
     }
+    for resource in &config.resources {
+        wid_core::resources::validate_added(resource)
+            .map_err(|e| ServerError::Config(format!("--resource: {e}")))?;
+    }
     datadir::ensure_dir(&config.data_dir)
         .map_err(ServerError::io("creating the data directory"))?;
     let database = config.database_url();

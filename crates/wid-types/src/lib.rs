@@ -4,6 +4,7 @@
 //! type is a clear `InvalidRequestContent` rather than a silently dropped value.
 
 pub mod arm;
+pub mod cloud;
 pub mod keyvault;
 pub mod oauth;
 pub mod oidc;

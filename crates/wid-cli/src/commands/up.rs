@@ -81,6 +81,11 @@ pub struct UpArgs {
     /// connection to say goodbye, before the connection is dropped.
     #[arg(long, default_value = "10s", value_parser = seconds)]
     send_timeout: i64,
+    /// A resource the token service issues tokens for, besides wid's own planes and the
+    /// well-known Microsoft first-party resources: an identifier URI or application id
+    /// (repeatable). Tokens carry it as `aud`, as requested.
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
     log_format: crate::logging::LogFormat,
@@ -124,6 +129,7 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.tls_key = args.tls_key;
     config.issuer_ca_files = args.issuer_ca_files;
     config.issuer_allowed_networks = args.issuer_allowed_networks;
+    config.resources = args.resources;
     config.job_interval = duration(args.job_interval);
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,
@@ -188,10 +194,30 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
         );
     }
     println!();
-    println!("Next, in another terminal:");
+    let cloud = wid_core::cloud::Cloud {
+        public_url: info.url.clone(),
+        dns_suffix: info.dns_suffix.clone(),
+    };
+    let az = super::cloud::AzSetup::new(
+        wid_core::cloud::CLOUD_NAME,
+        &cloud,
+        info.ca_bundle.as_deref(),
+        &server.admin_client_id,
+        &info.tenant_id,
+        data_dir,
+    );
+    println!(
+        "Next, in another terminal, with the Azure CLI (az): `wid cloud register-az` runs these:"
+    );
     if !default_dir {
         println!("  export WID_DATA_DIR={}", data_dir.display());
     }
+    for line in az.script() {
+        println!("  {line}");
+    }
+    println!("  az group create --name myResourceGroup --location eastus");
+    println!();
+    println!("Or with wid's own CLI:");
     println!("  wid account show");
     println!("  wid group create --name myResourceGroup --location eastus");
     println!("  wid identity create --name myIdentity --resource-group myResourceGroup");

@@ -8,6 +8,7 @@ mod credentials;
 pub mod error;
 mod groups;
 mod identities;
+mod metadata;
 mod providers;
 mod render;
 mod request;
@@ -439,6 +440,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     routes()
         .into_parts()
         .0
+        .merge(metadata::router())
         .layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| {
                 req.extensions_mut().insert(BodyLimit(max_body));

@@ -179,9 +179,11 @@ pub async fn issue(
         Endpoint::V2 => token::resource_from_scope(requested).map_err(|e| StsError::scope(&e))?,
         Endpoint::V1 => requested.to_owned(),
     };
-    if !state.cloud.is_known_resource(&resource) {
+    let own = state.cloud.serves_resource(&resource);
+    let Some(audience) = wid_core::resources::audience(&resource, own, &state.config.resources)
+    else {
         return Err(StsError::resource_not_found(&resource, &tenant.id));
-    }
+    };
     let now = state.now();
     let subject = TokenSubject {
         tenant_id: &tenant.id,
@@ -192,7 +194,7 @@ pub async fn issue(
     };
     let claims = token::access_token_claims(
         &subject,
-        &resource,
+        &audience,
         &state.cloud.access_token_issuer(&tenant.id),
         now,
         principal.lifetime,

@@ -12,6 +12,7 @@ use wid_server::{RunningServer, ServerConfig};
 
 mod api_versions;
 mod authz;
+mod cloud;
 mod connections;
 mod exchange;
 mod files_at_rest;
