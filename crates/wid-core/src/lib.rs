@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod cloud;
 pub mod cluster;
+pub mod cluster_spec;
 pub mod federation;
 pub mod ids;
 pub mod key_rotation;
