@@ -11,6 +11,7 @@ use wid_server::datadir::AdminCredentials;
 use wid_server::{RunningServer, ServerConfig};
 
 mod authz;
+mod clusters_lro;
 mod connections;
 mod exchange;
 mod files_at_rest;
