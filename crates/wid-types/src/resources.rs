@@ -223,7 +223,19 @@ pub struct ClusterPropertiesInput {
     /// it) for the real API server this cluster record stands for. Sealed at rest, never
     /// returned by GET, served by `listClusterUserCredential`; absent keeps the one
     /// attached, an empty string detaches it.
-    pub attached_kubeconfig: Option<String>,
+    pub attached_kubeconfig: Option<Redacted>,
+}
+
+/// A write-only secret of a request body: serialized as the string it is, never shown by
+/// `Debug`, so a body logged while debugging does not carry it.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -654,4 +666,24 @@ pub struct Sku {
 
 fn sku_family() -> String {
     "A".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubeconfig_in_a_body_is_not_shown_by_debug() {
+        let body: ClusterPropertiesInput =
+            serde_json::from_value(serde_json::json!({"attachedKubeconfig": "c2VjcmV0"})).unwrap();
+        assert_eq!(
+            body.attached_kubeconfig,
+            Some(Redacted("c2VjcmV0".to_owned()))
+        );
+        assert!(!format!("{body:?}").contains("c2VjcmV0"));
+        assert_eq!(
+            serde_json::to_value(&body).unwrap()["attachedKubeconfig"],
+            "c2VjcmV0"
+        );
+    }
 }

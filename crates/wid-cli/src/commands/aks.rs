@@ -231,10 +231,22 @@ fn ssh_public_key(value: Option<&str>, generate: bool) -> Result<Option<String>>
         }
         return Ok(Some(text.trim().to_owned()));
     }
-    let dir = home()?.join(".ssh");
+    // Without a home and without --generate-ssh-keys there is simply no key to send.
+    let dir = match home() {
+        Ok(h) => h.join(".ssh"),
+        Err(_) if !generate => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let public = dir.join("id_rsa.pub");
     match std::fs::read_to_string(&public) {
-        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Ok(text) if wid_core::cluster_spec::is_ssh_public_key(&text) => {
+            Ok(Some(text.trim().to_owned()))
+        }
+        Ok(_) if generate => bail!(
+            "{} does not hold an OpenSSH public key; give --ssh-key-value",
+            public.display()
+        ),
+        Ok(_) => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && generate => {
             let private = dir.join("id_rsa");
             if private.exists() {

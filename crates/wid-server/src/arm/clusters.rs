@@ -368,7 +368,7 @@ pub async fn put(
     };
     let sealed_kubeconfig = kubeconfig(
         &state,
-        props.attached_kubeconfig.as_deref(),
+        props.attached_kubeconfig.as_ref().map(|k| k.0.as_str()),
         current.as_ref(),
     )?;
     let record = Cluster {
