@@ -30,6 +30,14 @@ pub enum ClientError {
 pub struct ArmResponse {
     pub status: u16,
     pub body: Option<Value>,
+    /// What long-running operations are followed by: `Azure-AsyncOperation`, `Location`.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl ArmResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 #[derive(Clone)]
@@ -192,15 +200,20 @@ impl WidClient {
             source,
         })?;
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response
             .text()
             .await
             .map_err(|source| ClientError::Http { url, source })?;
-        decode_arm(status, &text)
+        decode_arm(status, headers, &text)
     }
 }
 
-fn decode_arm(status: StatusCode, text: &str) -> Result<ArmResponse, ClientError> {
+fn decode_arm(
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: &str,
+) -> Result<ArmResponse, ClientError> {
     if status.is_success() {
         let body = if text.trim().is_empty() {
             None
@@ -215,6 +228,7 @@ fn decode_arm(status: StatusCode, text: &str) -> Result<ArmResponse, ClientError
         return Ok(ArmResponse {
             status: status.as_u16(),
             body,
+            headers,
         });
     }
     match serde_json::from_str::<ErrorResponse>(text) {

@@ -5,6 +5,7 @@ pub mod api_version;
 pub mod clock;
 pub mod cloud;
 pub mod cluster;
+pub mod cluster_spec;
 pub mod federation;
 pub mod ids;
 pub mod key_rotation;

@@ -107,7 +107,33 @@ pub struct Cluster {
     pub issuer_id: String,
     pub oidc_issuer_enabled: bool,
     pub workload_identity_enabled: bool,
+    /// Everything else AKS clients read and write back (see [`crate::cluster_spec`]).
+    pub spec: ClusterSpec,
+    /// A kubeconfig for the real API server, sealed under the KEK and bound to the issuer id;
+    /// served only by the credential actions.
+    pub sealed_kubeconfig: Option<Vec<u8>>,
     pub audit: Audit,
+}
+
+/// The AKS properties of a cluster with AKS's defaults filled in, kept as one JSON
+/// document: wid stores and returns them so that clients which read a cluster before they
+/// write it back (az, the SDKs, Terraform) find what they expect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpec {
+    pub kubernetes_version: String,
+    pub dns_prefix: String,
+    pub node_resource_group: String,
+    pub agent_pools: Vec<wid_types::resources::AgentPool>,
+    pub linux_profile: Option<wid_types::resources::LinuxProfile>,
+    pub network: wid_types::resources::NetworkProfile,
+    pub enable_rbac: bool,
+    pub disable_local_accounts: bool,
+    pub sku_tier: String,
+    /// The system-assigned identity's object id.
+    pub principal_id: String,
+    pub kubelet_client_id: String,
+    pub kubelet_object_id: String,
 }
 
 /// Identifies a cluster by its ARM coordinates; names compare case-insensitively.
@@ -116,6 +142,21 @@ pub struct ClusterKey {
     pub subscription_id: String,
     pub resource_group: String,
     pub name: String,
+}
+
+/// A long-running ARM operation, finished when it is recorded (wid completes operations
+/// within their request). Its id is a lower-case GUID; readers need read access on
+/// `resource_id`, the ARM id of the resource it acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmOperation {
+    pub id: String,
+    pub subscription_id: String,
+    pub resource_id: String,
+    /// ARM's terminal status: `Succeeded`, `Failed` or `Canceled`.
+    pub status: String,
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub expires_at: i64,
 }
 
 /// A key published in a cluster issuer's JWKS. wid holds the private half (sealed) for keys

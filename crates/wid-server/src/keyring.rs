@@ -1,6 +1,7 @@
 //! The key-encryption key (KEK) and its rotation. Everything wid keeps sealed (token-signing
-//! keys, cluster issuer keys, vault data keys, the local CA's key) is sealed under the
-//! current KEK; earlier KEKs stay in the ring only to open what has not been re-sealed yet.
+//! keys, cluster issuer keys, cluster kubeconfigs, vault data keys, the local CA's key) is
+//! sealed under the current KEK; earlier KEKs stay in the ring only to open what has not
+//! been re-sealed yet.
 //!
 //! Rotation without downtime: `POST …/providers/Microsoft.Wid/rotateKeyEncryptionKey` makes
 //! a new KEK current (persisted before it is used), then re-seals every value while requests
@@ -26,6 +27,7 @@ const PREVIOUS_FILE: &str = "kek.previous";
 pub const SIGNING_KEY_PURPOSE: &str = "tenant-signing-key";
 pub const ISSUER_KEY_PURPOSE: &str = "cluster-issuer-key";
 pub const CA_KEY_PURPOSE: &str = "local-ca-key";
+pub const KUBECONFIG_PURPOSE: &str = "cluster-kubeconfig";
 
 /// Binds a vault's sealed data key to its vault.
 pub fn vault_data_key_purpose(vault: &str) -> String {
@@ -37,6 +39,7 @@ fn purpose(which: &SealedValue) -> String {
         SealedValue::SigningKey { .. } => SIGNING_KEY_PURPOSE.to_owned(),
         SealedValue::IssuerKey { .. } => ISSUER_KEY_PURPOSE.to_owned(),
         SealedValue::VaultDataKey { vault } => vault_data_key_purpose(vault),
+        SealedValue::ClusterKubeconfig { .. } => KUBECONFIG_PURPOSE.to_owned(),
     }
 }
 

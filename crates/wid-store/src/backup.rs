@@ -19,7 +19,8 @@ use std::io::{BufRead, Write};
 const FORMAT: i64 = 1;
 
 /// The tables a backup holds, parents first. Leases and change generations describe running
-/// replicas, not data, and are left out; so is the migrations ledger, which the target has.
+/// replicas, not data, and are left out, as are the records of completed long-running
+/// operations, which expire within hours; so is the migrations ledger, which the target has.
 const TABLES: &[&str] = &[
     "installation_settings",
     "tenants",
@@ -36,7 +37,12 @@ const TABLES: &[&str] = &[
     "secrets",
     "secret_versions",
 ];
-const NOT_BACKED_UP: &[&str] = &["leases", "change_generations", "wid_schema_migrations"];
+const NOT_BACKED_UP: &[&str] = &[
+    "leases",
+    "change_generations",
+    "arm_operations",
+    "wid_schema_migrations",
+];
 /// Tables whose `seq` PostgreSQL generates; restore keeps the backed-up values.
 const IDENTITY_TABLES: &[&str] = &["signing_keys", "cluster_issuer_keys"];
 

@@ -13,7 +13,8 @@ use wid_core::model::{Cluster, ClusterKey, IssuerKey};
 macro_rules! cluster_columns {
     () => {
         "subscription_id, name, location, tags, tenant_id, issuer_id, oidc_issuer_enabled, \
-         workload_identity_enabled, created_by, created_at, modified_by, modified_at"
+         workload_identity_enabled, spec, sealed_kubeconfig, created_by, created_at, \
+         modified_by, modified_at"
     };
 }
 
@@ -48,6 +49,8 @@ impl Store {
     ) -> Result<(Cluster, bool), StoreError> {
         let keys = IdentityKeys::new(&c.subscription_id, &c.resource_group, &c.name);
         let tags = codec::tags_json(&c.tags)?;
+        let spec =
+            serde_json::to_string(&c.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin_write().await?;
         let group = group_name(tx.conn(), &c.subscription_id, &c.resource_group)
             .await?
@@ -56,7 +59,8 @@ impl Store {
             .bind(sqlx::query(concat!(
                 "INSERT INTO clusters (subscription_key, group_key, name_key, ",
                 cluster_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17) \
                  ON CONFLICT (subscription_key, group_key, name_key) DO NOTHING RETURNING name"
             )))
             .bind(&c.subscription_id)
@@ -67,6 +71,8 @@ impl Store {
             .bind(&c.issuer_id)
             .bind(i64::from(c.oidc_issuer_enabled))
             .bind(i64::from(c.workload_identity_enabled))
+            .bind(&spec)
+            .bind(&c.sealed_kubeconfig)
             .bind(&c.audit.created_by)
             .bind(c.audit.created_at)
             .bind(&c.audit.modified_by)
@@ -96,14 +102,16 @@ impl Store {
         let row = keys
             .bind(sqlx::query(concat!(
                 "UPDATE clusters SET location = $4, tags = $5, oidc_issuer_enabled = $6, \
-                 workload_identity_enabled = $7, modified_by = $8, modified_at = $9 \
-                 WHERE subscription_key = $1 AND group_key = $2 AND name_key = $3 RETURNING ",
+                 workload_identity_enabled = $7, spec = $8, sealed_kubeconfig = $9, \
+                 modified_by = $10, modified_at = $11 WHERE subscription_key = $1 AND group_key = $2 AND name_key = $3 RETURNING ",
                 cluster_columns!()
             )))
             .bind(&c.location)
             .bind(&tags)
             .bind(i64::from(c.oidc_issuer_enabled))
             .bind(i64::from(c.workload_identity_enabled))
+            .bind(&spec)
+            .bind(&c.sealed_kubeconfig)
             .bind(&c.audit.modified_by)
             .bind(c.audit.modified_at)
             .fetch_optional(tx.conn())
@@ -298,16 +306,36 @@ fn joined_cluster(row: &AnyRow) -> Result<Cluster, StoreError> {
 }
 
 fn cluster(row: &AnyRow, resource_group: String) -> Result<Cluster, StoreError> {
+    let subscription_id: String = row.try_get("subscription_id")?;
+    let name: String = row.try_get("name")?;
+    let location: String = row.try_get("location")?;
+    let issuer_id: String = row.try_get("issuer_id")?;
+    let spec_json: String = row.try_get("spec")?;
+    // Clusters stored before wid kept specs read as AKS's defaults, which are a function
+    // of the cluster's coordinates and so the same on every read.
+    let spec = if spec_json.is_empty() {
+        wid_core::cluster_spec::initial(&wid_core::cluster_spec::Placement {
+            subscription_id: &subscription_id,
+            resource_group: &resource_group,
+            name: &name,
+            location: &location,
+            issuer_id: &issuer_id,
+        })
+    } else {
+        serde_json::from_str(&spec_json).map_err(|e| StoreError::Corrupt(e.to_string()))?
+    };
     Ok(Cluster {
-        subscription_id: row.try_get("subscription_id")?,
+        subscription_id,
         resource_group,
-        name: row.try_get("name")?,
-        location: row.try_get("location")?,
+        name,
+        location,
         tags: codec::tags(row)?,
         tenant_id: row.try_get("tenant_id")?,
-        issuer_id: row.try_get("issuer_id")?,
+        issuer_id,
         oidc_issuer_enabled: flag(row, "oidc_issuer_enabled")?,
         workload_identity_enabled: flag(row, "workload_identity_enabled")?,
+        spec,
+        sealed_kubeconfig: row.try_get("sealed_kubeconfig")?,
         audit: codec::audit(row)?,
     })
 }

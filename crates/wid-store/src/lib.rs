@@ -18,6 +18,7 @@ mod identities;
 mod jobs;
 mod keys;
 mod migrate;
+mod operations;
 mod principals;
 mod roles;
 mod sealed;

@@ -24,6 +24,10 @@ const SQLITE: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_change_generations.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_cluster_specs_and_operations.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -41,6 +45,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         7,
         include_str!("../migrations/postgres/0007_change_generations.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_cluster_specs_and_operations.sql"),
     ),
 ];
 

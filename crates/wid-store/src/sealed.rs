@@ -11,6 +11,7 @@ pub enum SealedValue {
     SigningKey { kid: String },
     IssuerKey { issuer_id: String, kid: String },
     VaultDataKey { vault: String },
+    ClusterKubeconfig { issuer_id: String },
 }
 
 impl Store {
@@ -40,6 +41,19 @@ impl Store {
                     kid: row.try_get("kid")?,
                 },
                 row.try_get("sealed_private_key")?,
+            ));
+        }
+        for row in sqlx::query(
+            "SELECT issuer_id, sealed_kubeconfig FROM clusters WHERE sealed_kubeconfig IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?
+        {
+            out.push((
+                SealedValue::ClusterKubeconfig {
+                    issuer_id: row.try_get("issuer_id")?,
+                },
+                row.try_get("sealed_kubeconfig")?,
             ));
         }
         for row in sqlx::query("SELECT name, sealed_data_key FROM vaults")
@@ -80,6 +94,13 @@ impl Store {
             .bind(old)
             .bind(issuer_id)
             .bind(kid),
+            SealedValue::ClusterKubeconfig { issuer_id } => sqlx::query(
+                "UPDATE clusters SET sealed_kubeconfig = $1 \
+                 WHERE issuer_id = $3 AND sealed_kubeconfig = $2",
+            )
+            .bind(new)
+            .bind(old)
+            .bind(issuer_id),
             SealedValue::VaultDataKey { vault } => sqlx::query(
                 "UPDATE vaults SET sealed_data_key = $1 WHERE name_key = $3 AND sealed_data_key = $2",
             )

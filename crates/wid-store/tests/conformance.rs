@@ -75,6 +75,7 @@ conformance! {
         concurrent_puts_respect_limit,
         concurrent_duplicates_rejected,
         cluster_lifecycle_and_cascade,
+        operations_expire,
         issuer_key_rotation_and_export,
         role_assignments_round_trip,
         vaults_soft_delete_and_names,
@@ -1229,6 +1230,14 @@ fn cluster(rg: &str, name: &str, issuer_id: &str) -> Cluster {
         issuer_id: issuer_id.to_owned(),
         oidc_issuer_enabled: true,
         workload_identity_enabled: false,
+        spec: wid_core::cluster_spec::initial(&wid_core::cluster_spec::Placement {
+            subscription_id: SUB,
+            resource_group: rg,
+            name,
+            location: "eastus",
+            issuer_id,
+        }),
+        sealed_kubeconfig: None,
         audit: audit("creator", 100),
     }
 }
@@ -1270,9 +1279,13 @@ async fn cluster_lifecycle_and_cascade(store: Store) {
         .unwrap();
     assert!(created);
     assert_eq!(made.resource_group, "RG-One");
-    // An update keeps name casing and issuer id and changes the flags.
+    // An update keeps name casing and issuer id and changes the flags, the spec and the
+    // sealed kubeconfig.
     let mut update = cluster("RG-ONE", "AKS1", "another-issuer");
     update.workload_identity_enabled = true;
+    update.spec.agent_pools[0].count = 7;
+    update.spec.kubernetes_version = "1.34".to_owned();
+    update.sealed_kubeconfig = Some(vec![9, 8, 7]);
     update.audit = audit("updater", 200);
     let (stored, created) = store
         .put_cluster(&update, &[issuer_key("k9", true, true, 2)])
@@ -1284,6 +1297,20 @@ async fn cluster_lifecycle_and_cascade(store: Store) {
         ("Aks1", "issuer-1")
     );
     assert!(stored.workload_identity_enabled);
+    assert_eq!(stored.spec, update.spec);
+    assert_eq!(stored.sealed_kubeconfig, Some(vec![9, 8, 7]));
+    assert!(store
+        .sealed_values()
+        .await
+        .unwrap()
+        .iter()
+        .any(|(which, v)| {
+            *which
+                == wid_store::SealedValue::ClusterKubeconfig {
+                    issuer_id: "issuer-1".into(),
+                }
+                && v == &[9, 8, 7]
+        }));
     assert_eq!(
         (
             stored.audit.created_by.as_str(),
@@ -1330,6 +1357,36 @@ async fn cluster_lifecycle_and_cascade(store: Store) {
     assert!(store.delete_resource_group(SUB, "rg-one").await.unwrap());
     assert_eq!(store.cluster_by_issuer_id("issuer-2").await.unwrap(), None);
     assert!(store.issuer_keys("issuer-2").await.unwrap().is_empty());
+}
+
+async fn operations_expire(store: Store) {
+    let op = |id: &str, expires_at| {
+        wid_core::model::ArmOperation {
+        id: id.to_owned(),
+        subscription_id: SUB.to_owned(),
+        resource_id: format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{id}"),
+        status: "Succeeded".to_owned(),
+        started_at: 10,
+        ended_at: 11,
+        expires_at,
+    }
+    };
+    store.put_operation(&op("aaaa", 100), 10).await.unwrap();
+    store.put_operation(&op("bbbb", 200), 10).await.unwrap();
+    assert_eq!(
+        store.operation("AAAA", 99).await.unwrap(),
+        Some(op("aaaa", 100)),
+        "ids compare case-insensitively"
+    );
+    assert_eq!(store.operation("aaaa", 100).await.unwrap(), None, "expired");
+    assert_eq!(store.operation("cccc", 10).await.unwrap(), None);
+    // Writing after the first expiry removes it for good; the second stays.
+    store.put_operation(&op("cccc", 300), 150).await.unwrap();
+    assert_eq!(store.operation("aaaa", 0).await.unwrap(), None);
+    assert_eq!(
+        store.operation("bbbb", 150).await.unwrap(),
+        Some(op("bbbb", 200))
+    );
 }
 
 async fn issuer_key_rotation_and_export(store: Store) {

@@ -209,22 +209,73 @@ pub struct FederatedCredential {
     pub properties: FederatedCredentialProperties,
 }
 
-/// `Microsoft.ContainerService/managedClusters`, the parts wid models: the OIDC issuer and
-/// workload identity. Other AKS properties are accepted and ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Microsoft.ContainerService/managedClusters` as clients PUT it. Every field is optional:
+/// what is absent takes AKS's default at creation and keeps its value on update, so a PUT of
+/// a GET's body changes nothing. Read-only fields and properties wid does not model are
+/// ignored, as AKS ignores read-only ones.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterCreate {
     #[serde(default)]
     pub location: String,
     pub tags: Option<Tags>,
+    pub sku: Option<ClusterSkuInput>,
+    pub identity: Option<ClusterIdentityInput>,
     pub properties: Option<ClusterPropertiesInput>,
+}
+
+/// `PATCH …/managedClusters/{name}` (`begin_update_tags`): only tags change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagsPatch {
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSkuInput {
+    pub name: Option<String>,
+    pub tier: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterIdentityInput {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterPropertiesInput {
+    pub kubernetes_version: Option<String>,
+    pub dns_prefix: Option<String>,
+    pub node_resource_group: Option<String>,
+    pub agent_pool_profiles: Option<Vec<AgentPoolInput>>,
+    pub linux_profile: Option<LinuxProfile>,
+    pub network_profile: Option<NetworkProfileInput>,
+    #[serde(rename = "enableRBAC")]
+    pub enable_rbac: Option<bool>,
+    pub disable_local_accounts: Option<bool>,
     pub oidc_issuer_profile: Option<OidcIssuerProfileInput>,
     pub security_profile: Option<SecurityProfile>,
+    /// wid's extension, write-only: a kubeconfig (base64, as ARM's credential results carry
+    /// it) for the real API server this cluster record stands for. Sealed at rest, never
+    /// returned by GET, served by `listClusterUserCredential`; absent keeps the one
+    /// attached, an empty string detaches it.
+    pub attached_kubeconfig: Option<Redacted>,
+}
+
+/// A write-only secret of a request body: serialized as the string it is, never shown by
+/// `Debug`, so a body logged while debugging does not carry it.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -248,6 +299,151 @@ pub struct WorkloadIdentityProfile {
     pub enabled: Option<bool>,
 }
 
+/// An agent pool as clients send it (`agentPoolProfiles[]`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentPoolInput {
+    pub name: Option<String>,
+    pub count: Option<i64>,
+    pub vm_size: Option<String>,
+    #[serde(rename = "osDiskSizeGB")]
+    pub os_disk_size_gb: Option<i64>,
+    pub os_disk_type: Option<String>,
+    pub kubelet_disk_type: Option<String>,
+    pub max_pods: Option<i64>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub mode: Option<String>,
+    pub os_type: Option<String>,
+    #[serde(rename = "osSKU")]
+    pub os_sku: Option<String>,
+    pub orchestrator_version: Option<String>,
+    pub enable_auto_scaling: Option<bool>,
+    pub min_count: Option<i64>,
+    pub max_count: Option<i64>,
+    #[serde(rename = "enableNodePublicIP")]
+    pub enable_node_public_ip: Option<bool>,
+    pub node_labels: Option<Tags>,
+    pub node_taints: Option<Vec<String>>,
+    pub availability_zones: Option<Vec<String>>,
+    pub tags: Option<Tags>,
+}
+
+/// An agent pool as wid keeps it: AKS's defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentPool {
+    pub name: String,
+    pub count: i64,
+    pub vm_size: String,
+    #[serde(rename = "osDiskSizeGB")]
+    pub os_disk_size_gb: i64,
+    pub os_disk_type: String,
+    pub kubelet_disk_type: String,
+    pub max_pods: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub mode: String,
+    pub os_type: String,
+    #[serde(rename = "osSKU")]
+    pub os_sku: String,
+    pub orchestrator_version: String,
+    pub enable_auto_scaling: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<i64>,
+    #[serde(rename = "enableNodePublicIP")]
+    pub enable_node_public_ip: bool,
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub node_labels: Tags,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_taints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub availability_zones: Vec<String>,
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
+}
+
+/// `agentPoolProfiles[]` as AKS answers it: the pool and its read-only state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentPoolProfile {
+    #[serde(flatten)]
+    pub pool: AgentPool,
+    pub current_orchestrator_version: String,
+    pub provisioning_state: String,
+    pub power_state: PowerState,
+    pub node_image_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerState {
+    pub code: String,
+}
+
+/// `linuxProfile`: the nodes' admin user and the SSH key az's `--generate-ssh-keys` sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxProfile {
+    pub admin_username: String,
+    pub ssh: SshConfiguration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SshConfiguration {
+    pub public_keys: Vec<SshPublicKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SshPublicKey {
+    pub key_data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkProfileInput {
+    pub network_plugin: Option<String>,
+    pub network_plugin_mode: Option<String>,
+    pub network_policy: Option<String>,
+    pub network_dataplane: Option<String>,
+    pub pod_cidr: Option<String>,
+    pub service_cidr: Option<String>,
+    #[serde(rename = "dnsServiceIP")]
+    pub dns_service_ip: Option<String>,
+    pub outbound_type: Option<String>,
+    pub load_balancer_sku: Option<String>,
+    pub pod_cidrs: Option<Vec<String>>,
+    pub service_cidrs: Option<Vec<String>>,
+    pub ip_families: Option<Vec<String>>,
+}
+
+/// `networkProfile` as wid keeps and answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkProfile {
+    pub network_plugin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_plugin_mode: Option<String>,
+    pub network_policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_dataplane: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<String>,
+    pub service_cidr: String,
+    #[serde(rename = "dnsServiceIP")]
+    pub dns_service_ip: String,
+    pub outbound_type: String,
+    pub load_balancer_sku: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_cidrs: Vec<String>,
+    pub service_cidrs: Vec<String>,
+    pub ip_families: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cluster {
@@ -258,13 +454,66 @@ pub struct Cluster {
     pub location: String,
     pub tags: Tags,
     pub system_data: SystemData,
+    pub sku: ClusterSku,
+    pub identity: ClusterIdentity,
     pub properties: ClusterProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSku {
+    pub name: String,
+    pub tier: String,
+}
+
+/// The cluster's system-assigned identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterIdentity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub principal_id: String,
+    pub tenant_id: String,
+}
+
+/// An entry of `identityProfile` (`kubeletidentity`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAssignedIdentityRef {
+    pub resource_id: String,
+    pub client_id: String,
+    pub object_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipalProfile {
+    pub client_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterProperties {
     pub provisioning_state: String,
+    pub power_state: PowerState,
+    pub max_agent_pools: i64,
+    pub kubernetes_version: String,
+    pub current_kubernetes_version: String,
+    pub dns_prefix: String,
+    pub fqdn: String,
+    #[serde(rename = "azurePortalFQDN")]
+    pub azure_portal_fqdn: String,
+    pub agent_pool_profiles: Vec<AgentPoolProfile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linux_profile: Option<LinuxProfile>,
+    pub service_principal_profile: ServicePrincipalProfile,
+    pub node_resource_group: String,
+    #[serde(rename = "enableRBAC")]
+    pub enable_rbac: bool,
+    pub support_plan: String,
+    pub network_profile: NetworkProfile,
+    pub identity_profile: BTreeMap<String, UserAssignedIdentityRef>,
+    pub disable_local_accounts: bool,
     pub oidc_issuer_profile: OidcIssuerProfile,
     pub security_profile: SecurityProfile,
 }
@@ -275,6 +524,35 @@ pub struct OidcIssuerProfile {
     pub enabled: bool,
     #[serde(rename = "issuerURL", skip_serializing_if = "Option::is_none")]
     pub issuer_url: Option<String>,
+}
+
+/// The status of an asynchronous operation (ARM's common `OperationStatusResult`), behind
+/// the `Azure-AsyncOperation` URL a long-running request answers with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationStatus {
+    pub id: String,
+    pub name: String,
+    pub resource_id: String,
+    pub status: String,
+    pub percent_complete: f64,
+    pub start_time: String,
+    pub end_time: String,
+}
+
+/// `listClusterUserCredential` / `listClusterAdminCredential`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialResults {
+    pub kubeconfigs: Vec<CredentialResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialResult {
+    pub name: String,
+    /// Base64 of the kubeconfig.
+    pub value: String,
 }
 
 /// A key of a cluster's issuer (wid's extension, `…/managedClusters/{name}/issuerKeys`).
@@ -428,4 +706,24 @@ pub struct Sku {
 
 fn sku_family() -> String {
     "A".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubeconfig_in_a_body_is_not_shown_by_debug() {
+        let body: ClusterPropertiesInput =
+            serde_json::from_value(serde_json::json!({"attachedKubeconfig": "c2VjcmV0"})).unwrap();
+        assert_eq!(
+            body.attached_kubeconfig,
+            Some(Redacted("c2VjcmV0".to_owned()))
+        );
+        assert!(!format!("{body:?}").contains("c2VjcmV0"));
+        assert_eq!(
+            serde_json::to_value(&body).unwrap()["attachedKubeconfig"],
+            "c2VjcmV0"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod hosts;
 mod identity;
 mod jwks;
 mod keyvault;
+mod kubeconfig;
 mod login;
 mod proxy;
 mod proxy_init;

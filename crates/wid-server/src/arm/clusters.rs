@@ -1,18 +1,28 @@
-//! Clusters (`az aks …`): the `Microsoft.ContainerService/managedClusters` subset that
-//! workload identity needs, the OIDC issuer wid hosts for each, its keys, and
-//! service-account tokens signed as the cluster's API server would sign them.
+//! Clusters (`az aks …`): `Microsoft.ContainerService/managedClusters` as AKS clients read
+//! and write it, the OIDC issuer wid hosts for each, its keys, service-account tokens signed
+//! as the cluster's API server would sign them, and the kubeconfig of the API server a
+//! cluster record may be attached to.
+//!
+//! Writes are long-running operations in ARM's manner: PUT and PATCH answer with the
+//! resource and an `Azure-AsyncOperation` URL, DELETE and the signing-key rotation with 202
+//! and both `Azure-AsyncOperation` and `Location`. wid completes each within its request and
+//! records it (see [`crate::arm::operations`]) so that the URLs answer as AKS's do.
 
 use super::auth::Caller;
 use super::error::ArmError;
+use super::operations;
 use super::render::{normalize_location, system_data};
 use super::request::{ArmJson, ArmQuery};
-use crate::keyring::ISSUER_KEY_PURPOSE;
+use crate::keyring::{ISSUER_KEY_PURPOSE, KUBECONFIG_PURPOSE};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine;
+use std::collections::BTreeMap;
 use wid_core::cluster::{self, TokenRequest, TokenRequestError};
+use wid_core::cluster_spec::{self, Envelope, Placement, SpecError};
 use wid_core::model::{Audit, Cluster, ClusterKey, IssuerKey};
 use wid_core::resource_id;
 use wid_jose::{pem_encode, HeaderParams, SigningKey, VerifyingKey};
@@ -21,6 +31,7 @@ use wid_types::resources as wire;
 
 pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
 const TYPE_NAME: &str = "managedClusters";
+const PROVIDER: &str = "Microsoft.ContainerService";
 pub const API_VERSIONS: &[&str] = &[
     "2023-08-01",
     "2023-10-01",
@@ -41,6 +52,9 @@ pub const API_VERSIONS: &[&str] = &[
     "2025-08-01",
     "2025-09-01",
     "2025-10-01",
+    // What azure-cli 2.91.0 and azure-mgmt-containerservice 41.8.0 send by default.
+    "2026-06-01",
+    "2026-08-01",
 ];
 
 type ClusterPath = Path<(String, String, String)>;
@@ -70,20 +84,88 @@ fn check_name(name: &str) -> Result<(), ArmError> {
     })
 }
 
+pub fn cluster_id(c: &Cluster) -> String {
+    format!(
+        "{}/providers/{CLUSTER_TYPE}/{}",
+        resource_id::resource_group(&c.subscription_id, &c.resource_group),
+        c.name
+    )
+}
+
+/// The cluster as AKS answers it. What wid does not run (nodes, a control plane) is
+/// reported as AKS reports a healthy cluster, so clients that wait for `Succeeded` and
+/// `Running` go on.
 pub fn render(state: &AppState, c: &Cluster) -> wire::Cluster {
-    wire::Cluster {
-        id: format!(
-            "{}/providers/{CLUSTER_TYPE}/{}",
-            resource_id::resource_group(&c.subscription_id, &c.resource_group),
+    let spec = &c.spec;
+    let host = format!(
+        "{}-{}",
+        spec.dns_prefix.to_ascii_lowercase(),
+        &c.issuer_id.replace('-', "")[..8]
+    );
+    let running = || wire::PowerState {
+        code: "Running".to_owned(),
+    };
+    let kubelet = wire::UserAssignedIdentityRef {
+        resource_id: format!(
+            "{}/providers/{}/{}-agentpool",
+            resource_id::resource_group(&c.subscription_id, &spec.node_resource_group),
+            resource_id::IDENTITY_TYPE,
             c.name
         ),
+        client_id: spec.kubelet_client_id.clone(),
+        object_id: spec.kubelet_object_id.clone(),
+    };
+    wire::Cluster {
+        id: cluster_id(c),
         name: c.name.clone(),
         kind: "Microsoft.ContainerService/ManagedClusters".to_owned(),
         location: c.location.clone(),
         tags: c.tags.clone(),
         system_data: system_data(&c.audit),
+        sku: wire::ClusterSku {
+            name: "Base".to_owned(),
+            tier: spec.sku_tier.clone(),
+        },
+        identity: wire::ClusterIdentity {
+            kind: "SystemAssigned".to_owned(),
+            principal_id: spec.principal_id.clone(),
+            tenant_id: c.tenant_id.clone(),
+        },
         properties: wire::ClusterProperties {
             provisioning_state: "Succeeded".to_owned(),
+            power_state: running(),
+            max_agent_pools: cluster_spec::MAX_AGENT_POOLS,
+            kubernetes_version: spec.kubernetes_version.clone(),
+            current_kubernetes_version: cluster_spec::current_version(&spec.kubernetes_version),
+            dns_prefix: spec.dns_prefix.clone(),
+            fqdn: format!("{host}.hcp.{}.{}", c.location, state.cloud.dns_suffix),
+            azure_portal_fqdn: format!(
+                "{host}.portal.hcp.{}.{}",
+                c.location, state.cloud.dns_suffix
+            ),
+            agent_pool_profiles: spec
+                .agent_pools
+                .iter()
+                .map(|p| wire::AgentPoolProfile {
+                    current_orchestrator_version: cluster_spec::current_version(
+                        &p.orchestrator_version,
+                    ),
+                    provisioning_state: "Succeeded".to_owned(),
+                    power_state: running(),
+                    node_image_version: format!("AKS{}-wid", p.os_sku),
+                    pool: p.clone(),
+                })
+                .collect(),
+            linux_profile: spec.linux_profile.clone(),
+            service_principal_profile: wire::ServicePrincipalProfile {
+                client_id: "msi".to_owned(),
+            },
+            node_resource_group: spec.node_resource_group.clone(),
+            enable_rbac: spec.enable_rbac,
+            support_plan: "KubernetesOfficial".to_owned(),
+            network_profile: spec.network.clone(),
+            identity_profile: BTreeMap::from([("kubeletidentity".to_owned(), kubelet)]),
+            disable_local_accounts: spec.disable_local_accounts,
             oidc_issuer_profile: wire::OidcIssuerProfile {
                 enabled: c.oidc_issuer_enabled,
                 issuer_url: c.oidc_issuer_enabled.then(|| issuer_of(state, c)),
@@ -158,6 +240,48 @@ fn public_key(pem: &str, now: i64) -> Result<IssuerKey, ArmError> {
     })
 }
 
+fn spec_error(e: SpecError) -> ArmError {
+    let status = if e.code() == "OperationNotAllowed" {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ArmError::code(status, e.code(), e.to_string())
+}
+
+/// What the body's `attachedKubeconfig` asks for: absent keeps what is attached, empty
+/// detaches, anything else must be the base64 of a UTF-8 kubeconfig and is sealed.
+fn kubeconfig(
+    state: &AppState,
+    requested: Option<&str>,
+    current: Option<&Cluster>,
+) -> Result<Option<Vec<u8>>, ArmError> {
+    let Some(b64) = requested else {
+        return Ok(current.and_then(|c| c.sealed_kubeconfig.clone()));
+    };
+    if b64.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || {
+        ArmError::invalid_parameter(
+            "The value of 'attachedKubeconfig' is invalid: the base64 of a kubeconfig file is required.",
+        )
+    };
+    let plain = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| invalid())?,
+    );
+    if plain.is_empty() || std::str::from_utf8(&plain).is_err() {
+        return Err(invalid());
+    }
+    let sealed = state.kek.seal(&plain, KUBECONFIG_PURPOSE).map_err(|e| {
+        tracing::error!(error = %e, "sealing failed");
+        ArmError::internal()
+    })?;
+    Ok(Some(sealed))
+}
+
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -172,17 +296,25 @@ pub async fn put(
     if location.is_empty() {
         return Err(ArmError::location_required());
     }
-    let props = body.properties.unwrap_or_default();
-    let oidc = props.oidc_issuer_profile.unwrap_or_default();
+    let props = body.properties.clone().unwrap_or_default();
+    let oidc = props.oidc_issuer_profile.clone().unwrap_or_default();
     let workload_identity = props
         .security_profile
-        .and_then(|p| p.workload_identity)
+        .as_ref()
+        .and_then(|p| p.workload_identity.as_ref())
         .and_then(|w| w.enabled);
     let now = state.now();
     let current = state
         .store
         .cluster(&key(&sub, rg.clone(), name.clone()))
         .await?;
+    if let Some(c) = current.as_ref().filter(|c| c.location != location) {
+        return Err(spec_error(SpecError::Immutable {
+            field: "location",
+            current: c.location.clone(),
+            requested: location,
+        }));
+    }
     let oidc_enabled = oidc
         .enabled
         .unwrap_or(current.as_ref().is_some_and(|c| c.oidc_issuer_enabled));
@@ -201,6 +333,26 @@ pub async fn put(
             "Workload identity requires the OIDC issuer: enable it with --enable-oidc-issuer.",
         ));
     }
+    let issuer_id = current.as_ref().map_or_else(
+        || wid_core::ids::random_uuid().to_string(),
+        |c| c.issuer_id.clone(),
+    );
+    let spec = cluster_spec::resolve(
+        &props,
+        Envelope {
+            sku: body.sku.as_ref(),
+            identity: body.identity.as_ref(),
+        },
+        current.as_ref().map(|c| &c.spec),
+        &Placement {
+            subscription_id: &sub,
+            resource_group: current.as_ref().map_or(&rg, |c| &c.resource_group),
+            name: current.as_ref().map_or(&name, |c| &c.name),
+            location: &location,
+            issuer_id: &issuer_id,
+        },
+    )
+    .map_err(spec_error)?;
     let initial_keys = match (&current, oidc.service_account_public_keys) {
         (Some(_), Some(_)) => {
             return Err(ArmError::bad_request(
@@ -214,6 +366,11 @@ pub async fn put(
             .collect::<Result<Vec<_>, _>>()?,
         (None, _) => vec![new_signing_key(&state, now)?],
     };
+    let sealed_kubeconfig = kubeconfig(
+        &state,
+        props.attached_kubeconfig.as_ref().map(|k| k.0.as_str()),
+        current.as_ref(),
+    )?;
     let record = Cluster {
         subscription_id: sub,
         resource_group: rg.clone(),
@@ -221,9 +378,11 @@ pub async fn put(
         location,
         tags: body.tags.unwrap_or_default(),
         tenant_id: caller.tenant_id.clone(),
-        issuer_id: wid_core::ids::random_uuid().to_string(),
+        issuer_id,
         oidc_issuer_enabled: oidc_enabled,
         workload_identity_enabled: wi_enabled,
+        spec,
+        sealed_kubeconfig,
         audit: Audit {
             created_by: caller.app_id.clone(),
             created_at: now,
@@ -242,7 +401,43 @@ pub async fn put(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(render(&state, &stored))).into_response())
+    let op = operations::record(&state, &stored.subscription_id, &cluster_id(&stored)).await?;
+    let links = operations::Links::new(&state, &op, PROVIDER, &stored.location, &query);
+    Ok((
+        status,
+        links.async_operation(),
+        Json(render(&state, &stored)),
+    )
+        .into_response())
+}
+
+/// `begin_update_tags`: the tags are replaced, nothing else changes.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(path): ClusterPath,
+    ArmJson(body): ArmJson<wire::TagsPatch>,
+) -> Result<Response, ArmError> {
+    check_version(&query)?;
+    let current = existing(&state, &caller, path).await?;
+    let Some(tags) = body.tags else {
+        return Ok(Json(render(&state, &current)).into_response());
+    };
+    let now = state.now();
+    let record = Cluster {
+        tags,
+        audit: Audit {
+            modified_by: caller.app_id,
+            modified_at: now,
+            ..current.audit.clone()
+        },
+        ..current
+    };
+    let (stored, _) = state.store.put_cluster(&record, &[]).await?;
+    let op = operations::record(&state, &stored.subscription_id, &cluster_id(&stored)).await?;
+    let links = operations::Links::new(&state, &op, PROVIDER, &stored.location, &query);
+    Ok((links.async_operation(), Json(render(&state, &stored))).into_response())
 }
 
 pub async fn show(
@@ -256,22 +451,31 @@ pub async fn show(
     Ok(Json(render(&state, &c)))
 }
 
+/// 202 with the operation's URLs when there was a cluster, 204 when there was none (so a
+/// retried delete succeeds); pollers accept exactly these two.
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     query: ArmQuery,
     Path((sub, rg, name)): ClusterPath,
-) -> Result<StatusCode, ArmError> {
+) -> Result<Response, ArmError> {
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let k = key(sub, rg.clone(), name);
-    let deleted = match state.store.delete_cluster(&k).await {
+    let Some(c) = state.store.cluster(&k).await? else {
+        return match state.store.resource_group(sub, &rg).await? {
+            None => Err(ArmError::resource_group_not_found(&rg)),
+            Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        };
+    };
+    match state.store.delete_cluster(&k).await {
         Err(wid_store::StoreError::ResourceGroupNotFound) => {
             return Err(ArmError::resource_group_not_found(&rg))
         }
         other => other?,
     };
-    Ok(super::delete_status(deleted))
+    let op = operations::record(&state, &c.subscription_id, &cluster_id(&c)).await?;
+    Ok(operations::Links::new(&state, &op, PROVIDER, &c.location, &query).accepted())
 }
 
 pub async fn list_in_group(
@@ -308,13 +512,14 @@ pub async fn list_in_subscription(
 }
 
 /// A new key is published and signs from now on; the old ones stay published, so tokens
-/// they signed keep verifying until the user removes them.
+/// they signed keep verifying until the user removes them. A long-running action as AKS's
+/// is: 202 and the operation's URLs.
 pub async fn rotate_signing_keys(
     State(state): State<AppState>,
     caller: Caller,
     query: ArmQuery,
     Path(path): ClusterPath,
-) -> Result<Json<Page<wire::IssuerKeyInfo>>, ArmError> {
+) -> Result<Response, ArmError> {
     check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     let keys = state.store.issuer_keys(&c.issuer_id).await?;
@@ -327,7 +532,88 @@ pub async fn rotate_signing_keys(
         .store
         .add_issuer_key(&c.issuer_id, &new_signing_key(&state, state.now())?)
         .await?;
-    list_keys_of(&state, &c).await.map(Json)
+    let op = operations::record(&state, &c.subscription_id, &cluster_id(&c)).await?;
+    Ok(operations::Links::new(&state, &op, PROVIDER, &c.location, &query).accepted())
+}
+
+/// `listClusterUserCredential` and `listClusterAdminCredential`: the kubeconfig of the API
+/// server the cluster is attached to.
+async fn credentials(
+    state: &AppState,
+    caller: &Caller,
+    query: &ArmQuery,
+    path: (String, String, String),
+    admin: bool,
+) -> Result<Json<wire::CredentialResults>, ArmError> {
+    check_version(query)?;
+    let c = existing(state, caller, path).await?;
+    if admin && c.spec.disable_local_accounts {
+        return Err(ArmError::bad_request(
+            "Getting static credential is not allowed because this cluster is set to disable local accounts.",
+        ));
+    }
+    let Some(sealed) = &c.sealed_kubeconfig else {
+        return Err(ArmError::operation_not_allowed(format!(
+            "The cluster '{}' is not attached to a Kubernetes API server, so wid has no credentials for it. Attach one with: wid aks update -g {} -n {} --attach-kubeconfig FILE",
+            c.name, c.resource_group, c.name
+        )));
+    };
+    let plain = state.kek.open(sealed, KUBECONFIG_PURPOSE).map_err(|e| {
+        tracing::error!(error = %e, "unsealing a kubeconfig failed");
+        ArmError::internal()
+    })?;
+    Ok(Json(wire::CredentialResults {
+        kubeconfigs: vec![wire::CredentialResult {
+            name: if admin { "clusterAdmin" } else { "clusterUser" }.to_owned(),
+            value: base64::engine::general_purpose::STANDARD.encode(&*plain),
+        }],
+    }))
+}
+
+pub async fn list_user_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(path): ClusterPath,
+) -> Result<Json<wire::CredentialResults>, ArmError> {
+    credentials(&state, &caller, &query, path, false).await
+}
+
+pub async fn list_admin_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(path): ClusterPath,
+) -> Result<Json<wire::CredentialResults>, ArmError> {
+    credentials(&state, &caller, &query, path, true).await
+}
+
+/// `…/locations/{location}/operations/{operation}`: the status behind `Azure-AsyncOperation`.
+pub async fn operation_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, location, id)): Path<(String, String, String)>,
+) -> Result<Json<wire::OperationStatus>, ArmError> {
+    check_version(&query)?;
+    let sub = super::subscription(&state, &caller, &sub)?;
+    operations::status(&state, sub, PROVIDER, &location, &id)
+        .await
+        .map(Json)
+}
+
+/// `…/locations/{location}/operationresults/{operation}`: behind `Location`. Every wid
+/// operation has finished, and none of AKS's has a result body: 204.
+pub async fn operation_result(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path((sub, location, id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ArmError> {
+    check_version(&query)?;
+    let sub = super::subscription(&state, &caller, &sub)?;
+    operations::status(&state, sub, PROVIDER, &location, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_keys_of(

@@ -191,6 +191,19 @@ impl ArmError {
         )
     }
 
+    pub fn operation_not_found(id: &str) -> Self {
+        e(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("The operation '{id}' could not be found. Operation records are kept for an hour after they complete."),
+        )
+    }
+
+    /// AKS's answer to an operation the cluster's current state does not allow.
+    pub fn operation_not_allowed(message: impl Into<String>) -> Self {
+        e(StatusCode::CONFLICT, "OperationNotAllowed", message)
+    }
+
     pub fn not_found_route(path: &str) -> Self {
         e(
             StatusCode::NOT_FOUND,

@@ -9,6 +9,7 @@ pub mod error;
 mod groups;
 mod identities;
 mod metadata;
+mod operations;
 mod providers;
 mod render;
 mod request;
@@ -298,10 +299,56 @@ fn routes() -> Routes {
             clusters::put,
         )
         .add(
+            Method::PATCH,
+            cluster!(),
+            action("Microsoft.ContainerService/managedClusters/write", cluster!()),
+            clusters::patch,
+        )
+        .add(
             Method::DELETE,
             cluster!(),
             action("Microsoft.ContainerService/managedClusters/delete", cluster!()),
             clusters::delete,
+        )
+        .add(
+            Method::POST,
+            concat!(cluster!(), "/listClusterUserCredential"),
+            action(
+                "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+                cluster!(),
+            ),
+            clusters::list_user_credential,
+        )
+        .add(
+            Method::POST,
+            concat!(cluster!(), "/listClusterAdminCredential"),
+            action(
+                "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
+                cluster!(),
+            ),
+            clusters::list_admin_credential,
+        )
+        .add(
+            Method::GET,
+            concat!(
+                sub!(),
+                "/providers/Microsoft.ContainerService/locations/{location}/operations/{operation}"
+            ),
+            Access::Operation {
+                action: "Microsoft.ContainerService/locations/operations/read",
+            },
+            clusters::operation_status,
+        )
+        .add(
+            Method::GET,
+            concat!(
+                sub!(),
+                "/providers/Microsoft.ContainerService/locations/{location}/operationresults/{operation}"
+            ),
+            Access::Operation {
+                action: "Microsoft.ContainerService/locations/operationresults/read",
+            },
+            clusters::operation_result,
         )
         .add(
             Method::POST,

@@ -34,6 +34,12 @@ pub enum Access {
         action: &'static str,
         scope: &'static str,
     },
+    /// `action` on the resource that the long-running operation in the route's `{operation}`
+    /// capture acted on, as its record says; the route must capture `{sub}` and
+    /// `{operation}`. An operation of another subscription, or an expired one, is not found.
+    /// Operation ids are unguessable, and still they give nothing to whoever cannot read
+    /// the resource itself.
+    Operation { action: &'static str },
 }
 
 /// Shorthand for [`Access::Action`].
@@ -93,14 +99,17 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        if let Access::Action { scope, .. } = access {
-            let captured = placeholders(template);
-            for name in placeholders(scope) {
-                assert!(
-                    captured.contains(&name),
-                    "route {template}: scope {scope} names {{{name}}}, which the route does not capture"
-                );
-            }
+        let captured = placeholders(template);
+        let needed = match access {
+            Access::AnyPrincipal => Vec::new(),
+            Access::Action { scope, .. } => placeholders(scope),
+            Access::Operation { .. } => vec!["sub", "operation"],
+        };
+        for name in needed {
+            assert!(
+                captured.contains(&name),
+                "route {template}: its access {access:?} names {{{name}}}, which the route does not capture"
+            );
         }
         let versions = api_versions::for_template(template);
         let filter = MethodFilter::try_from(method.clone()).expect("an HTTP method ARM uses");
@@ -167,30 +176,67 @@ async fn decide(access: Access, versions: Policy, req: Request) -> Result<Reques
         .map(|s| s.0.clone())
         .ok_or_else(ArmError::internal)?;
     let caller = auth::bearer_caller(&state, &parts.headers)?;
-    let scope = match access {
-        Access::AnyPrincipal => None,
+    let (action, scope) = match access {
+        Access::AnyPrincipal => {
+            check_version(&mut parts, versions).await?;
+            parts.extensions.insert(Authorized {
+                caller,
+                scope: None,
+            });
+            return Ok(Request::from_parts(parts, body));
+        }
         Access::Action { action, scope } => {
-            let Path(captures) =
-                <Path<Vec<(String, String)>> as FromRequestParts<()>>::from_request_parts(
-                    &mut parts,
-                    &(),
-                )
-                .await
-                .map_err(|_| ArmError::bad_request("The request path could not be decoded."))?;
-            let scope = scope_of(scope, &captures)?;
-            let assignments = access_token::assignments_of(&state, &caller.object_id).await?;
-            if !access_token::allows(&assignments, &scope, action, false) {
-                return Err(ArmError::authorization_failed(&caller, action, &scope));
-            }
-            Some(scope)
+            (action, scope_of(scope, &captures(&mut parts).await?)?)
+        }
+        Access::Operation { action } => {
+            let captures = captures(&mut parts).await?;
+            let capture = |name: &str| {
+                captures
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+                    .ok_or_else(ArmError::internal)
+            };
+            let (sub, id) = (capture("sub")?, capture("operation")?);
+            let op = state
+                .store
+                .operation(id, state.now())
+                .await?
+                .filter(|op| op.subscription_id.eq_ignore_ascii_case(sub))
+                .ok_or_else(|| ArmError::operation_not_found(id))?;
+            (action, op.resource_id)
         }
     };
-    // After authorization, so that a caller without access learns nothing of the resource
-    // type, and a refused version never reaches a handler.
-    let query = ArmQuery::from_request_parts(&mut parts, &()).await?;
-    versions.check(query.get("api-version"))?;
-    parts.extensions.insert(Authorized { caller, scope });
+    let assignments = access_token::assignments_of(&state, &caller.object_id).await?;
+    if !access_token::allows(&assignments, &scope, action, false) {
+        return Err(ArmError::authorization_failed(&caller, action, &scope));
+    }
+    check_version(&mut parts, versions).await?;
+    parts.extensions.insert(Authorized {
+        caller,
+        scope: Some(scope),
+    });
     Ok(Request::from_parts(parts, body))
+}
+
+/// After authorization, so that a caller without access learns nothing of the resource
+/// type, and a refused version never reaches a handler.
+async fn check_version(
+    parts: &mut axum::http::request::Parts,
+    versions: Policy,
+) -> Result<(), ArmError> {
+    let query = ArmQuery::from_request_parts(parts, &()).await?;
+    versions.check(query.get("api-version")).map(|_| ())
+}
+
+async fn captures(
+    parts: &mut axum::http::request::Parts,
+) -> Result<Vec<(String, String)>, ArmError> {
+    let Path(captures) =
+        <Path<Vec<(String, String)>> as FromRequestParts<()>>::from_request_parts(parts, &())
+            .await
+            .map_err(|_| ArmError::bad_request("The request path could not be decoded."))?;
+    Ok(captures)
 }
 
 #[cfg(test)]

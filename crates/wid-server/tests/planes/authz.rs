@@ -105,6 +105,10 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
         _ if t.ends_with("managedClusters/{name}") || t.contains("managedClusters/{name}/") => {
             (Clusters, Cluster)
         }
+        // An operation's status is for whoever may read what it acted on.
+        _ if t.contains("/Microsoft.ContainerService/locations/{location}/operation") => {
+            (Clusters, Cluster)
+        }
         _ if t.ends_with("vaults/{name}") || t.ends_with("/accessPolicies/{kind}") => {
             (Vaults, Vault)
         }
@@ -215,6 +219,8 @@ struct Matrix<'a> {
     sub: String,
     actor: String,
     token: String,
+    /// The long-running operation that created the cluster.
+    operation: String,
 }
 
 impl Matrix<'_> {
@@ -286,6 +292,7 @@ impl Matrix<'_> {
             .replace("{kid}", "kid-1")
             .replace("{kind}", "add")
             .replace("{location}", "eastus")
+            .replace("{operation}", &self.operation)
             .replace("{assignment}", &assignment)
             .replace("{definition}", READER)
             .replace("{secret}", n.secret)
@@ -382,7 +389,8 @@ async fn snapshot(wid: &Wid) -> String {
         .join("\n")
 }
 
-async fn fixtures(m: &Matrix<'_>) {
+/// Makes the resources the matrix acts on; returns the id of the cluster's creation.
+async fn fixtures(m: &Matrix<'_>) -> String {
     let wid = &m.f.wid;
     let n = m.names;
     for group in [n.group, n.sibling] {
@@ -404,11 +412,21 @@ async fn fixtures(m: &Matrix<'_>) {
             "audiences": ["api://AzureADTokenExchange"]}}),
     )
     .await;
-    put(
-        format!("{}?api-version=2025-01-01", m.id(At::Cluster)),
-        json!({"location": "eastus", "properties": {"oidcIssuerProfile": {"enabled": true}}}),
-    )
-    .await;
+    let cluster = wid
+        .arm(
+            Method::PUT,
+            &format!("{}?api-version=2025-01-01", m.id(At::Cluster)),
+            Some(json!({"location": "eastus", "properties": {"oidcIssuerProfile": {"enabled": true}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cluster.status, 201);
+    let operation = cluster
+        .header("azure-asyncoperation")
+        .and_then(|url| url.split("/operations/").nth(1))
+        .and_then(|rest| rest.split('?').next())
+        .expect("an operation URL")
+        .to_owned();
     put(
         format!("{}?api-version=2024-11-01", m.id(At::Vault)),
         json!({"location": "eastus", "properties": {"tenantId": wid.creds.tenant_id,
@@ -426,20 +444,22 @@ async fn fixtures(m: &Matrix<'_>) {
     ] {
         assign(wid, &percent(&m.id(at)), &victim(at), READER, bystander).await;
     }
+    operation
 }
 
 async fn run_matrix(names: &Names) {
     let f = Federation::start(None, None).await;
     let (status, answer) = f.exchange(&f.sign(&f.claims())).await;
     assert_eq!(status, 200, "{answer}");
-    let m = Matrix {
+    let mut m = Matrix {
         f: &f,
         names,
         sub: f.wid.info().subscription_id.clone(),
         actor: f.principal_id.clone(),
         token: answer["access_token"].as_str().unwrap().to_owned(),
+        operation: String::new(),
     };
-    fixtures(&m).await;
+    m.operation = fixtures(&m).await;
     let table = wid_server::arm::route_table();
     let mut unknown = BTreeSet::new();
     for d in &table {

@@ -566,12 +566,17 @@ async fn rotation_keeps_old_tokens_until_their_key_is_removed() {
     assert_eq!(claims_of(&old)["iss"], issuer.as_str());
     assert_eq!(f.exchange(&old).await.0, 200);
 
-    let keys = wid
+    let rotated = wid
         .arm(
             Method::POST,
             &cluster("/rotateServiceAccountSigningKeys"),
             None,
         )
+        .await
+        .unwrap();
+    assert_eq!((rotated.status, rotated.body), (202, None));
+    let keys = wid
+        .arm(Method::GET, &cluster("/issuerKeys"), None)
         .await
         .unwrap()
         .body

@@ -13,6 +13,7 @@ use wid_server::{RunningServer, ServerConfig};
 mod api_versions;
 mod authz;
 mod cloud;
+mod clusters_lro;
 mod connections;
 mod exchange;
 mod files_at_rest;
