@@ -15,3 +15,4 @@ pub mod seal;
 pub mod secret;
 pub mod timefmt;
 pub mod token;
+pub mod vault_secret;

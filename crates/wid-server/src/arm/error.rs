@@ -213,6 +213,7 @@ impl From<NameError> for ArmError {
         let code = match err {
             NameError::ResourceGroup(_) => "InvalidResourceGroupName",
             NameError::SubscriptionId(_) => "InvalidSubscriptionId",
+            NameError::Vault(_) => "VaultNameNotValid",
             _ => "InvalidResourceName",
         };
         e(StatusCode::BAD_REQUEST, code, err.to_string())

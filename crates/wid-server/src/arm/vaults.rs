@@ -43,19 +43,6 @@ fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
     query.require_provider_version(API_VERSIONS, "vaults")
 }
 
-/// 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or
-/// digit, no consecutive hyphens.
-fn check_name(name: &str) -> Result<(), ArmError> {
-    let ok = (3..=24).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !name.contains("--");
-    ok.then_some(()).ok_or_else(|| {
-        ArmError::code(StatusCode::BAD_REQUEST, "VaultNameNotValid", format!("The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."))
-    })
-}
-
 pub fn vault_uri(state: &AppState, name: &str) -> String {
     let resource = state.cloud.keyvault_resource();
     let host = resource.trim_start_matches("https://");
@@ -213,7 +200,7 @@ pub async fn put(
 ) -> Result<Response, ArmError> {
     check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?.to_owned();
-    check_name(&name)?;
+    wid_core::names::vault(&name)?;
     let props = body.properties.unwrap_or_default();
     let location = normalize_location(body.location.as_deref().unwrap_or(""));
     if location.is_empty() {
