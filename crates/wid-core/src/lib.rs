@@ -5,6 +5,7 @@ pub mod clock;
 pub mod cloud;
 pub mod cluster;
 pub mod federation;
+pub mod filter;
 pub mod ids;
 pub mod key_rotation;
 pub mod model;

@@ -389,3 +389,35 @@ pub struct Sku {
 fn sku_family() -> String {
     "A".to_owned()
 }
+
+/// A resource as `GET …/resources` lists it, whatever its type (ARM's `GenericResource`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenericResource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    /// Left out of listings filtered by tag, as ARM does.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tags: Option<Tags>,
+    /// The three below only when `$expand` names them (`az resource list` does).
+    #[serde(
+        rename = "createdTime",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub created_time: Option<String>,
+    #[serde(
+        rename = "changedTime",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub changed_time: Option<String>,
+    #[serde(
+        rename = "provisioningState",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub provisioning_state: Option<String>,
+}

@@ -9,6 +9,7 @@ mod groups;
 mod identities;
 mod render;
 mod request;
+mod resources;
 mod roles;
 pub mod routes;
 mod subscriptions;
@@ -25,7 +26,7 @@ use axum::response::Response;
 use axum::Router;
 use error::ArmError;
 use request::BodyLimit;
-use routes::{action, Access, Declared, GuardState, Routes};
+use routes::{action, listing, Access, Declared, GuardState, Routes};
 
 macro_rules! sub {
     () => {
@@ -132,6 +133,22 @@ fn routes() -> Routes {
             concat!(sub!(), "/providers/Microsoft.Wid/rotateKeyEncryptionKey"),
             action("Microsoft.Wid/rotateKeyEncryptionKey/action", sub!()),
             subscriptions::rotate_key_encryption_key,
+        )
+        // Every resource, of any type: each shown only to callers who may read it.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/resources"),
+            listing("Microsoft.Resources/subscriptions/resources/read", sub!()),
+            resources::list_in_subscription,
+        )
+        .add(
+            Method::GET,
+            concat!(group!(), "/resources"),
+            listing(
+                "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+                group!(),
+            ),
+            resources::list_in_group,
         )
         // Resource groups.
         .add(

@@ -349,7 +349,7 @@ pub(super) async fn assign(wid: &Wid, scope: &str, name: &str, role: &str, princ
     assert_eq!(made.status, 201, "{scope}");
 }
 
-async fn unassign(wid: &Wid, scope: &str, name: &str) {
+pub(super) async fn unassign(wid: &Wid, scope: &str, name: &str) {
     let gone = wid
         .arm(
             Method::DELETE,
@@ -440,6 +440,7 @@ async fn run_matrix(names: &Names) {
     for d in &table {
         if d.template != "/tenants"
             && d.template != "/subscriptions"
+            && !is_listing(d.template)
             && entry(&d.method, d.template).is_none()
         {
             unknown.insert(format!("{} {}", d.method, d.template));
@@ -486,7 +487,7 @@ async fn run_matrix(names: &Names) {
             .await;
         }
         let before = snapshot(&f.wid).await;
-        for d in &table {
+        for d in table.iter().filter(|d| !is_listing(d.template)) {
             let expected = match entry(&d.method, d.template) {
                 None => true,
                 Some((verb, provider, at)) => case.is_some_and(|(role, p)| {
@@ -535,6 +536,15 @@ async fn run_matrix(names: &Names) {
     }
     assert!(checked > 1000, "{checked}");
     f.wid.stop().await;
+}
+
+/// `…/resources`, which answers every caller with what it may read (or refuses one that
+/// may read nothing there): `resources.rs` tests it per caller, not this matrix.
+fn is_listing(template: &str) -> bool {
+    matches!(
+        template,
+        "/subscriptions/{sub}/resources" | "/subscriptions/{sub}/resourceGroups/{rg}/resources"
+    )
 }
 
 fn version_for(template: &str) -> &'static str {
