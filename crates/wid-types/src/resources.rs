@@ -421,3 +421,21 @@ pub struct GenericResource {
     )]
     pub provisioning_state: Option<String>,
 }
+
+/// `POST …/providers/Microsoft.KeyVault/checkNameAvailability`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VaultNameCheck {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameAvailability {
+    pub name_available: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}

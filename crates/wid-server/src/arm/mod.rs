@@ -371,6 +371,12 @@ fn routes() -> Routes {
             vaults::delete,
         )
         .add(
+            Method::POST,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/checkNameAvailability"),
+            action("Microsoft.KeyVault/checkNameAvailability/read", sub!()),
+            vaults::check_name_availability,
+        )
+        .add(
             Method::PUT,
             concat!(vault!(), "/accessPolicies/{kind}"),
             action("Microsoft.KeyVault/vaults/accessPolicies/write", vault!()),

@@ -37,9 +37,12 @@ pub const API_VERSIONS: &[&str] = &[
     "2024-12-01-preview",
     "2025-05-01",
     "2026-02-01",
+    // What azure-mgmt-keyvault 14.1.0 sends, until the api-version policy serves versions
+    // newer than the newest known.
+    "2026-05-15",
 ];
 
-fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
+pub(super) fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
     query.require_provider_version(API_VERSIONS, "vaults")
 }
 
@@ -280,6 +283,56 @@ pub async fn put(
         StatusCode::OK
     };
     Ok((status, Json(render(&state, &stored))).into_response())
+}
+
+/// `POST …/providers/Microsoft.KeyVault/checkNameAvailability`. A vault's name is a DNS
+/// label under the vault suffix, so it is taken by any vault of the installation, whoever
+/// owns it, and stays taken while the vault is soft-deleted, until it is purged. The
+/// reasons are Key Vault's; the soft-deleted message is wid's own wording.
+pub async fn check_name_availability(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(sub): Path<String>,
+    ArmJson(body): ArmJson<wire::VaultNameCheck>,
+) -> Result<Json<wire::NameAvailability>, ArmError> {
+    check_version(&query)?;
+    super::subscription(&state, &caller, &sub)?;
+    let name = body
+        .name
+        .ok_or_else(|| bad("The property 'name' is required."))?;
+    match body.kind.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case(VAULT_TYPE) => {}
+        other => {
+            return Err(bad(format!(
+                "The type '{}' is invalid. The only allowed value is '{VAULT_TYPE}'.",
+                other.unwrap_or_default()
+            )))
+        }
+    }
+    let unavailable = |reason: &str, message: String| wire::NameAvailability {
+        name_available: false,
+        reason: Some(reason.to_owned()),
+        message: Some(message),
+    };
+    if let Err(e) = wid_core::names::vault(&name) {
+        return Ok(Json(unavailable("AccountNameInvalid", e.to_string())));
+    }
+    Ok(Json(match state.store.vault(&name).await? {
+        None => wire::NameAvailability {
+            name_available: true,
+            reason: None,
+            message: None,
+        },
+        Some(v) if v.deleted_at.is_some() => unavailable(
+            "AlreadyExists",
+            format!("The vault name '{name}' is in use by a vault that was deleted and is kept in a recoverable state until {}. Recover the vault, or purge it to reuse the name.", v.scheduled_purge_at.map(wid_core::timefmt::rfc3339).unwrap_or_default()),
+        ),
+        Some(_) => unavailable(
+            "AlreadyExists",
+            format!("The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken."),
+        ),
+    }))
 }
 
 /// The live vault at this path: its name is global, its group and subscription must match.

@@ -89,6 +89,9 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
     let groups = "/subscriptions/{sub}/resourceGroups";
     let row = match t {
         "/tenants" | "/subscriptions" => return None,
+        "/subscriptions/{sub}/providers/Microsoft.KeyVault/checkNameAvailability" => {
+            return Some((Read, Vaults, Subscription))
+        }
         "/subscriptions/{sub}" => (Resources, Subscription),
         "/subscriptions/{sub}/providers/Microsoft.Wid/rotateKeyEncryptionKey" => {
             (Wid, Subscription)

@@ -252,3 +252,108 @@ async fn deleted_vaults(wid: &Wid, path: &str) -> usize {
     let (_, body) = wid.raw(Method::GET, path, Some(&token), None).await;
     body["value"].as_array().map_or(0, Vec::len)
 }
+
+fn vault_path(wid: &Wid, rg: &str, name: &str, rest: &str, version: &str) -> String {
+    wid.sub_path(&format!(
+        "/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}{rest}?api-version={version}"
+    ))
+}
+
+async fn check_name(wid: &Wid, name: &str) -> Value {
+    let path = wid.sub_path(&format!(
+        "/providers/Microsoft.KeyVault/checkNameAvailability?{KV}"
+    ));
+    let answer = wid
+        .arm(
+            Method::POST,
+            &path,
+            Some(json!({"name": name, "type": "Microsoft.KeyVault/vaults"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    answer.body.unwrap()
+}
+
+#[tokio::test]
+async fn vault_names_are_checked_as_the_key_vault_rp_does() {
+    let wid = Wid::start().await;
+    wid.group("rg").await;
+    assert_eq!(
+        check_name(&wid, "kv-free").await,
+        json!({"nameAvailable": true})
+    );
+    let invalid = check_name(&wid, "kv--bad").await;
+    assert_eq!(
+        (&invalid["nameAvailable"], &invalid["reason"]),
+        (&json!(false), &json!("AccountNameInvalid"))
+    );
+    assert!(invalid["message"]
+        .as_str()
+        .unwrap()
+        .contains("consecutive hyphens"));
+
+    wid.arm(
+        Method::PUT,
+        &vault_path(&wid, "rg", "kv-taken", "", "2024-11-01"),
+        Some(body(&wid, json!({}))),
+    )
+    .await
+    .unwrap();
+    // Taken whatever the casing, since the name is a DNS label.
+    for name in ["kv-taken", "KV-Taken"] {
+        let taken = check_name(&wid, name).await;
+        assert_eq!(
+            (&taken["nameAvailable"], &taken["reason"]),
+            (&json!(false), &json!("AlreadyExists")),
+            "{name}"
+        );
+        assert!(taken["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in use"));
+    }
+    wid.arm(
+        Method::DELETE,
+        &vault_path(&wid, "rg", "kv-taken", "", "2024-11-01"),
+        None,
+    )
+    .await
+    .unwrap();
+    let deleted = check_name(&wid, "kv-taken").await;
+    assert_eq!(
+        (&deleted["nameAvailable"], &deleted["reason"]),
+        (&json!(false), &json!("AlreadyExists"))
+    );
+    assert!(
+        deleted["message"]
+            .as_str()
+            .unwrap()
+            .contains("recoverable state"),
+        "{deleted}"
+    );
+    // Purged, the name is free again.
+    let purge = wid.sub_path(&format!(
+        "/providers/Microsoft.KeyVault/locations/eastus/deletedVaults/kv-taken/purge?{KV}"
+    ));
+    wid.arm(Method::POST, &purge, None).await.unwrap();
+    assert_eq!(
+        check_name(&wid, "kv-taken").await,
+        json!({"nameAvailable": true})
+    );
+
+    let path = wid.sub_path(&format!(
+        "/providers/Microsoft.KeyVault/checkNameAvailability?{KV}"
+    ));
+    for bad in [
+        json!({"name": "kv-x", "type": "Microsoft.Storage/storageAccounts"}),
+        json!({"name": "kv-x"}),
+        json!({"type": "Microsoft.KeyVault/vaults"}),
+    ] {
+        assert_eq!(
+            arm_code(wid.arm(Method::POST, &path, Some(bad.clone())).await),
+            (400, "BadRequest".into()),
+            "{bad}"
+        );
+    }
+}
