@@ -13,6 +13,7 @@ mod resources;
 mod roles;
 pub mod routes;
 mod subscriptions;
+mod vault_secrets;
 mod vaults;
 
 pub use auth::{authenticate, Caller};
@@ -375,6 +376,40 @@ fn routes() -> Routes {
             concat!(sub!(), "/providers/Microsoft.KeyVault/checkNameAvailability"),
             action("Microsoft.KeyVault/checkNameAvailability/read", sub!()),
             vaults::check_name_availability,
+        )
+        // Secrets as ARM child resources: management actions, not data actions.
+        .add(
+            Method::GET,
+            concat!(vault!(), "/secrets"),
+            action("Microsoft.KeyVault/vaults/secrets/read", vault!()),
+            vault_secrets::list,
+        )
+        .add(
+            Method::GET,
+            concat!(vault!(), "/secrets/{secret}"),
+            action(
+                "Microsoft.KeyVault/vaults/secrets/read",
+                concat!(vault!(), "/secrets/{secret}"),
+            ),
+            vault_secrets::show,
+        )
+        .add(
+            Method::PUT,
+            concat!(vault!(), "/secrets/{secret}"),
+            action(
+                "Microsoft.KeyVault/vaults/secrets/write",
+                concat!(vault!(), "/secrets/{secret}"),
+            ),
+            vault_secrets::put,
+        )
+        .add(
+            Method::PATCH,
+            concat!(vault!(), "/secrets/{secret}"),
+            action(
+                "Microsoft.KeyVault/vaults/secrets/write",
+                concat!(vault!(), "/secrets/{secret}"),
+            ),
+            vault_secrets::patch,
         )
         .add(
             Method::PUT,

@@ -20,7 +20,7 @@ use wid_core::model::{Secret, SecretVersion};
 use wid_core::vault_secret::{self, NewVersion, SecretWriteError, VersionUpdate};
 use wid_types::keyvault::{SecretRestoreParameters, SecretSetParameters, SecretUpdateParameters};
 
-pub use auth::OpenVault;
+pub use auth::{open_data_key, OpenVault};
 
 /// The vault a request is for, from its host name (lower-cased).
 #[derive(Debug, Clone)]

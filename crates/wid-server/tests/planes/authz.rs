@@ -104,6 +104,8 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
         _ if t.ends_with("managedClusters/{name}") || t.contains("managedClusters/{name}/") => {
             (Clusters, Cluster)
         }
+        _ if t.ends_with("vaults/{name}/secrets/{secret}") => (Vaults, Secret),
+        _ if t.ends_with("vaults/{name}/secrets") => (Vaults, Vault),
         _ if t.ends_with("vaults/{name}") || t.ends_with("/accessPolicies/{kind}") => {
             (Vaults, Vault)
         }
