@@ -45,6 +45,10 @@ pub const RESOURCES_API_VERSIONS: &[&str] = &[
     "2025-01-01",
     "2025-03-01",
     "2025-04-01",
+    // Not a Microsoft.Resources version: azure-mgmt-keyvault 14.1.0 follows the nextLink of
+    // `vaults.list` (GET …/resources) with its own vaults api-version. Served until the
+    // api-version policy serves versions newer than the newest known.
+    "2026-05-15",
 ];
 
 /// API versions of `Microsoft.ManagedIdentity`.
