@@ -425,6 +425,12 @@ fn routes() -> Routes {
         )
         .add(
             Method::GET,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/deletedManagedHSMs"),
+            action("Microsoft.KeyVault/deletedManagedHsms/read", sub!()),
+            vaults::list_deleted_managed_hsms,
+        )
+        .add(
+            Method::GET,
             concat!(sub!(), "/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}"),
             action(
                 "Microsoft.KeyVault/locations/deletedVaults/read",

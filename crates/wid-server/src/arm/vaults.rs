@@ -492,6 +492,20 @@ pub async fn list_deleted(
     Ok(Json(Page::complete(value)))
 }
 
+/// `GET …/providers/Microsoft.KeyVault/deletedManagedHSMs`: wid hosts no managed HSMs, so
+/// none are deleted either. `az keyvault list-deleted` lists deleted vaults and HSMs
+/// together and fails on an error from either.
+pub async fn list_deleted_managed_hsms(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: ArmQuery,
+    Path(sub): Path<String>,
+) -> Result<Json<Page<Value>>, ArmError> {
+    check_version(&query)?;
+    super::subscription(&state, &caller, &sub)?;
+    Ok(Json(Page::complete(Vec::new())))
+}
+
 async fn deleted(
     state: &AppState,
     caller: &Caller,

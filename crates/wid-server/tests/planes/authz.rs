@@ -109,7 +109,9 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
         _ if t.ends_with("vaults/{name}") || t.ends_with("/accessPolicies/{kind}") => {
             (Vaults, Vault)
         }
-        _ if t.contains("deletedVaults") => (Vaults, Subscription),
+        _ if t.contains("deletedVaults") || t.ends_with("deletedManagedHSMs") => {
+            (Vaults, Subscription)
+        }
         _ if t.starts_with("/subscriptions/{sub}/providers/") && !t.contains("{rg}") => {
             let provider = if t.ends_with("userAssignedIdentities") {
                 Msi

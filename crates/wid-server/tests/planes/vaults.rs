@@ -140,6 +140,20 @@ async fn vaults_follow_azures_rules() {
         .body
         .unwrap();
     assert_eq!(deleted["value"][0]["name"], "kv-one");
+    // No managed HSMs, deleted or not: what az keyvault list-deleted also asks.
+    let hsms = wid
+        .arm(
+            Method::GET,
+            &wid.sub_path(&format!(
+                "/providers/Microsoft.KeyVault/deletedManagedHSMs?{KV}"
+            )),
+            None,
+        )
+        .await
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(hsms, json!({"value": []}));
     let purge = wid.sub_path(&format!(
         "/providers/Microsoft.KeyVault/locations/eastus/deletedVaults/kv-one/purge?{KV}"
     ));
