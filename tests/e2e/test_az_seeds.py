@@ -116,7 +116,7 @@ export subscriptionID="$(az account show --query id -o tsv)"
 az account set --subscription "$subscriptionID"
 az identity create --name "userAssignedIdentityName" --resource-group "myResourceGroup" --location "eastus" --subscription "$subscriptionID"
 export USER_ASSIGNED_CLIENT_ID="$(az identity show --resource-group myResourceGroup --name userAssignedIdentityName --query clientId -otsv)"
-wid aks update -n myAKSCluster -g myResourceGroup --kubeconfig {attached}  # wid: attach the API server
+wid aks update -n myAKSCluster -g myResourceGroup --attach-kubeconfig {attached}  # wid: attach the API server
 az aks get-credentials -n myAKSCluster -g myResourceGroup
 SUBSCRIPTION=$subscriptionID RESOURCE_GROUP=myResourceGroup UAID=userAssignedIdentityName FICID=myFedIdentity
 SERVICE_ACCOUNT_NAMESPACE=default SERVICE_ACCOUNT_NAME=workload-identity-sa
@@ -175,7 +175,7 @@ export USER_ASSIGNED_CLIENT_ID="$(az identity show \\
     --name "${{USER_ASSIGNED_IDENTITY_NAME}}" \\
     --query 'clientId' \\
     --output tsv)"
-wid aks update --name "${{CLUSTER_NAME}}" --resource-group "${{RESOURCE_GROUP}}" --kubeconfig {attached}  # wid: attach the API server
+wid aks update --name "${{CLUSTER_NAME}}" --resource-group "${{RESOURCE_GROUP}}" --attach-kubeconfig {attached}  # wid: attach the API server
 az aks get-credentials --name "${{CLUSTER_NAME}}" --resource-group "${{RESOURCE_GROUP}}"
 export SERVICE_ACCOUNT_NAMESPACE="default"
 export SERVICE_ACCOUNT_NAME="workload-identity-sa$RANDOM_ID"
@@ -299,7 +299,7 @@ subscriptionID=$(az account show --query id -o tsv)
 az account set --subscription "$subscriptionID"
 az identity create --name "${{USER_ASSIGNED_IDENTITY_NAME}}" --resource-group "${{RESOURCE_GROUP}}" --location "${{LOCATION}}"
 az identity show --resource-group "${{RESOURCE_GROUP}}" --name "${{USER_ASSIGNED_IDENTITY_NAME}}" > identity.json
-wid aks update -n $AKSCLUSTER -g $RESOURCE_GROUP --kubeconfig {attached}  # wid: attach the API server
+wid aks update -n $AKSCLUSTER -g $RESOURCE_GROUP --attach-kubeconfig {attached}  # wid: attach the API server
 az aks get-credentials -n $AKSCLUSTER -g "${{RESOURCE_GROUP}}"
 az rest --method put --url "/subscriptions/$subscriptionID/resourceGroups/$RESOURCE_GROUP/providers/Microsoft.ManagedIdentity/userAssignedIdentities/$USER_ASSIGNED_IDENTITY_NAME/federatedIdentityCredentials/fic-by-rest?api-version=2022-01-31-PREVIEW" --headers "Content-Type=application/json" --body "{{'properties':{{'issuer':'${{AKS_OIDC_ISSUER}}','subject':'system:serviceaccount:serviceAccountNamespace:serviceAccountName','audiences':['api://AzureADTokenExchange'] }}}}"
 az identity federated-credential create --name ${{FEDERATED_IDENTITY_CREDENTIAL_NAME}} --identity-name "${{USER_ASSIGNED_IDENTITY_NAME}}" --resource-group "${{RESOURCE_GROUP}}" --issuer "${{AKS_OIDC_ISSUER}}" --subject system:serviceaccount:"${{NAMESPACE}}":"${{SERVICE_ACCOUNT_NAME}}" --audience api://AzureADTokenExchange

@@ -13,6 +13,10 @@ pub enum NameError {
     FederatedCredential(String),
     #[error("The provided subscription identifier '{0}' is malformed or invalid.")]
     SubscriptionId(String),
+    #[error("The vault name '{0}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.")]
+    Vault(String),
+    #[error("The secret name '{0}' is invalid. Secret names must be 1-127 characters long and contain only 0-9, a-z, A-Z, and -.")]
+    Secret(String),
 }
 
 /// Resource group names: 1-90 of letters, digits, `_`, `-`, `.`, `(`, `)`; not ending in `.`.
@@ -48,6 +52,28 @@ pub fn federated_credential(name: &str) -> Result<(), NameError> {
     alnum_dash_underscore(name, 3, 120)
         .then_some(())
         .ok_or_else(|| NameError::FederatedCredential(name.to_owned()))
+}
+
+/// Key vault names: 3-24 letters, digits and hyphens, starting with a letter, ending with a
+/// letter or digit, no consecutive hyphens. The name is a DNS label under the vault suffix,
+/// hence global.
+pub fn vault(name: &str) -> Result<(), NameError> {
+    let ok = (3..=24).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("--");
+    ok.then_some(())
+        .ok_or_else(|| NameError::Vault(name.to_owned()))
+}
+
+/// Secret names, the same on the data plane and as ARM child resources: 1-127 letters,
+/// digits and hyphens.
+pub fn secret(name: &str) -> Result<(), NameError> {
+    let ok = (1..=127).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ok.then_some(())
+        .ok_or_else(|| NameError::Secret(name.to_owned()))
 }
 
 /// Subscription ids are GUIDs.
@@ -94,6 +120,30 @@ mod tests {
         assert!(federated_credential(&"a".repeat(120)).is_ok());
         assert!(federated_credential(&"a".repeat(121)).is_err());
         assert!(federated_credential("has space").is_err());
+    }
+
+    #[test]
+    fn vault_and_secret_rules() {
+        for ok in ["kv1", "my-vault-1", "A23", &format!("a{}", "b".repeat(23))] {
+            assert_eq!(vault(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "1kv",
+            "kv--x",
+            "kv-",
+            "kv_x",
+            "k.v",
+            &format!("a{}", "b".repeat(24)),
+        ] {
+            assert_eq!(vault(bad), Err(NameError::Vault(bad.to_owned())), "{bad}");
+        }
+        for ok in ["a", "-", "my-Secret-1", &"s".repeat(127)] {
+            assert_eq!(secret(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a_b", "a b", "a/b", "é", &"s".repeat(128)] {
+            assert_eq!(secret(bad), Err(NameError::Secret(bad.to_owned())), "{bad}");
+        }
     }
 
     #[test]

@@ -708,6 +708,124 @@ fn sku_family() -> String {
     "A".to_owned()
 }
 
+/// A resource as `GET …/resources` lists it, whatever its type (ARM's `GenericResource`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenericResource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    /// Left out of listings filtered by tag, as ARM does.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tags: Option<Tags>,
+    /// The three below only when `$expand` names them (`az resource list` does).
+    #[serde(
+        rename = "createdTime",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub created_time: Option<String>,
+    #[serde(
+        rename = "changedTime",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub changed_time: Option<String>,
+    #[serde(
+        rename = "provisioningState",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub provisioning_state: Option<String>,
+}
+
+/// `POST …/providers/Microsoft.KeyVault/checkNameAvailability`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VaultNameCheck {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameAvailability {
+    pub name_available: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}
+
+/// A PUT or PATCH of `…/vaults/{v}/secrets/{name}`, the ARM child resource templates use.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SecretResourceInput {
+    pub tags: Option<Tags>,
+    pub properties: Option<SecretResourceProperties>,
+}
+
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretResourceProperties {
+    pub value: Option<String>,
+    pub content_type: Option<String>,
+    pub attributes: Option<crate::keyvault::SecretAttributes>,
+}
+
+/// The value never reaches a log through `{:?}`.
+impl std::fmt::Debug for SecretResourceProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretResourceProperties")
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .field("content_type", &self.content_type)
+            .field("attributes", &self.attributes)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SecretResourceInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretResourceInput")
+            .field("tags", &self.tags)
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+/// A secret as ARM shows it: metadata and URIs, never the value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretResource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location: String,
+    pub tags: Tags,
+    pub properties: SecretResourceView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretResourceView {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_type: Option<String>,
+    pub attributes: SecretResourceAttributes,
+    pub secret_uri: String,
+    pub secret_uri_with_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretResourceAttributes {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

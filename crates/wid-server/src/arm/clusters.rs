@@ -30,38 +30,8 @@ use wid_types::arm::Page;
 use wid_types::resources as wire;
 
 pub const CLUSTER_TYPE: &str = "Microsoft.ContainerService/managedClusters";
-const TYPE_NAME: &str = "managedClusters";
 const PROVIDER: &str = "Microsoft.ContainerService";
-pub const API_VERSIONS: &[&str] = &[
-    "2023-08-01",
-    "2023-10-01",
-    "2024-01-01",
-    "2024-02-01",
-    "2024-05-01",
-    "2024-07-01",
-    "2024-08-01",
-    "2024-09-01",
-    "2024-10-01",
-    "2025-01-01",
-    "2025-02-01",
-    "2025-03-01",
-    "2025-04-01",
-    "2025-05-01",
-    "2025-06-01",
-    "2025-07-01",
-    "2025-08-01",
-    "2025-09-01",
-    "2025-10-01",
-    // What azure-cli 2.91.0 and azure-mgmt-containerservice 41.8.0 send by default.
-    "2026-06-01",
-    "2026-08-01",
-];
-
 type ClusterPath = Path<(String, String, String)>;
-
-fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
-    query.require_provider_version(API_VERSIONS, TYPE_NAME)
-}
 
 fn key(sub: &str, rg: String, name: String) -> ClusterKey {
     ClusterKey {
@@ -289,7 +259,6 @@ pub async fn put(
     Path((sub, rg, name)): ClusterPath,
     ArmJson(body): ArmJson<wire::ClusterCreate>,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?.to_owned();
     check_name(&name)?;
     let location = normalize_location(&body.location);
@@ -419,7 +388,6 @@ pub async fn patch(
     Path(path): ClusterPath,
     ArmJson(body): ArmJson<wire::TagsPatch>,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let current = existing(&state, &caller, path).await?;
     let Some(tags) = body.tags else {
         return Ok(Json(render(&state, &current)).into_response());
@@ -443,10 +411,8 @@ pub async fn patch(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
 ) -> Result<Json<wire::Cluster>, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     Ok(Json(render(&state, &c)))
 }
@@ -459,7 +425,6 @@ pub async fn delete(
     query: ArmQuery,
     Path((sub, rg, name)): ClusterPath,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let k = key(sub, rg.clone(), name);
     let Some(c) = state.store.cluster(&k).await? else {
@@ -481,10 +446,8 @@ pub async fn delete(
 pub async fn list_in_group(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
 ) -> Result<Json<Page<wire::Cluster>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let clusters = match state.store.clusters_in_group(sub, &rg).await {
         Err(wid_store::StoreError::ResourceGroupNotFound) => {
@@ -500,10 +463,8 @@ pub async fn list_in_group(
 pub async fn list_in_subscription(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<Page<wire::Cluster>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let clusters = state.store.clusters_in_subscription(sub).await?;
     Ok(Json(Page::complete(
@@ -520,7 +481,6 @@ pub async fn rotate_signing_keys(
     query: ArmQuery,
     Path(path): ClusterPath,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     let keys = state.store.issuer_keys(&c.issuer_id).await?;
     if !keys.is_empty() && keys.iter().all(|k| k.sealed_private_key.is_none()) {
@@ -541,11 +501,9 @@ pub async fn rotate_signing_keys(
 async fn credentials(
     state: &AppState,
     caller: &Caller,
-    query: &ArmQuery,
     path: (String, String, String),
     admin: bool,
 ) -> Result<Json<wire::CredentialResults>, ArmError> {
-    check_version(query)?;
     let c = existing(state, caller, path).await?;
     if admin && c.spec.disable_local_accounts {
         return Err(ArmError::bad_request(
@@ -573,29 +531,25 @@ async fn credentials(
 pub async fn list_user_credential(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
 ) -> Result<Json<wire::CredentialResults>, ArmError> {
-    credentials(&state, &caller, &query, path, false).await
+    credentials(&state, &caller, path, false).await
 }
 
 pub async fn list_admin_credential(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
 ) -> Result<Json<wire::CredentialResults>, ArmError> {
-    credentials(&state, &caller, &query, path, true).await
+    credentials(&state, &caller, path, true).await
 }
 
 /// `…/locations/{location}/operations/{operation}`: the status behind `Azure-AsyncOperation`.
 pub async fn operation_status(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, location, id)): Path<(String, String, String)>,
 ) -> Result<Json<wire::OperationStatus>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     operations::status(&state, sub, PROVIDER, &location, &id)
         .await
@@ -607,10 +561,8 @@ pub async fn operation_status(
 pub async fn operation_result(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, location, id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     operations::status(&state, sub, PROVIDER, &location, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -639,10 +591,8 @@ fn key_info(k: &IssuerKey) -> wire::IssuerKeyInfo {
 pub async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
 ) -> Result<Json<Page<wire::IssuerKeyInfo>>, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     list_keys_of(&state, &c).await.map(Json)
 }
@@ -650,11 +600,9 @@ pub async fn list_keys(
 pub async fn add_key(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
     ArmJson(body): ArmJson<wire::IssuerKeyAdd>,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     let k = public_key(&body.public_key_pem, state.now())?;
     state.store.add_issuer_key(&c.issuer_id, &k).await?;
@@ -664,10 +612,8 @@ pub async fn add_key(
 pub async fn remove_key(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name, kid)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, (sub, rg, name)).await?;
     let removed = state.store.remove_issuer_key(&c.issuer_id, &kid).await?;
     Ok(super::delete_status(removed))
@@ -677,10 +623,8 @@ pub async fn remove_key(
 pub async fn export_signing_key(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
 ) -> Result<Json<wire::ExportedSigningKey>, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     let keys = state.store.issuer_keys(&c.issuer_id).await?;
     let signing = keys
@@ -721,11 +665,9 @@ fn open(state: &AppState, k: &IssuerKey) -> Result<zeroize::Zeroizing<Vec<u8>>, 
 pub async fn service_account_token(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(path): ClusterPath,
     ArmJson(body): ArmJson<wire::ServiceAccountTokenRequest>,
 ) -> Result<Json<wire::ServiceAccountToken>, ArmError> {
-    check_version(&query)?;
     let c = existing(&state, &caller, path).await?;
     let request = TokenRequest::from(body);
     request.validate().map_err(token_request_error)?;

@@ -118,6 +118,14 @@ impl ArmError {
         e(StatusCode::BAD_REQUEST, "InvalidResourceName", message)
     }
 
+    pub fn invalid_filter(err: wid_core::filter::FilterError) -> Self {
+        e(
+            StatusCode::BAD_REQUEST,
+            "InvalidFilterInQueryString",
+            err.to_string(),
+        )
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         e(StatusCode::CONFLICT, "Conflict", message)
     }
@@ -226,6 +234,7 @@ impl From<NameError> for ArmError {
         let code = match err {
             NameError::ResourceGroup(_) => "InvalidResourceGroupName",
             NameError::SubscriptionId(_) => "InvalidSubscriptionId",
+            NameError::Vault(_) => "VaultNameNotValid",
             _ => "InvalidResourceName",
         };
         e(StatusCode::BAD_REQUEST, code, err.to_string())

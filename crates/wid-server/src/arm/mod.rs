@@ -13,9 +13,11 @@ mod operations;
 mod providers;
 mod render;
 mod request;
+mod resources;
 mod roles;
 pub mod routes;
 mod subscriptions;
+mod vault_secrets;
 mod vaults;
 
 pub use auth::{authenticate, Caller};
@@ -29,7 +31,7 @@ use axum::response::Response;
 use axum::Router;
 use error::ArmError;
 use request::BodyLimit;
-use routes::{action, Access, Declared, GuardState, Routes};
+use routes::{action, listing, Access, Declared, GuardState, Routes};
 
 macro_rules! sub {
     () => {
@@ -162,6 +164,22 @@ fn routes() -> Routes {
             concat!(sub!(), "/providers/Microsoft.Wid/rotateKeyEncryptionKey"),
             action("Microsoft.Wid/rotateKeyEncryptionKey/action", sub!()),
             subscriptions::rotate_key_encryption_key,
+        )
+        // Every resource, of any type: each shown only to callers who may read it.
+        .add(
+            Method::GET,
+            concat!(sub!(), "/resources"),
+            listing("Microsoft.Resources/subscriptions/resources/read", sub!()),
+            resources::list_in_subscription,
+        )
+        .add(
+            Method::GET,
+            concat!(group!(), "/resources"),
+            listing(
+                "Microsoft.Resources/subscriptions/resourceGroups/resources/read",
+                group!(),
+            ),
+            resources::list_in_group,
         )
         // Resource groups.
         .add(
@@ -436,6 +454,46 @@ fn routes() -> Routes {
             vaults::delete,
         )
         .add(
+            Method::POST,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/checkNameAvailability"),
+            action("Microsoft.KeyVault/checkNameAvailability/read", sub!()),
+            vaults::check_name_availability,
+        )
+        // Secrets as ARM child resources: management actions, not data actions.
+        .add(
+            Method::GET,
+            concat!(vault!(), "/secrets"),
+            action("Microsoft.KeyVault/vaults/secrets/read", vault!()),
+            vault_secrets::list,
+        )
+        .add(
+            Method::GET,
+            concat!(vault!(), "/secrets/{secret}"),
+            action(
+                "Microsoft.KeyVault/vaults/secrets/read",
+                concat!(vault!(), "/secrets/{secret}"),
+            ),
+            vault_secrets::show,
+        )
+        .add(
+            Method::PUT,
+            concat!(vault!(), "/secrets/{secret}"),
+            action(
+                "Microsoft.KeyVault/vaults/secrets/write",
+                concat!(vault!(), "/secrets/{secret}"),
+            ),
+            vault_secrets::put,
+        )
+        .add(
+            Method::PATCH,
+            concat!(vault!(), "/secrets/{secret}"),
+            action(
+                "Microsoft.KeyVault/vaults/secrets/write",
+                concat!(vault!(), "/secrets/{secret}"),
+            ),
+            vault_secrets::patch,
+        )
+        .add(
             Method::PUT,
             concat!(vault!(), "/accessPolicies/{kind}"),
             action("Microsoft.KeyVault/vaults/accessPolicies/write", vault!()),
@@ -446,6 +504,12 @@ fn routes() -> Routes {
             concat!(sub!(), "/providers/Microsoft.KeyVault/deletedVaults"),
             action("Microsoft.KeyVault/deletedVaults/read", sub!()),
             vaults::list_deleted,
+        )
+        .add(
+            Method::GET,
+            concat!(sub!(), "/providers/Microsoft.KeyVault/deletedManagedHSMs"),
+            action("Microsoft.KeyVault/deletedManagedHsms/read", sub!()),
+            vaults::list_deleted_managed_hsms,
         )
         .add(
             Method::GET,

@@ -20,30 +20,6 @@ impl ArmQuery {
             .map(|(_, v)| v.as_str())
     }
 
-    fn api_version(&self) -> Result<&str, ArmError> {
-        self.get("api-version")
-            .filter(|v| !v.is_empty())
-            .ok_or_else(ArmError::missing_api_version)
-    }
-
-    /// Provider resources: unknown versions are `NoRegisteredProviderFound`.
-    pub fn require_provider_version(
-        &self,
-        supported: &[&str],
-        resource_type: &str,
-    ) -> Result<(), ArmError> {
-        let v = self.api_version()?;
-        if supported.iter().any(|s| s.eq_ignore_ascii_case(v)) {
-            Ok(())
-        } else {
-            Err(ArmError::no_registered_provider(
-                v,
-                resource_type,
-                supported,
-            ))
-        }
-    }
-
     /// `$top`: a positive integer when given.
     pub fn top(&self) -> Result<Option<usize>, ArmError> {
         match self.get("$top") {

@@ -16,11 +16,14 @@ use crate::access_token;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, Request};
 use axum::handler::Handler;
+use axum::http::request::Parts;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
+use std::sync::Arc;
+use wid_core::model::RoleAssignment;
 
 /// What a route requires of its caller, declared where the route is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +43,25 @@ pub enum Access {
     /// Operation ids are unguessable, and still they give nothing to whoever cannot read
     /// the resource itself.
     Operation { action: &'static str },
+    /// A listing of the resources under `scope` (a template as for [`Access::Action`]) that
+    /// shows each one only to callers who may read it, as ARM's `…/resources` does: a
+    /// `Reader` on one group sees that group's resources in the subscription's list. The
+    /// guard authenticates and hands the handler a [`Visibility`]; callers who see nothing
+    /// and do not hold `action` on the scope are refused.
+    Listing {
+        action: &'static str,
+        scope: &'static str,
+    },
 }
 
 /// Shorthand for [`Access::Action`].
 pub const fn action(action: &'static str, scope: &'static str) -> Access {
     Access::Action { action, scope }
+}
+
+/// Shorthand for [`Access::Listing`].
+pub const fn listing(action: &'static str, scope: &'static str) -> Access {
+    Access::Listing { action, scope }
 }
 
 /// One registered route: what the authorization matrix test walks.
@@ -63,6 +80,55 @@ pub struct Declared {
 pub struct Authorized {
     pub caller: Caller,
     pub scope: Option<String>,
+}
+
+/// What a [`Access::Listing`] route's guard hands its handler: the caller's role assignments,
+/// to decide each listed resource. Only that guard makes one, so a handler taking it cannot
+/// be reached unguarded, and no other route's handler can list past its requirement.
+#[derive(Debug, Clone)]
+pub struct Visibility {
+    pub caller: Caller,
+    action: &'static str,
+    scope: String,
+    assignments: Arc<Vec<RoleAssignment>>,
+}
+
+impl Visibility {
+    /// Whether the caller may read the resource `id` of `resource_type` (`{type}/read`).
+    pub fn may_read(&self, resource_type: &str, id: &str) -> bool {
+        access_token::allows(
+            &self.assignments,
+            id,
+            &format!("{resource_type}/read"),
+            false,
+        )
+    }
+
+    /// Whether the caller holds the listing action on the whole scope; one who does not
+    /// learns nothing, not even whether the scope exists, unless it sees something in it.
+    pub fn lists_scope(&self) -> bool {
+        access_token::allows(&self.assignments, &self.scope, self.action, false)
+    }
+
+    /// The answer for a caller who may list nothing here.
+    pub fn refusal(&self) -> ArmError {
+        ArmError::authorization_failed(&self.caller, self.action, &self.scope)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Visibility {
+    type Rejection = ArmError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ArmError> {
+        parts.extensions.get::<Visibility>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a listing handler ran without its guard");
+            ArmError::code(
+                axum::http::StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                "The request was not authorized.",
+            )
+        })
+    }
 }
 
 /// The state the guard needs, put into every management request by the plane's router.
@@ -102,7 +168,7 @@ impl Routes {
         let captured = placeholders(template);
         let needed = match access {
             Access::AnyPrincipal => Vec::new(),
-            Access::Action { scope, .. } => placeholders(scope),
+            Access::Action { scope, .. } | Access::Listing { scope, .. } => placeholders(scope),
             Access::Operation { .. } => vec!["sub", "operation"],
         };
         for name in needed {
@@ -185,6 +251,18 @@ async fn decide(access: Access, versions: Policy, req: Request) -> Result<Reques
             });
             return Ok(Request::from_parts(parts, body));
         }
+        Access::Listing { action, scope } => {
+            let scope = scope_of(scope, &captures(&mut parts).await?)?;
+            let assignments = access_token::assignments_of(&state, &caller.object_id).await?;
+            check_version(&mut parts, versions).await?;
+            parts.extensions.insert(Visibility {
+                caller,
+                action,
+                scope,
+                assignments,
+            });
+            return Ok(Request::from_parts(parts, body));
+        }
         Access::Action { action, scope } => {
             (action, scope_of(scope, &captures(&mut parts).await?)?)
         }
@@ -221,17 +299,12 @@ async fn decide(access: Access, versions: Policy, req: Request) -> Result<Reques
 
 /// After authorization, so that a caller without access learns nothing of the resource
 /// type, and a refused version never reaches a handler.
-async fn check_version(
-    parts: &mut axum::http::request::Parts,
-    versions: Policy,
-) -> Result<(), ArmError> {
+async fn check_version(parts: &mut Parts, versions: Policy) -> Result<(), ArmError> {
     let query = ArmQuery::from_request_parts(parts, &()).await?;
     versions.check(query.get("api-version")).map(|_| ())
 }
 
-async fn captures(
-    parts: &mut axum::http::request::Parts,
-) -> Result<Vec<(String, String)>, ArmError> {
+async fn captures(parts: &mut Parts) -> Result<Vec<(String, String)>, ArmError> {
     let Path(captures) =
         <Path<Vec<(String, String)>> as FromRequestParts<()>>::from_request_parts(parts, &())
             .await
@@ -293,8 +366,9 @@ mod tests {
         use tower::ServiceExt;
         let app: Router = Router::new()
             .route("/x", axum::routing::get(|_: Caller| async { "served" }))
-            .route("/y", axum::routing::get(|_: Authorized| async { "served" }));
-        for path in ["/x", "/y"] {
+            .route("/y", axum::routing::get(|_: Authorized| async { "served" }))
+            .route("/z", axum::routing::get(|_: Visibility| async { "served" }));
+        for path in ["/x", "/y", "/z"] {
             let response = app
                 .clone()
                 .oneshot(

@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::error::ArmError;
 use super::render::{normalize_location, system_data};
-use super::request::{ArmJson, ArmQuery};
+use super::request::ArmJson;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,42 +19,6 @@ use wid_types::arm::Page;
 use wid_types::resources as wire;
 
 const DAY: i64 = 86_400;
-pub const API_VERSIONS: &[&str] = &[
-    "2016-10-01",
-    "2018-02-14",
-    "2019-09-01",
-    "2021-04-01-preview",
-    "2021-06-01-preview",
-    "2021-10-01",
-    "2021-11-01-preview",
-    "2022-02-01-preview",
-    "2022-07-01",
-    "2022-11-01",
-    "2023-02-01",
-    "2023-07-01",
-    "2024-04-01-preview",
-    "2024-11-01",
-    "2024-12-01-preview",
-    "2025-05-01",
-    "2026-02-01",
-];
-
-fn check_version(query: &ArmQuery) -> Result<(), ArmError> {
-    query.require_provider_version(API_VERSIONS, "vaults")
-}
-
-/// 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or
-/// digit, no consecutive hyphens.
-fn check_name(name: &str) -> Result<(), ArmError> {
-    let ok = (3..=24).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !name.contains("--");
-    ok.then_some(()).ok_or_else(|| {
-        ArmError::code(StatusCode::BAD_REQUEST, "VaultNameNotValid", format!("The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."))
-    })
-}
 
 pub fn vault_uri(state: &AppState, name: &str) -> String {
     let resource = state.cloud.keyvault_resource();
@@ -207,13 +171,11 @@ fn store_error(name: &str, rg: &str, e: wid_store::StoreError) -> ArmError {
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
     ArmJson(body): ArmJson<wire::VaultInput>,
 ) -> Result<Response, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?.to_owned();
-    check_name(&name)?;
+    wid_core::names::vault(&name)?;
     let props = body.properties.unwrap_or_default();
     let location = normalize_location(body.location.as_deref().unwrap_or(""));
     if location.is_empty() {
@@ -295,6 +257,54 @@ pub async fn put(
     Ok((status, Json(render(&state, &stored))).into_response())
 }
 
+/// `POST …/providers/Microsoft.KeyVault/checkNameAvailability`. A vault's name is a DNS
+/// label under the vault suffix, so it is taken by any vault of the installation, whoever
+/// owns it, and stays taken while the vault is soft-deleted, until it is purged. The
+/// reasons are Key Vault's; the soft-deleted message is wid's own wording.
+pub async fn check_name_availability(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sub): Path<String>,
+    ArmJson(body): ArmJson<wire::VaultNameCheck>,
+) -> Result<Json<wire::NameAvailability>, ArmError> {
+    super::subscription(&state, &caller, &sub)?;
+    let name = body
+        .name
+        .ok_or_else(|| bad("The property 'name' is required."))?;
+    match body.kind.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case(VAULT_TYPE) => {}
+        other => {
+            return Err(bad(format!(
+                "The type '{}' is invalid. The only allowed value is '{VAULT_TYPE}'.",
+                other.unwrap_or_default()
+            )))
+        }
+    }
+    let unavailable = |reason: &str, message: String| wire::NameAvailability {
+        name_available: false,
+        reason: Some(reason.to_owned()),
+        message: Some(message),
+    };
+    if let Err(e) = wid_core::names::vault(&name) {
+        return Ok(Json(unavailable("AccountNameInvalid", e.to_string())));
+    }
+    Ok(Json(match state.store.vault(&name).await? {
+        None => wire::NameAvailability {
+            name_available: true,
+            reason: None,
+            message: None,
+        },
+        Some(v) if v.deleted_at.is_some() => unavailable(
+            "AlreadyExists",
+            format!("The vault name '{name}' is in use by a vault that was deleted and is kept in a recoverable state until {}. Recover the vault, or purge it to reuse the name.", v.scheduled_purge_at.map(wid_core::timefmt::rfc3339).unwrap_or_default()),
+        ),
+        Some(_) => unavailable(
+            "AlreadyExists",
+            format!("The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken."),
+        ),
+    }))
+}
+
 /// The live vault at this path: its name is global, its group and subscription must match.
 async fn live(
     state: &AppState,
@@ -322,11 +332,9 @@ async fn live(
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
     ArmJson(body): ArmJson<wire::VaultInput>,
 ) -> Result<Json<Value>, ArmError> {
-    check_version(&query)?;
     let mut v = live(&state, &caller, &sub, &rg, &name).await?;
     if let Some(props) = &body.properties {
         v.settings = settings(Some(&v.settings), props, &v.tenant_id)?;
@@ -347,10 +355,8 @@ pub async fn patch(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ArmError> {
-    check_version(&query)?;
     let v = live(&state, &caller, &sub, &rg, &name).await?;
     Ok(Json(render(&state, &v)))
 }
@@ -359,10 +365,8 @@ pub async fn show(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    check_version(&query)?;
     let v = match live(&state, &caller, &sub, &rg, &name).await {
         Ok(v) => v,
         Err(e) if e.status == StatusCode::NOT_FOUND && e.code == "ResourceNotFound" => {
@@ -382,10 +386,8 @@ pub async fn delete(
 pub async fn list_in_group(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg)): Path<(String, String)>,
 ) -> Result<Json<Page<Value>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     if state.store.resource_group(sub, &rg).await?.is_none() {
         return Err(ArmError::resource_group_not_found(&rg));
@@ -403,10 +405,8 @@ pub async fn list_in_group(
 pub async fn list_in_subscription(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<Page<Value>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let value = state
         .store
@@ -437,10 +437,8 @@ fn render_deleted(v: &Vault) -> Value {
 pub async fn list_deleted(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<Page<Value>>, ArmError> {
-    check_version(&query)?;
     let sub = super::subscription(&state, &caller, &sub)?;
     let value = state
         .store
@@ -450,6 +448,18 @@ pub async fn list_deleted(
         .map(render_deleted)
         .collect();
     Ok(Json(Page::complete(value)))
+}
+
+/// `GET …/providers/Microsoft.KeyVault/deletedManagedHSMs`: wid hosts no managed HSMs, so
+/// none are deleted either. `az keyvault list-deleted` lists deleted vaults and HSMs
+/// together and fails on an error from either.
+pub async fn list_deleted_managed_hsms(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sub): Path<String>,
+) -> Result<Json<Page<Value>>, ArmError> {
+    super::subscription(&state, &caller, &sub)?;
+    Ok(Json(Page::complete(Vec::new())))
 }
 
 async fn deleted(
@@ -479,10 +489,8 @@ async fn deleted(
 pub async fn show_deleted(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, location, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ArmError> {
-    check_version(&query)?;
     let v = deleted(&state, &caller, &sub, &location, &name).await?;
     Ok(Json(render_deleted(&v)))
 }
@@ -491,10 +499,8 @@ pub async fn show_deleted(
 pub async fn purge(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, location, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ArmError> {
-    check_version(&query)?;
     let v = deleted(&state, &caller, &sub, &location, &name).await?;
     if v.settings.enable_purge_protection && v.scheduled_purge_at.is_some_and(|at| state.now() < at)
     {
@@ -510,11 +516,9 @@ pub async fn purge(
 pub async fn update_access_policies(
     State(state): State<AppState>,
     caller: Caller,
-    query: ArmQuery,
     Path((sub, rg, name, kind)): Path<(String, String, String, String)>,
     ArmJson(body): ArmJson<Value>,
 ) -> Result<Json<Value>, ArmError> {
-    check_version(&query)?;
     let mut v = live(&state, &caller, &sub, &rg, &name).await?;
     let given = body["properties"]["accessPolicies"]
         .as_array()

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use wid_core::model::Vault;
-use wid_core::seal::Kek;
+use wid_core::seal::{Kek, SealError};
 
 /// A live vault with its data key opened, cached like every hot-path read.
 pub struct OpenVault {
@@ -84,6 +84,13 @@ pub async fn load_vault(state: &AppState, name: &str) -> Result<Option<OpenVault
     else {
         return Ok(None);
     };
+    let data_key = open_data_key(state, &vault).map_err(|_| VaultError::internal())?;
+    Ok(Some(OpenVault { vault, data_key }))
+}
+
+/// The vault's data key, which its secret values are sealed under, opened with the
+/// installation's key-encryption key. Every plane that reads or writes values opens it here.
+pub fn open_data_key(state: &AppState, vault: &Vault) -> Result<Kek, SealError> {
     let key = state
         .kek
         .open(
@@ -92,10 +99,9 @@ pub async fn load_vault(state: &AppState, name: &str) -> Result<Option<OpenVault
         )
         .map_err(|e| {
             tracing::error!(error = %e, vault = %vault.name, "cannot open the vault's data key");
-            VaultError::internal()
+            e
         })?;
-    let data_key = Kek::from_bytes(&key).map_err(|_| VaultError::internal())?;
-    Ok(Some(OpenVault { vault, data_key }))
+    Kek::from_bytes(&key)
 }
 
 /// A handler's caller: the one its route's guard authenticated and authorized (see

@@ -17,16 +17,15 @@ use error::VaultError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use wid_core::model::{Secret, SecretVersion};
+use wid_core::vault_secret::{self, NewVersion, SecretWriteError, VersionUpdate};
 use wid_types::keyvault::{SecretRestoreParameters, SecretSetParameters, SecretUpdateParameters};
 
-pub use auth::OpenVault;
+pub use auth::{open_data_key, OpenVault};
 
 /// The vault a request is for, from its host name (lower-cased).
 #[derive(Debug, Clone)]
 pub struct VaultHost(pub String);
 
-/// Azure's limit on a secret value.
-const MAX_VALUE_BYTES: usize = 25 * 1024;
 const DEFAULT_PAGE: usize = 25;
 const DAY: i64 = 86_400;
 
@@ -118,40 +117,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 fn check_name(name: &str) -> Result<(), VaultError> {
-    let ok = (1..=127).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    ok.then_some(()).ok_or_else(|| {
-        VaultError::bad_parameter(format!("The secret name '{name}' is invalid. Secret names must be 1-127 characters long and contain only 0-9, a-z, A-Z, and -."))
-    })
-}
-
-fn value_purpose(vault: &str, name: &str, version: &str) -> String {
-    format!(
-        "secret:{}/{}/{}",
-        vault.to_ascii_lowercase(),
-        name.to_ascii_lowercase(),
-        version
-    )
+    wid_core::names::secret(name).map_err(|e| VaultError::bad_parameter(e.to_string()))
 }
 
 fn base_url(state: &AppState, vault: &str) -> String {
     crate::arm::vault_uri(state, vault)
         .trim_end_matches('/')
         .to_owned()
-}
-
-/// How recoverable a deleted secret is, from the vault's settings.
-fn recovery_level(open: &OpenVault) -> &'static str {
-    let s = &open.vault.settings;
-    match (
-        s.enable_purge_protection,
-        s.soft_delete_retention_in_days == 90,
-    ) {
-        (true, true) => "Recoverable",
-        (true, false) => "CustomizedRecoverable",
-        (false, true) => "Recoverable+Purgeable",
-        (false, false) => "CustomizedRecoverable+Purgeable",
-    }
 }
 
 /// A secret as Key Vault shows it; `value` only where the operation returns it.
@@ -168,7 +140,7 @@ fn bundle(
         "enabled": v.enabled,
         "created": v.created,
         "updated": v.updated,
-        "recoveryLevel": recovery_level(open),
+        "recoveryLevel": vault_secret::recovery_level(&open.vault.settings),
         "recoverableDays": open.vault.settings.soft_delete_retention_in_days,
     });
     if let Some(nbf) = v.nbf {
@@ -201,16 +173,10 @@ fn bundle(
 }
 
 fn open_value(open: &OpenVault, s: &Secret) -> Result<String, VaultError> {
-    let plain = open
-        .data_key
-        .open(
-            &s.version.sealed_value,
-            &value_purpose(&open.vault.name, &s.name, &s.version.version),
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "a secret value does not open");
-            VaultError::internal()
-        })?;
+    let plain = vault_secret::open_value(&open.data_key, &open.vault.name, s).map_err(|e| {
+        tracing::error!(error = %e, "a secret value does not open");
+        VaultError::internal()
+    })?;
     String::from_utf8(plain.to_vec()).map_err(|_| VaultError::internal())
 }
 
@@ -227,34 +193,22 @@ async fn set(
 ) -> Result<Json<Value>, VaultError> {
     check_name(&name)?;
     let body: SecretSetParameters = parse_json(&body)?;
-    if body.value.len() > MAX_VALUE_BYTES {
-        return Err(VaultError::bad_parameter(format!(
-            "The secret value is {} bytes; the limit is {MAX_VALUE_BYTES} bytes.",
-            body.value.len()
-        )));
-    }
     let open = caller.open()?;
-    let now = state.now();
-    let version = wid_core::ids::random_uuid().simple().to_string();
-    let sealed_value = open
-        .data_key
-        .seal(
-            body.value.as_bytes(),
-            &value_purpose(&open.vault.name, &name, &version),
-        )
-        .map_err(|_| VaultError::internal())?;
     let attributes = body.attributes.unwrap_or_default();
-    let record = SecretVersion {
-        version,
-        sealed_value,
+    let new = NewVersion {
+        value: &body.value,
         content_type: body.content_type,
         tags: body.tags.unwrap_or_default(),
-        enabled: attributes.enabled.unwrap_or(true),
+        enabled: attributes.enabled,
         nbf: attributes.nbf,
         exp: attributes.exp,
-        created: now,
-        updated: now,
     };
+    let record =
+        vault_secret::seal_new_version(&open.data_key, &open.vault.name, &name, new, state.now())
+            .map_err(|e| match e {
+            SecretWriteError::TooLarge(_) => VaultError::bad_parameter(e.to_string()),
+            SecretWriteError::Seal(_) => VaultError::internal(),
+        })?;
     let stored = match state
         .store
         .add_secret_version(&open.vault.name, &name, &record)
@@ -367,18 +321,15 @@ async fn update_secret(
         .filter(|s| s.deleted_at.is_none())
         .ok_or_else(|| VaultError::secret_not_found(name))?;
     let v = &mut secret.version;
-    if let Some(ct) = body.content_type {
-        v.content_type = Some(ct);
-    }
-    if let Some(tags) = body.tags {
-        v.tags = tags;
-    }
-    if let Some(a) = body.attributes {
-        v.enabled = a.enabled.unwrap_or(v.enabled);
-        v.nbf = a.nbf.or(v.nbf);
-        v.exp = a.exp.or(v.exp);
-    }
-    v.updated = state.now();
+    let a = body.attributes.unwrap_or_default();
+    let change = VersionUpdate {
+        content_type: body.content_type,
+        tags: body.tags,
+        enabled: a.enabled,
+        nbf: a.nbf,
+        exp: a.exp,
+    };
+    vault_secret::apply_update(v, change, state.now());
     state
         .store
         .update_secret_version(&open.vault.name, name, v)
@@ -646,7 +597,7 @@ async fn restore(
                 .data_key
                 .seal(
                     value.as_bytes(),
-                    &value_purpose(&open.vault.name, &name, &version),
+                    &vault_secret::value_purpose(&open.vault.name, &name, &version),
                 )
                 .map_err(|_| VaultError::internal())?,
             version,

@@ -89,6 +89,9 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
     let groups = "/subscriptions/{sub}/resourceGroups";
     let row = match t {
         "/tenants" | "/subscriptions" => return None,
+        "/subscriptions/{sub}/providers/Microsoft.KeyVault/checkNameAvailability" => {
+            return Some((Read, Vaults, Subscription))
+        }
         "/subscriptions/{sub}" => (Resources, Subscription),
         "/subscriptions/{sub}/providers/Microsoft.Wid/rotateKeyEncryptionKey" => {
             (Wid, Subscription)
@@ -109,10 +112,14 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
         _ if t.contains("/Microsoft.ContainerService/locations/{location}/operation") => {
             (Clusters, Cluster)
         }
+        _ if t.ends_with("vaults/{name}/secrets/{secret}") => (Vaults, Secret),
+        _ if t.ends_with("vaults/{name}/secrets") => (Vaults, Vault),
         _ if t.ends_with("vaults/{name}") || t.ends_with("/accessPolicies/{kind}") => {
             (Vaults, Vault)
         }
-        _ if t.contains("deletedVaults") => (Vaults, Subscription),
+        _ if t.contains("deletedVaults") || t.ends_with("deletedManagedHSMs") => {
+            (Vaults, Subscription)
+        }
         _ if t.starts_with("/subscriptions/{sub}/providers/") && !t.contains("{rg}") => {
             let provider = if t.ends_with("userAssignedIdentities") {
                 Msi
@@ -361,7 +368,7 @@ pub(super) async fn assign(wid: &Wid, scope: &str, name: &str, role: &str, princ
     assert_eq!(made.status, 201, "{scope}");
 }
 
-async fn unassign(wid: &Wid, scope: &str, name: &str) {
+pub(super) async fn unassign(wid: &Wid, scope: &str, name: &str) {
     let gone = wid
         .arm(
             Method::DELETE,
@@ -465,6 +472,7 @@ async fn run_matrix(names: &Names) {
     for d in &table {
         if d.template != "/tenants"
             && d.template != "/subscriptions"
+            && !is_listing(d.template)
             && entry(&d.method, d.template).is_none()
         {
             unknown.insert(format!("{} {}", d.method, d.template));
@@ -511,7 +519,7 @@ async fn run_matrix(names: &Names) {
             .await;
         }
         let before = snapshot(&f.wid).await;
-        for d in &table {
+        for d in table.iter().filter(|d| !is_listing(d.template)) {
             let expected = match entry(&d.method, d.template) {
                 None => true,
                 Some((verb, provider, at)) => case.is_some_and(|(role, p)| {
@@ -560,6 +568,15 @@ async fn run_matrix(names: &Names) {
     }
     assert!(checked > 1000, "{checked}");
     f.wid.stop().await;
+}
+
+/// `…/resources`, which answers every caller with what it may read (or refuses one that
+/// may read nothing there): `resources.rs` tests it per caller, not this matrix.
+fn is_listing(template: &str) -> bool {
+    matches!(
+        template,
+        "/subscriptions/{sub}/resources" | "/subscriptions/{sub}/resourceGroups/{rg}/resources"
+    )
 }
 
 fn version_for(template: &str) -> &'static str {

@@ -21,6 +21,7 @@ mod issuer_fetch;
 mod keyring;
 mod rbac;
 mod refusals;
+mod resources;
 mod vaults;
 
 const T0: i64 = 1_795_516_140;
