@@ -407,6 +407,7 @@ pub static NAMESPACES: &[Namespace] = &[
             regional("vaults/secrets", KEY_VAULT),
             regional("vaults/accessPolicies", KEY_VAULT),
             global("deletedVaults", KEY_VAULT),
+            global("deletedManagedHSMs", KEY_VAULT),
             regional("locations/deletedVaults", KEY_VAULT),
             regional("locations/operationResults", KEY_VAULT),
             global("checkNameAvailability", KEY_VAULT),

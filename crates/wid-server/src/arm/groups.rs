@@ -3,12 +3,13 @@
 use super::auth::Caller;
 use super::error::ArmError;
 use super::render::{self, normalize_location};
-use super::request::ArmJson;
+use super::request::{ArmJson, ArmQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use wid_core::filter::Candidate;
 use wid_core::model::{Audit, ResourceGroup};
 use wid_types::arm::Page;
 use wid_types::resources as wire;
@@ -111,17 +112,32 @@ pub async fn exists(
     })
 }
 
+/// The groups of the subscription, with ARM's `$filter` (`tagName eq 'n' and tagValue eq
+/// 'v'`, the form `az group list --tag` sends) parsed as for generic resources.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    query: ArmQuery,
     Path(sub): Path<String>,
 ) -> Result<Json<Page<wire::ResourceGroup>>, ArmError> {
     let sub = super::subscription(&state, &caller, &sub)?;
+    let filter = super::resources::parse_filter(&query)?;
     let value = state
         .store
         .resource_groups(sub)
         .await?
         .iter()
+        .filter(|g| {
+            filter.as_ref().is_none_or(|f| {
+                f.matches(&Candidate {
+                    resource_type: wid_core::resource_id::RESOURCE_GROUP_TYPE,
+                    name: &g.name,
+                    location: &g.location,
+                    resource_group: &g.name,
+                    tags: &g.tags,
+                })
+            })
+        })
         .map(render::resource_group)
         .collect();
     Ok(Json(Page::complete(value)))

@@ -659,6 +659,12 @@ fn subscription<'a>(state: &'a AppState, caller: &Caller, sub: &str) -> Result<&
 mod tests {
     use super::normalize_path;
 
+    /// Registering checks each route's scope and version policy; building the table runs them.
+    #[test]
+    fn every_route_registers_with_its_requirement_and_version_policy() {
+        assert!(!super::route_table().is_empty());
+    }
+
     #[test]
     fn fixed_segments_are_lowercased_names_kept() {
         assert_eq!(

@@ -118,7 +118,7 @@ pub async fn list_in_group(
 }
 
 /// An empty `$filter` is no filter: `az resource list` sends one.
-fn parse_filter(query: &ArmQuery) -> Result<Option<ResourceFilter>, ArmError> {
+pub(super) fn parse_filter(query: &ArmQuery) -> Result<Option<ResourceFilter>, ArmError> {
     query
         .get("$filter")
         .filter(|f| !f.trim().is_empty())

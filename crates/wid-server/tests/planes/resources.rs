@@ -162,7 +162,7 @@ async fn every_resource_in_the_generic_shape_filtered_and_paged() {
     let (status, code) = arm_code(
         wid.arm(
             Method::GET,
-            &wid.sub_path("/resources?api-version=2099-01-01"),
+            &wid.sub_path("/resources?api-version=2019-01-02"),
             None,
         )
         .await,
