@@ -57,7 +57,7 @@ class Az:
     def run(self, script: str, vaults=(), check=True) -> dict:
         """Runs the script; returns what it printed as `NAME=value` lines."""
         prefix = hosts_namespace(self.tmp, list(vaults), self.wid.info["dnsSuffix"]) if vaults else []
-        done = subprocess.run([*prefix, "bash", "-euo", "pipefail", "-c", script], env=self.env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run([*prefix, "bash", "-euo", "pipefail", "-c", script], cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=900)
         if check:
             assert done.returncode == 0, f"script failed ({done.returncode}):\n{script}\nstdout: {done.stdout}\nstderr: {done.stderr}"
         out = {}
