@@ -3,6 +3,7 @@
 //! rather than in the server so the bodies an attacker controls can be decoded, and
 //! fuzzed, without a running server.
 
+use crate::resources::Redacted;
 use crate::resources::Tags;
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +20,7 @@ pub struct SecretAttributes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretSetParameters {
-    pub value: String,
+    pub value: Redacted,
     pub content_type: Option<String>,
     pub tags: Option<Tags>,
     pub attributes: Option<SecretAttributes>,
@@ -38,4 +39,17 @@ pub struct SecretUpdateParameters {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecretRestoreParameters {
     pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_value_in_a_body_is_not_shown_by_debug() {
+        let body: SecretSetParameters =
+            serde_json::from_value(serde_json::json!({"value": "hunter2-value"})).unwrap();
+        assert_eq!(body.value.0, "hunter2-value");
+        assert!(!format!("{body:?}").contains("hunter2-value"));
+    }
 }

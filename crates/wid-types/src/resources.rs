@@ -759,38 +759,18 @@ pub struct NameAvailability {
 }
 
 /// A PUT or PATCH of `…/vaults/{v}/secrets/{name}`, the ARM child resource templates use.
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SecretResourceInput {
     pub tags: Option<Tags>,
     pub properties: Option<SecretResourceProperties>,
 }
 
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretResourceProperties {
-    pub value: Option<String>,
+    pub value: Option<Redacted>,
     pub content_type: Option<String>,
     pub attributes: Option<crate::keyvault::SecretAttributes>,
-}
-
-/// The value never reaches a log through `{:?}`.
-impl std::fmt::Debug for SecretResourceProperties {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretResourceProperties")
-            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
-            .field("content_type", &self.content_type)
-            .field("attributes", &self.attributes)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for SecretResourceInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretResourceInput")
-            .field("tags", &self.tags)
-            .field("properties", &self.properties)
-            .finish()
-    }
 }
 
 /// A secret as ARM shows it: metadata and URIs, never the value.

@@ -143,7 +143,7 @@ pub async fn put(
     }
     let attributes = props.attributes.unwrap_or_default();
     let new = NewVersion {
-        value: &value,
+        value: &value.0,
         content_type: props.content_type,
         tags: body.tags.unwrap_or_default(),
         enabled: attributes.enabled,
@@ -181,7 +181,7 @@ pub async fn patch(
         Some(value) => {
             let was = &current.version;
             let new = NewVersion {
-                value: &value,
+                value: &value.0,
                 content_type: props.content_type.or_else(|| was.content_type.clone()),
                 tags: body.tags.unwrap_or_else(|| was.tags.clone()),
                 enabled: Some(attributes.enabled.unwrap_or(was.enabled)),

@@ -196,7 +196,7 @@ async fn set(
     let open = caller.open()?;
     let attributes = body.attributes.unwrap_or_default();
     let new = NewVersion {
-        value: &body.value,
+        value: &body.value.0,
         content_type: body.content_type,
         tags: body.tags.unwrap_or_default(),
         enabled: attributes.enabled,
@@ -219,7 +219,13 @@ async fn set(
         }
         other => other?,
     };
-    Ok(Json(bundle(&state, open, &stored, Some(&body.value), true)))
+    Ok(Json(bundle(
+        &state,
+        open,
+        &stored,
+        Some(&body.value.0),
+        true,
+    )))
 }
 
 /// A live version, readable: enabled and inside its nbf/exp window.
