@@ -23,11 +23,18 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let tags: Tags = [("env".to_owned(), "prod".to_owned())].into_iter().collect();
+    let tags: Tags = [("env".to_owned(), "prod".to_owned())]
+        .into_iter()
+        .collect();
     let none = Tags::new();
     for (resource_type, name, location, resource_group) in [
         ("Microsoft.KeyVault/vaults", "kv-one", "eastus", "rg"),
-        ("Microsoft.ManagedIdentity/userAssignedIdentities", "", "", ""),
+        (
+            "Microsoft.ManagedIdentity/userAssignedIdentities",
+            "",
+            "",
+            "",
+        ),
         (text, text, text, text),
     ] {
         let with = |tags| Candidate {

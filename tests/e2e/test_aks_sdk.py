@@ -8,7 +8,6 @@ import stat
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import (
     ManagedCluster,
@@ -46,10 +45,8 @@ users:
 def client(wid, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", wid.ca)
     monkeypatch.setenv("SSL_CERT_FILE", wid.ca)
-    c = wid.creds
-    credential = ClientSecretCredential(c["tenantId"], c["clientId"], c["clientSecret"], authority=wid.url, disable_instance_discovery=True)
     # Default settings: no api_version, polling as the SDK does it.
-    return ContainerServiceClient(credential, wid.subscription, base_url=wid.url, credential_scopes=[wid.scope])
+    return wid.mgmt_client(ContainerServiceClient, wid.subscription)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.keyvault.models import (
     SecretCreateOrUpdateParameters,
@@ -30,9 +29,8 @@ from widtest import unique
 def client(wid, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", wid.ca)
     monkeypatch.setenv("SSL_CERT_FILE", wid.ca)
-    c = wid.creds
-    credential = ClientSecretCredential(c["tenantId"], c["clientId"], c["clientSecret"], authority=wid.url, disable_instance_discovery=True)
-    return KeyVaultManagementClient(credential, wid.subscription, base_url=wid.url, credential_scopes=[wid.scope])
+    # Default settings: no api_version, polling as the SDK does it.
+    return wid.mgmt_client(KeyVaultManagementClient, wid.subscription)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.msi.models import FederatedIdentityCredential, Identity
 
@@ -15,10 +14,8 @@ AUDIENCE = "api://AzureADTokenExchange"
 def client(wid, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", wid.ca)
     monkeypatch.setenv("SSL_CERT_FILE", wid.ca)
-    c = wid.creds
-    # MSAL would ask login.microsoftonline.com to validate the authority; wid is not there.
-    credential = ClientSecretCredential(c["tenantId"], c["clientId"], c["clientSecret"], authority=wid.url, disable_instance_discovery=True)
-    return ManagedServiceIdentityClient(credential, wid.subscription, base_url=wid.url, credential_scopes=[wid.scope])
+    # Default settings: no api_version, polling as the SDK does it.
+    return wid.mgmt_client(ManagedServiceIdentityClient, wid.subscription)
 
 
 @pytest.fixture

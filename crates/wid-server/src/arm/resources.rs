@@ -58,12 +58,7 @@ async fn hosted(state: &AppState, sub: &str, rg: Option<&str>) -> Result<Vec<Lis
         audit: mi.audit,
     }));
     out.extend(clusters.into_iter().map(|c| Listed {
-        // The id the cluster's own handlers render.
-        id: format!(
-            "{}/providers/{CLUSTER_TYPE}/{}",
-            resource_id::resource_group(&c.subscription_id, &c.resource_group),
-            c.name
-        ),
+        id: super::clusters::cluster_id(&c),
         name: c.name,
         kind: CLUSTER_TYPE,
         location: c.location,
