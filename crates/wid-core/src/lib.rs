@@ -12,6 +12,7 @@ pub mod ids;
 pub mod key_rotation;
 pub mod model;
 pub mod names;
+pub mod password;
 pub mod rbac;
 pub mod resource_id;
 pub mod resources;

@@ -39,6 +39,22 @@ pub struct ServicePrincipal {
     pub secret_hash: Vec<u8>,
 }
 
+/// A user of the directory, who signs in with a password. Only a slow hash of the password
+/// is kept ([`crate::password`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub object_id: String,
+    pub tenant_id: String,
+    /// `name@domain`, unique in the tenant regardless of case.
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub mail_nickname: String,
+    pub account_enabled: bool,
+    pub password_hash: String,
+    pub sign_in: crate::password::SignInState,
+    pub created_at: i64,
+}
+
 /// A token-signing key of a tenant; the private half is sealed with the key-encryption key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {

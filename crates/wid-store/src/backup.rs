@@ -26,6 +26,7 @@ const TABLES: &[&str] = &[
     "tenants",
     "subscriptions",
     "service_principals",
+    "users",
     "signing_keys",
     "resource_groups",
     "managed_identities",

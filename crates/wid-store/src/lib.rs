@@ -25,6 +25,7 @@ mod sealed;
 mod secrets;
 mod settings;
 mod tenancy;
+mod users;
 mod vaults;
 
 pub use backup::BackupSummary;
@@ -32,3 +33,4 @@ pub use changes::Topic;
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use sealed::SealedValue;
+pub use users::UserChanges;

@@ -28,6 +28,7 @@ const SQLITE: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/sqlite/0008_cluster_specs_and_operations.sql"),
     ),
+    (9, include_str!("../migrations/sqlite/0009_users.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -50,6 +51,7 @@ const POSTGRES: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_cluster_specs_and_operations.sql"),
     ),
+    (9, include_str!("../migrations/postgres/0009_users.sql")),
 ];
 
 /// The schema version this build creates and expects.

@@ -9,9 +9,10 @@ use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
     Audit, Cluster, ClusterKey, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
     ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal, SigningKeyRecord, Subscription,
-    Tenant, Vault, VaultSettings,
+    Tenant, User, Vault, VaultSettings,
 };
-use wid_store::{Backend, Store, StoreError, Topic};
+use wid_core::password::SignInState;
+use wid_store::{Backend, Store, StoreError, Topic, UserChanges};
 
 /// Declares each test once per backend. `store` tests get a migrated store; `reopen` tests
 /// also get its URL, to connect again; `fresh` tests get only the URL of an empty database.
@@ -60,6 +61,7 @@ conformance! {
         settings_first_writer_wins,
         tenancy_round_trip,
         service_principals_round_trip,
+        users_round_trip_and_throttle,
         signing_keys_round_trip,
         resource_group_upsert,
         resource_group_delete_cascades,
@@ -478,6 +480,135 @@ async fn service_principals_round_trip(store: Store) {
         store.insert_service_principal(&same_object).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+async fn users_round_trip_and_throttle(store: Store) {
+    let tenant = "7E4A0000-0000-4000-8000-000000000001";
+    let user = User {
+        object_id: "0B1EC700-0000-4000-8000-0000000000AA".into(),
+        tenant_id: tenant.into(),
+        user_principal_name: "Admin@wid.localhost".into(),
+        display_name: "Admin".into(),
+        mail_nickname: "admin".into(),
+        account_enabled: true,
+        password_hash: "$argon2id$stored".into(),
+        sign_in: SignInState::default(),
+        created_at: 1_700_000_000,
+    };
+    store.insert_user(&user).await.expect("insert");
+    let by_upn = store
+        .user_by_upn(tenant, "ADMIN@WID.LOCALHOST")
+        .await
+        .expect("get");
+    assert_eq!(by_upn.as_ref(), Some(&user));
+    let by_id = store
+        .user_by_object_id(&tenant.to_lowercase(), &user.object_id.to_lowercase())
+        .await
+        .expect("get");
+    assert_eq!(by_id.as_ref(), Some(&user));
+    assert_eq!(
+        store
+            .user_by_upn("other", &user.user_principal_name)
+            .await
+            .expect("get"),
+        None
+    );
+    let same_upn = User {
+        object_id: "another".into(),
+        user_principal_name: "admin@WID.localhost".into(),
+        ..user.clone()
+    };
+    assert!(matches!(
+        store.insert_user(&same_upn).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // The throttle only moves from the state the caller saw.
+    let locked = SignInState {
+        failed_attempts: 10,
+        locked_until: 1_700_000_060,
+    };
+    assert!(store
+        .swap_sign_in_state(tenant, &user.object_id, SignInState::default(), locked)
+        .await
+        .expect("swap"));
+    assert!(!store
+        .swap_sign_in_state(
+            tenant,
+            &user.object_id,
+            SignInState::default(),
+            SignInState::default()
+        )
+        .await
+        .expect("swap"));
+    let read = store
+        .user_by_upn(tenant, &user.user_principal_name)
+        .await
+        .expect("get")
+        .unwrap();
+    assert_eq!(read.sign_in, locked);
+
+    // A new password clears the throttle; other fields are kept unless given.
+    let changed = store
+        .update_user(
+            tenant,
+            &user.object_id,
+            &UserChanges {
+                password_hash: Some("$argon2id$new".into()),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .expect("update")
+        .expect("exists");
+    assert_eq!(changed.sign_in, SignInState::default());
+    assert_eq!(changed.password_hash, "$argon2id$new");
+    assert_eq!(changed.display_name, "Admin");
+    let disabled = store
+        .update_user(
+            tenant,
+            &user.object_id,
+            &UserChanges {
+                account_enabled: Some(false),
+                display_name: Some("Renamed".into()),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .expect("update")
+        .expect("exists");
+    assert!(!disabled.account_enabled);
+    assert_eq!(disabled.display_name, "Renamed");
+    assert_eq!(disabled.password_hash, "$argon2id$new");
+    assert!(store
+        .update_user(tenant, "nobody", &UserChanges::default())
+        .await
+        .expect("update")
+        .is_none());
+
+    let second = User {
+        object_id: "0B1EC700-0000-4000-8000-0000000000BB".into(),
+        user_principal_name: "alice@wid.localhost".into(),
+        ..user.clone()
+    };
+    store.insert_user(&second).await.expect("insert");
+    let listed: Vec<String> = store
+        .list_users(tenant)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.user_principal_name)
+        .collect();
+    assert_eq!(listed, ["Admin@wid.localhost", "alice@wid.localhost"]);
+    assert!(store
+        .delete_user(tenant, &user.object_id)
+        .await
+        .expect("delete"));
+    assert!(!store
+        .delete_user(tenant, &user.object_id)
+        .await
+        .expect("delete"));
+    assert_eq!(store.list_users(tenant).await.expect("list").len(), 1);
 }
 
 async fn signing_keys_round_trip(store: Store) {
