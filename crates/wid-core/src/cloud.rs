@@ -71,6 +71,21 @@ impl Cloud {
         format!("https://{}", self.keyvault_dns())
     }
 
+    /// Host of the Microsoft Graph plane, without the port.
+    pub fn graph_host(&self) -> String {
+        format!("graph.{}", self.dns_suffix)
+    }
+
+    /// The Graph resource (az's `microsoftGraphResourceId`): the token audience and, since az
+    /// and the Graph SDKs use one string for both, the base URL of Graph requests, so it names
+    /// a host that reaches wid, on wid's port.
+    pub fn graph_resource(&self) -> String {
+        match self.port() {
+            Some(p) => format!("https://{}:{p}/", self.graph_host()),
+            None => format!("https://{}/", self.graph_host()),
+        }
+    }
+
     /// The port of the public URL when it is not HTTPS's default.
     fn port(&self) -> Option<u16> {
         let authority = self
@@ -85,14 +100,15 @@ impl Cloud {
             .filter(|p| *p != 443)
     }
 
-    /// Whether `resource` is one of wid's own planes (management or Key Vault), with or
-    /// without a trailing slash.
+    /// Whether `resource` is one of wid's own planes (management, Key Vault or Graph), with
+    /// or without a trailing slash.
     pub fn serves_resource(&self, resource: &str) -> bool {
         let r = resource.trim_end_matches('/');
         self.management_audiences()
             .iter()
             .any(|a| a.trim_end_matches('/') == r)
             || r == self.keyvault_resource()
+            || r == self.graph_resource().trim_end_matches('/')
     }
 
     /// `iss` of v1.0 access tokens (Entra: `https://sts.windows.net/{tid}/`).
@@ -265,11 +281,15 @@ mod tests {
         assert!(c.serves_resource("https://vault.wid.localhost:8443/"));
         assert!(!c.serves_resource("https://management.azure.com/"));
         assert!(!c.serves_resource("https://vault.azure.net"));
+        assert_eq!(c.graph_resource(), "https://graph.wid.localhost:8443/");
+        assert!(c.serves_resource("https://graph.wid.localhost:8443"));
+        assert!(!c.serves_resource("https://graph.microsoft.com/"));
         let c443 = Cloud {
             public_url: "https://wid.example.com".into(),
             dns_suffix: "example.com".into(),
         };
         assert_eq!(c443.keyvault_resource(), "https://vault.example.com");
+        assert_eq!(c443.graph_resource(), "https://graph.example.com/");
         assert_eq!(c443.access_token_issuer("t"), "https://wid.example.com/t/");
     }
 
