@@ -18,6 +18,7 @@ pub mod resource_id;
 pub mod resources;
 pub mod seal;
 pub mod secret;
+pub mod session;
 pub mod timefmt;
 pub mod token;
 pub mod vault_secret;
