@@ -37,6 +37,8 @@ const TABLES: &[&str] = &[
     "vaults",
     "secrets",
     "secret_versions",
+    "refresh_tokens",
+    "device_codes",
 ];
 const NOT_BACKED_UP: &[&str] = &[
     "leases",

@@ -29,6 +29,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_cluster_specs_and_operations.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_users.sql")),
+    (10, include_str!("../migrations/sqlite/0010_sessions.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -52,6 +53,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0008_cluster_specs_and_operations.sql"),
     ),
     (9, include_str!("../migrations/postgres/0009_users.sql")),
+    (10, include_str!("../migrations/postgres/0010_sessions.sql")),
 ];
 
 /// The schema version this build creates and expects.

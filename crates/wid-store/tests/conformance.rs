@@ -12,7 +12,8 @@ use wid_core::model::{
     Tenant, User, Vault, VaultSettings,
 };
 use wid_core::password::SignInState;
-use wid_store::{Backend, Store, StoreError, Topic, UserChanges};
+use wid_core::session::{DeviceCode, DeviceCodeState, RefreshToken};
+use wid_store::{Backend, Rotation, Store, StoreError, Topic, UserChanges};
 
 /// Declares each test once per backend. `store` tests get a migrated store; `reopen` tests
 /// also get its URL, to connect again; `fresh` tests get only the URL of an empty database.
@@ -62,6 +63,8 @@ conformance! {
         tenancy_round_trip,
         service_principals_round_trip,
         users_round_trip_and_throttle,
+        refresh_tokens_rotate_and_replay_revokes,
+        device_codes_move_forward_once,
         signing_keys_round_trip,
         resource_group_upsert,
         resource_group_delete_cascades,
@@ -609,6 +612,176 @@ async fn users_round_trip_and_throttle(store: Store) {
         .await
         .expect("delete"));
     assert_eq!(store.list_users(tenant).await.expect("list").len(), 1);
+}
+
+async fn refresh_tokens_rotate_and_replay_revokes(store: Store) {
+    let first = RefreshToken {
+        token_hash: vec![0xab; 32],
+        family_id: "family-1".into(),
+        tenant_id: "tenant".into(),
+        user_object_id: "User-1".into(),
+        client_id: "client".into(),
+        signed_in_at: 1000,
+        issued_at: 1000,
+        spent: false,
+        revoked: false,
+    };
+    store.insert_refresh_token(&first).await.expect("insert");
+    assert_eq!(
+        store.refresh_token(&first.token_hash).await.expect("get"),
+        Some(first.clone())
+    );
+    assert_eq!(store.refresh_token(&[0xcd; 32]).await.expect("get"), None);
+    assert!(matches!(
+        store.insert_refresh_token(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let second = RefreshToken {
+        token_hash: vec![0x01; 32],
+        issued_at: 2000,
+        ..first.clone()
+    };
+    assert_eq!(
+        store
+            .rotate_refresh_token(&first.token_hash, &second)
+            .await
+            .expect("rotate"),
+        Rotation::Rotated
+    );
+    let spent = store
+        .refresh_token(&first.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(spent.spent && !spent.revoked);
+    assert_eq!(
+        store.refresh_token(&second.token_hash).await.unwrap(),
+        Some(second.clone())
+    );
+
+    // The spent token rotated again (a replay, or the loser of a race) revokes the family,
+    // and its would-be successor is not stored.
+    let third = RefreshToken {
+        token_hash: vec![0x02; 32],
+        ..second.clone()
+    };
+    assert_eq!(
+        store
+            .rotate_refresh_token(&first.token_hash, &third)
+            .await
+            .expect("rotate"),
+        Rotation::Lost
+    );
+    assert_eq!(store.refresh_token(&third.token_hash).await.unwrap(), None);
+    for hash in [&first.token_hash, &second.token_hash] {
+        assert!(store.refresh_token(hash).await.unwrap().unwrap().revoked);
+    }
+    assert_eq!(
+        store
+            .rotate_refresh_token(&second.token_hash, &third)
+            .await
+            .expect("rotate"),
+        Rotation::Lost
+    );
+
+    // Another family of the same user, revoked with all of the user's sessions.
+    let other = RefreshToken {
+        token_hash: vec![0x03; 32],
+        family_id: "family-2".into(),
+        ..first.clone()
+    };
+    store.insert_refresh_token(&other).await.expect("insert");
+    assert_eq!(store.revoke_refresh_family("family-2").await.unwrap(), 1);
+    assert_eq!(store.revoke_refresh_family("family-2").await.unwrap(), 0);
+    let fourth = RefreshToken {
+        token_hash: vec![0x04; 32],
+        family_id: "family-3".into(),
+        ..first.clone()
+    };
+    store.insert_refresh_token(&fourth).await.expect("insert");
+    assert_eq!(store.revoke_user_sessions("user-1").await.unwrap(), 1);
+    assert!(
+        store
+            .refresh_token(&fourth.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+
+async fn device_codes_move_forward_once(store: Store) {
+    let code = DeviceCode {
+        code_hash: vec![0x10; 32],
+        user_code: "BCDFGHJKM".into(),
+        tenant_id: "tenant".into(),
+        client_id: "client".into(),
+        scope: "https://management/.default openid".into(),
+        created_at: 1000,
+        expires_at: 1900,
+        state: DeviceCodeState::Pending,
+    };
+    store.insert_device_code(&code).await.expect("insert");
+    assert!(matches!(
+        store
+            .insert_device_code(&DeviceCode {
+                code_hash: vec![0x11; 32],
+                ..code.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.device_code(&code.code_hash).await.unwrap(),
+        Some(code.clone())
+    );
+    assert_eq!(
+        store.device_code_by_user_code("BCDFGHJKM").await.unwrap(),
+        Some(code.clone())
+    );
+    let approved = DeviceCodeState::Approved {
+        user_object_id: "user".into(),
+    };
+    assert!(store
+        .swap_device_code_state(&code.code_hash, &DeviceCodeState::Pending, &approved)
+        .await
+        .unwrap());
+    assert!(!store
+        .swap_device_code_state(
+            &code.code_hash,
+            &DeviceCodeState::Pending,
+            &DeviceCodeState::Declined
+        )
+        .await
+        .unwrap());
+    let other_user = DeviceCodeState::Approved {
+        user_object_id: "someone else".into(),
+    };
+    assert!(!store
+        .swap_device_code_state(&code.code_hash, &other_user, &DeviceCodeState::Redeemed)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .device_code(&code.code_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        approved
+    );
+    assert!(store
+        .swap_device_code_state(&code.code_hash, &approved, &DeviceCodeState::Redeemed)
+        .await
+        .unwrap());
+    assert!(!store
+        .swap_device_code_state(&code.code_hash, &approved, &DeviceCodeState::Redeemed)
+        .await
+        .unwrap());
+    assert_eq!(store.purge_device_codes(1899).await.unwrap(), 0);
+    assert_eq!(store.purge_device_codes(1900).await.unwrap(), 1);
+    assert_eq!(store.device_code(&code.code_hash).await.unwrap(), None);
 }
 
 async fn signing_keys_round_trip(store: Store) {
