@@ -4,10 +4,12 @@
 //! what the local CLI needs (the admin's credentials).
 
 use crate::config::ServerConfig;
-use crate::datadir::{self, AdminCredentials};
+use crate::datadir::{self, AdminCredentials, AdminUser};
 use crate::error::ServerError;
 use wid_core::clock::Clock;
-use wid_core::model::{RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant};
+use wid_core::model::{
+    RoleAssignment, ServicePrincipal, SigningKeyRecord, Subscription, Tenant, User,
+};
 use wid_core::seal::KeyRing;
 use wid_store::Store;
 
@@ -17,6 +19,7 @@ pub struct Installation {
     /// Oldest first.
     pub signing_keys: Vec<SigningKeyRecord>,
     pub admin: AdminCredentials,
+    pub admin_user: AdminUser,
 }
 
 fn new_guid() -> String {
@@ -61,21 +64,43 @@ pub async fn bootstrap(
     };
     let signing_keys = signing_keys(store, ring, &tenant.id, clock).await?;
     let admin = admin_credentials(store, config, &tenant.id).await?;
-    make_admin_owner(store, &admin, &subscription.id, clock.now_unix()).await?;
+    let now = clock.now_unix();
+    make_owner(
+        store,
+        &admin,
+        &admin.object_id,
+        "ServicePrincipal",
+        &subscription.id,
+        now,
+    )
+    .await?;
+    let admin_user = admin_user(store, config, &tenant, now).await?;
+    make_owner(
+        store,
+        &admin,
+        &admin_user.object_id,
+        "User",
+        &subscription.id,
+        now,
+    )
+    .await?;
     Ok(Installation {
         tenant,
         subscription,
         signing_keys,
         admin,
+        admin_user,
     })
 }
 
-/// The bootstrap admin is Owner of the subscription, as the creator of an Azure subscription
-/// is. The assignment's name derives from the two ids, so every start (and every replica)
-/// means the same assignment.
-async fn make_admin_owner(
+/// The bootstrap admins (the service principal and the user) are Owners of the subscription,
+/// as the creator of an Azure subscription is. The assignment's name derives from the two
+/// ids, so every start (and every replica) means the same assignment.
+async fn make_owner(
     store: &Store,
     admin: &AdminCredentials,
+    principal_id: &str,
+    principal_type: &str,
     subscription_id: &str,
     now: i64,
 ) -> Result<(), ServerError> {
@@ -83,7 +108,7 @@ async fn make_admin_owner(
         .ok_or_else(|| ServerError::Config("the Owner role is missing".into()))?;
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
-        format!("owner\n{subscription_id}\n{}", admin.object_id).as_bytes(),
+        format!("owner\n{subscription_id}\n{principal_id}").as_bytes(),
     );
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest.as_ref()[..16]);
@@ -97,8 +122,8 @@ async fn make_admin_owner(
             "/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{}",
             owner.id
         ),
-        principal_id: admin.object_id.clone(),
-        principal_type: "ServicePrincipal".to_owned(),
+        principal_id: principal_id.to_owned(),
+        principal_type: principal_type.to_owned(),
         description: Some("The installation's bootstrap admin".to_owned()),
         audit: wid_core::model::Audit {
             created_by: admin.client_id.clone(),
@@ -177,4 +202,88 @@ async fn admin_credentials(
     datadir::write_json(&path, &creds, 0o600)
         .map_err(ServerError::io("writing credentials.json"))?;
     Ok(creds)
+}
+
+/// A generated password: 256 random bits, framed so it holds all four character classes
+/// Entra's complexity rule counts, whatever the random part holds.
+fn generate_password() -> Result<String, ServerError> {
+    let password = format!("Wid-{}-9a", wid_core::secret::generate()?);
+    wid_core::password::check_complexity(&password)
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    Ok(password)
+}
+
+/// The bootstrap admin user, `admin@{default domain}`: reused while the data directory's
+/// password still signs it in; otherwise created, or (a data directory pointed at another
+/// database) given a new password, and written to `admin-user.json`.
+async fn admin_user(
+    store: &Store,
+    config: &ServerConfig,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<AdminUser, ServerError> {
+    let path = config.data_dir.join(datadir::ADMIN_USER);
+    let existing: Option<AdminUser> =
+        datadir::read_json(&path).map_err(ServerError::io("reading admin-user.json"))?;
+    if let Some(saved) = existing.filter(|u| u.tenant_id.eq_ignore_ascii_case(&tenant.id)) {
+        if let Some(user) = store
+            .user_by_object_id(&tenant.id, &saved.object_id)
+            .await?
+        {
+            let password = saved.password.clone();
+            let hash = user.password_hash.clone();
+            let verified =
+                tokio::task::spawn_blocking(move || wid_core::password::verify(&password, &hash))
+                    .await
+                    .map_err(|e| ServerError::Config(e.to_string()))?;
+            if verified {
+                return Ok(saved);
+            }
+        }
+    }
+    let upn = format!("admin@{}", tenant.default_domain);
+    let password = generate_password()?;
+    let hashed = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || wid_core::password::hash(&password))
+            .await
+            .map_err(|e| ServerError::Config(e.to_string()))?
+            .map_err(|e| ServerError::Config(e.to_string()))?
+    };
+    let object_id = match store.user_by_upn(&tenant.id, &upn).await? {
+        Some(user) => {
+            let changes = wid_store::UserChanges {
+                password_hash: Some(hashed),
+                ..wid_store::UserChanges::default()
+            };
+            store
+                .update_user(&tenant.id, &user.object_id, &changes)
+                .await?;
+            user.object_id
+        }
+        None => {
+            let user = User {
+                object_id: new_guid(),
+                tenant_id: tenant.id.clone(),
+                user_principal_name: upn.clone(),
+                display_name: "wid admin".to_owned(),
+                mail_nickname: "admin".to_owned(),
+                account_enabled: true,
+                password_hash: hashed,
+                sign_in: wid_core::password::SignInState::default(),
+                created_at: now,
+            };
+            store.insert_user(&user).await?;
+            user.object_id
+        }
+    };
+    let saved = AdminUser {
+        tenant_id: tenant.id.clone(),
+        user_principal_name: upn,
+        password,
+        object_id,
+    };
+    datadir::write_json(&path, &saved, 0o600)
+        .map_err(ServerError::io("writing admin-user.json"))?;
+    Ok(saved)
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 pub const SERVER_INFO: &str = "server.json";
 pub const CREDENTIALS: &str = "credentials.json";
+/// The bootstrap admin user's sign-in (`az login -u … -p …`).
+pub const ADMIN_USER: &str = "admin-user.json";
 pub const KEK_FILE: &str = "kek";
 /// The embedded default database.
 pub const DATABASE: &str = "wid.db";
@@ -47,6 +49,26 @@ impl std::fmt::Debug for AdminCredentials {
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The bootstrap admin user's name and password, as `admin-user.json` (0600).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUser {
+    pub tenant_id: String,
+    pub user_principal_name: String,
+    pub password: String,
+    pub object_id: String,
+}
+
+impl std::fmt::Debug for AdminUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminUser")
+            .field("tenant_id", &self.tenant_id)
+            .field("user_principal_name", &self.user_principal_name)
+            .field("password", &"<redacted>")
             .finish()
     }
 }

@@ -40,6 +40,8 @@ pub struct RunningServer {
     pub data_dir: PathBuf,
     pub database: String,
     pub admin_client_id: String,
+    /// The bootstrap admin user's UPN; the password is in `admin-user.json`.
+    pub admin_upn: String,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -92,6 +94,7 @@ pub async fn start_with_clock(
         subscription,
         signing_keys,
         admin,
+        admin_user,
     } = bootstrap::bootstrap(&store, &config, &ring, clock.as_ref()).await?;
     let resealed = crate::keyring::reseal(&store, &ring, &config).await?;
     if resealed > 0 {
@@ -169,6 +172,7 @@ pub async fn start_with_clock(
         data_dir: config.data_dir.clone(),
         database: redact_database_url(&database),
         admin_client_id: admin.client_id,
+        admin_upn: admin_user.user_principal_name,
         shutdown,
         task,
     })

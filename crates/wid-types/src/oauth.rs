@@ -9,6 +9,15 @@ pub struct TokenResponseV2 {
     pub expires_in: i64,
     pub ext_expires_in: i64,
     pub access_token: String,
+    /// User grants only: the delegated scopes, refresh token, id token and `client_info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +29,15 @@ pub struct TokenResponseV1 {
     pub not_before: String,
     pub resource: String,
     pub access_token: String,
+    /// User grants only: the delegated scopes, refresh token, id token and `client_info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
 }
 
 /// Entra's error body. `error_description` carries `AADSTS{code}: …` and the trace lines.

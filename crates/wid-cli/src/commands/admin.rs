@@ -37,6 +37,9 @@ pub enum AdminCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Show the bootstrap admin user and its password (from the data directory's
+    /// admin-user.json), for `az login -u … -p …` and the device-code sign-in page.
+    ShowUser,
 }
 
 #[derive(clap::Args)]
@@ -51,7 +54,7 @@ impl AdminCommand {
     pub fn is_offline(&self) -> bool {
         matches!(
             self,
-            AdminCommand::Backup { .. } | AdminCommand::Restore { .. }
+            AdminCommand::Backup { .. } | AdminCommand::Restore { .. } | AdminCommand::ShowUser
         )
     }
 }
@@ -110,13 +113,30 @@ pub async fn run_offline(command: AdminCommand, data_dir: &Path) -> Result<Optio
                 "schemaVersion": summary.schema_version,
             })))
         }
+        AdminCommand::ShowUser => {
+            let path = data_dir.join(wid_server::datadir::ADMIN_USER);
+            let user: wid_server::datadir::AdminUser = wid_server::datadir::read_json(&path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .with_context(|| {
+                    format!(
+                        "{} does not exist: start wid with `wid up` first",
+                        path.display()
+                    )
+                })?;
+            Ok(Some(json!({
+                "userPrincipalName": user.user_principal_name,
+                "password": user.password,
+                "objectId": user.object_id,
+                "tenantId": user.tenant_id,
+            })))
+        }
         AdminCommand::RotateKek { .. } => unreachable!("needs a running server"),
     }
 }
 
 pub async fn run(command: AdminCommand, ctx: &Context) -> Result<Option<Value>> {
     match command {
-        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => {
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } | AdminCommand::ShowUser => {
             unreachable!("run before a context is loaded")
         }
         AdminCommand::RotateKek { subscription } => {

@@ -181,6 +181,11 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
         server.admin_client_id,
         data_dir.join("credentials.json").display()
     );
+    println!(
+        "  admin user        {}  (password in {})",
+        server.admin_upn,
+        data_dir.join(wid_server::datadir::ADMIN_USER).display()
+    );
     println!("  data directory    {}", data_dir.display());
     println!("  database          {}", server.database);
     if let Some(ca) = &info.ca_bundle {
@@ -216,6 +221,11 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
         println!("  {line}");
     }
     println!("  az group create --name myResourceGroup --location eastus");
+    println!("Or sign in to az as the admin user:");
+    println!(
+        "  az login -u {} -p \"$(wid admin show-user --query password -o tsv)\"",
+        server.admin_upn
+    );
     println!();
     println!("Or with wid's own CLI:");
     println!("  wid account show");

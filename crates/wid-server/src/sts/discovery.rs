@@ -3,7 +3,7 @@
 
 use super::correlation_id;
 use super::error::StsError;
-use super::token::resolve_tenant;
+use super::token::{resolve_tenant, resolve_user_tenant};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -29,12 +29,15 @@ fn refuse(state: &AppState, headers: &HeaderMap, tenant: &str) -> Response {
     err.into_response_at(state.now(), &correlation_id(headers))
 }
 
+/// Also at `organizations` and `common`, where az signs users in: the document then
+/// describes the installation's one tenant, and its `issuer` is that tenant's, so the id
+/// tokens issued there verify against it.
 pub async fn openid_configuration_v2(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(t) = resolve_tenant(&state, &tenant) else {
+    let Ok(t) = resolve_user_tenant(&state, &tenant) else {
         return refuse(&state, &headers, &tenant);
     };
     let base = format!("{}/{}", state.cloud.authority(), t.id);
@@ -52,6 +55,7 @@ pub async fn openid_configuration_v2(
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "grant_types_supported": ["client_credentials", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
         "issuer": state.cloud.v2_issuer(&t.id),
         "request_uri_parameter_supported": false,
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
@@ -59,7 +63,7 @@ pub async fn openid_configuration_v2(
         "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "azp", "appid", "idtyp", "ver"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "azp", "appid", "idtyp", "ver", "name", "preferred_username", "upn", "scp", "amr"],
         "tenant_region_scope": null,
         "cloud_instance_name": host,
         "cloud_graph_host_name": host,
@@ -73,7 +77,7 @@ pub async fn openid_configuration_v1(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(t) = resolve_tenant(&state, &tenant) else {
+    let Ok(t) = resolve_user_tenant(&state, &tenant) else {
         return refuse(&state, &headers, &tenant);
     };
     let base = format!("{}/{}", state.cloud.authority(), t.id);
@@ -88,6 +92,7 @@ pub async fn openid_configuration_v1(
         "scopes_supported": ["openid"],
         "issuer": state.cloud.access_token_issuer(&t.id),
         "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "device_authorization_endpoint": format!("{base}/oauth2/devicecode"),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "appid", "ver"],
     }))
 }
@@ -97,7 +102,7 @@ pub async fn keys(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(t) = resolve_tenant(&state, &tenant) else {
+    let Ok(t) = resolve_user_tenant(&state, &tenant) else {
         return refuse(&state, &headers, &tenant);
     };
     let issuer = state.cloud.v2_issuer(&t.id);

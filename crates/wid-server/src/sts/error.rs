@@ -259,6 +259,125 @@ impl StsError {
         )
     }
 
+    fn invalid_grant(code: u32, message: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", code, message)
+    }
+
+    /// A user grant from a client that is not one of the public clients wid signs users in to.
+    pub fn not_a_public_client(client_id: &str, tenant: &str) -> Self {
+        Self::application_not_found(client_id, tenant)
+    }
+
+    pub fn wrong_password() -> Self {
+        Self::invalid_grant(
+            50126,
+            "Error validating credentials due to invalid username or password.".to_owned(),
+        )
+    }
+
+    /// Entra's answer to ROPC for a UPN the managed tenant does not have; like Entra, it
+    /// does not echo the name.
+    pub fn user_not_found(tenant: &str) -> Self {
+        Self::invalid_grant(
+            50034,
+            format!("The user account {{EUII Hidden}} does not exist in the {tenant} directory. To sign into this application, the account must be added to the directory."),
+        )
+    }
+
+    pub fn user_locked() -> Self {
+        Self::invalid_grant(
+            50053,
+            "The account is locked, you've tried to sign in too many times with an incorrect user ID or password.".to_owned(),
+        )
+    }
+
+    pub fn user_disabled() -> Self {
+        Self::invalid_grant(
+            50057,
+            "The user account is disabled. The user object in Active Directory backing this account has been disabled. An admin can re-enable this account through PowerShell.".to_owned(),
+        )
+    }
+
+    /// A refresh token wid never issued (or not a refresh token at all).
+    pub fn malformed_grant() -> Self {
+        Self::invalid_grant(
+            9002313,
+            "Invalid request. Request is malformed or invalid.".to_owned(),
+        )
+    }
+
+    pub fn refresh_expired() -> Self {
+        Self::invalid_grant(
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.".to_owned(),
+        )
+    }
+
+    pub fn session_too_old() -> Self {
+        Self::invalid_grant(
+            50133,
+            "Session is invalid due to expiration or recent password change.".to_owned(),
+        )
+    }
+
+    /// A rotated refresh token presented again: its whole family is revoked now.
+    pub fn refresh_replayed() -> Self {
+        Self::invalid_grant(
+            70000,
+            "The provided value for the 'refresh_token' is not valid: it was already redeemed. The session it belongs to has been revoked; sign in again.".to_owned(),
+        )
+    }
+
+    pub fn grant_revoked() -> Self {
+        Self::invalid_grant(
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.".to_owned(),
+        )
+    }
+
+    pub fn grant_of_other_client() -> Self {
+        Self::invalid_grant(
+            70000,
+            "The provided value for the 'refresh_token' is not valid: it was issued to another client.".to_owned(),
+        )
+    }
+
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.".to_owned(),
+        )
+    }
+
+    pub fn authorization_declined() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_declined",
+            70000,
+            "The end user denied the authorization request.".to_owned(),
+        )
+    }
+
+    pub fn device_code_expired() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "expired_token",
+            70019,
+            "Verification code expired.".to_owned(),
+        )
+    }
+
+    pub fn bad_verification_code() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_verification_code",
+            70018,
+            "Invalid verification code was entered.".to_owned(),
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,10 +1,14 @@
 //! The identity plane: an Entra-compatible token service for the tenant.
 
 pub mod destinations;
+mod device;
+mod devicelogin;
 mod discovery;
 pub mod error;
 pub mod issuers;
+mod realm;
 pub mod token;
+pub mod users;
 
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -25,7 +29,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token_v2))
         .route("/{tenant}/oauth2/token", post(token_v1))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(device::devicecode_v2),
+        )
+        .route("/{tenant}/oauth2/devicecode", post(device::devicecode_v1))
         .layer(DefaultBodyLimit::max(MAX_TOKEN_REQUEST))
+        .route(
+            "/devicelogin",
+            get(devicelogin::show)
+                .post(devicelogin::submit)
+                .layer(DefaultBodyLimit::max(devicelogin::MAX_FORM)),
+        )
+        .route("/common/userrealm/{upn}", get(realm::user_realm))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(discovery::openid_configuration_v2),
@@ -88,12 +104,26 @@ async fn token(
     match token::issue(&state, &tenant, &request, endpoint).await {
         Ok(issued) => {
             state.metrics.token_issued();
+            let user = issued.user;
+            let (scope, refresh_token, id_token, client_info) = match user {
+                Some(u) => (
+                    Some(u.scope),
+                    Some(u.refresh_token),
+                    Some(u.id_token),
+                    Some(u.client_info),
+                ),
+                None => (None, None, None, None),
+            };
             let mut response = match endpoint {
                 Endpoint::V2 => Json(TokenResponseV2 {
                     token_type: "Bearer".to_owned(),
                     expires_in: issued.lifetime,
                     ext_expires_in: issued.lifetime,
                     access_token: issued.access_token,
+                    scope,
+                    refresh_token,
+                    id_token,
+                    client_info,
                 })
                 .into_response(),
                 Endpoint::V1 => Json(TokenResponseV1 {
@@ -104,6 +134,10 @@ async fn token(
                     not_before: issued.issued_at.to_string(),
                     resource: issued.resource,
                     access_token: issued.access_token,
+                    scope,
+                    refresh_token,
+                    id_token,
+                    client_info,
                 })
                 .into_response(),
             };

@@ -30,6 +30,11 @@ pub struct TokenRequest {
     pub client_assertion_type: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
+    /// User grants (`password`, `refresh_token`, device code): secrets, never logged.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub refresh_token: Option<String>,
+    pub device_code: Option<String>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -63,6 +68,10 @@ impl TokenRequest {
             client_assertion_type: get("client_assertion_type"),
             scope: get("scope"),
             resource: get("resource"),
+            username: get("username"),
+            password: get("password"),
+            refresh_token: get("refresh_token"),
+            device_code: get("device_code"),
         };
         // Empty halves of `Basic` credentials are absent too, as empty form fields are:
         // `Basic Og==` (":") must not turn an assertion request into a secret one.
@@ -98,6 +107,25 @@ pub struct Issued {
     pub resource: String,
     pub issued_at: i64,
     pub lifetime: i64,
+    /// What a user grant adds; `None` for app-only tokens.
+    pub user: Option<UserTokens>,
+}
+
+/// The parts of a token response only a signed-in user gets.
+pub struct UserTokens {
+    pub refresh_token: String,
+    pub id_token: String,
+    pub client_info: String,
+    pub scope: String,
+}
+
+/// The tenant of a user flow: also `organizations` and `common`, the authorities az and MSAL
+/// sign users in at, which name the tenant the user belongs to; wid has one.
+pub fn resolve_user_tenant<'a>(state: &'a AppState, segment: &str) -> Result<&'a Tenant, StsError> {
+    if segment.eq_ignore_ascii_case("organizations") || segment.eq_ignore_ascii_case("common") {
+        return Ok(&state.tenant);
+    }
+    resolve_tenant(state, segment)
 }
 
 /// The tenant a path segment names: its id or its default domain.
@@ -141,8 +169,14 @@ pub async fn issue(
         .grant_type
         .as_deref()
         .ok_or_else(|| StsError::missing_parameter("grant_type"))?;
-    if grant_type != "client_credentials" {
-        return Err(StsError::unsupported_grant_type(grant_type));
+    match grant_type {
+        "client_credentials" => {}
+        super::users::PASSWORD_GRANT
+        | super::users::REFRESH_TOKEN_GRANT
+        | super::users::DEVICE_CODE_GRANT => {
+            return super::users::issue(state, tenant_segment, req, endpoint, grant_type).await
+        }
+        other => return Err(StsError::unsupported_grant_type(other)),
     }
     if endpoint == Endpoint::V2 && req.resource.is_some() {
         return Err(StsError::resource_not_supported());
@@ -191,6 +225,7 @@ pub async fn issue(
         object_id: &principal.object_id,
         auth_class: principal.auth_class,
         managed_identity_resource_id: principal.managed_identity_resource_id,
+        user: None,
     };
     let claims = token::access_token_claims(
         &subject,
@@ -219,6 +254,7 @@ pub async fn issue(
         resource,
         issued_at: now,
         lifetime: principal.lifetime,
+        user: None,
     })
 }
 
