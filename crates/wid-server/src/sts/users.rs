@@ -109,13 +109,17 @@ pub async fn issue(
         return Err(StsError::resource_not_supported());
     }
     let (tenant, client_id) = public_client_of(state, tenant_segment, req.client_id.as_deref())?;
-    let (resource, audience) = requested_resource(
-        state,
-        tenant,
-        endpoint,
-        req.scope.as_deref(),
-        req.resource.as_deref(),
-    )?;
+    // A device-code poll may leave the scope out: it was given when the flow started.
+    let started_with = match (grant_type, &req.scope, &req.resource) {
+        (DEVICE_CODE_GRANT, None, None) => Some(device_code_scope(state, req).await?),
+        _ => None,
+    };
+    let (scope, resource) = match (&started_with, endpoint) {
+        (Some(s), Endpoint::V2) => (Some(s.as_str()), None),
+        (Some(s), Endpoint::V1) => (None, Some(s.as_str())),
+        (None, _) => (req.scope.as_deref(), req.resource.as_deref()),
+    };
+    let (resource, audience) = requested_resource(state, tenant, endpoint, scope, resource)?;
     let (user, session) = match grant_type {
         PASSWORD_GRANT => (password_user(state, tenant, req).await?, Session::New),
         REFRESH_TOKEN_GRANT => redeem_refresh(state, tenant, &client_id, req).await?,
@@ -283,6 +287,21 @@ async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), StsError
         .await
         .map(|_| ())
         .map_err(internal)
+}
+
+/// The scope a device-code flow started with.
+async fn device_code_scope(state: &AppState, req: &TokenRequest) -> Result<String, StsError> {
+    let presented = req
+        .device_code
+        .as_deref()
+        .ok_or_else(|| StsError::missing_parameter("device_code"))?;
+    state
+        .store
+        .device_code(&wid_core::secret::hash(presented))
+        .await
+        .map_err(internal)?
+        .map(|c| c.scope)
+        .ok_or_else(StsError::bad_verification_code)
 }
 
 /// A poll of the device-code grant: tokens once the user approved, each code once.
