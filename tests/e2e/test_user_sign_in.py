@@ -226,7 +226,8 @@ def test_az_login_with_password(wid443, tmp_path):
     arm = az.json("account", "get-access-token")
     assert claims(arm["accessToken"])["oid"] == user["objectId"]
     # Key Vault's resource: a new token, redeemed with the refresh token az holds.
-    kv = az.json("account", "get-access-token", "--resource-type", "keyvault")
+    port = "" if wid.port == 443 else f":{wid.port}"
+    kv = az.json("account", "get-access-token", "--resource", f"https://vault.{wid.info['dnsSuffix']}{port}")
     kv_claims = claims(kv["accessToken"])
     assert (kv_claims["oid"], kv_claims["idtyp"]) == (user["objectId"], "user")
     assert kv_claims["aud"].startswith(f"https://vault.{wid.info['dnsSuffix']}")
