@@ -22,6 +22,7 @@ mod keyring;
 mod rbac;
 mod refusals;
 mod resources;
+mod users;
 mod vaults;
 
 const T0: i64 = 1_795_516_140;
