@@ -207,10 +207,18 @@ async fn token_endpoint_answers_in_entra_shape() {
         ),
         (
             path.clone(),
-            vec![("grant_type", "password"), ("client_id", &id)],
+            vec![("grant_type", "authorization_code"), ("client_id", &id)],
             400,
             "unsupported_grant_type",
             70003,
+        ),
+        // User grants are for public clients; a service principal's id is not one.
+        (
+            path.clone(),
+            vec![("grant_type", "password"), ("client_id", &id)],
+            400,
+            "unauthorized_client",
+            700016,
         ),
         (
             "/5f1e0c7e-0000-4000-8000-000000000000/oauth2/v2.0/token".into(),
