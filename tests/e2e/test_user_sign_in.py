@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -270,7 +271,7 @@ def test_az_login_with_device_code_through_the_verification_page(wid, tmp_path):
         assert match, f"az printed no device code: {line!r}"
         page_url, code = match.group(1), match.group(2)
         assert page_url == f"{wid.url}/devicelogin"
-        pin = spki_pin((wid.data_dir / "tls.pem").read_text())
+        pin = spki_pin(ssl.get_server_certificate(("localhost", wid.port)))
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium(), args=[f"--ignore-certificate-errors-spki-list={pin}", "--no-sandbox"])
             page = browser.new_page()
