@@ -273,8 +273,24 @@ async fn admin_user(
                 sign_in: wid_core::password::SignInState::default(),
                 created_at: now,
             };
-            store.insert_user(&user).await?;
-            user.object_id
+            match store.insert_user(&user).await {
+                Ok(()) => user.object_id,
+                // Another replica created the admin first: take it over with this password.
+                Err(wid_store::StoreError::Conflict(_)) => {
+                    let Some(theirs) = store.user_by_upn(&tenant.id, &upn).await? else {
+                        return Err(ServerError::Config("the admin user vanished".into()));
+                    };
+                    let changes = wid_store::UserChanges {
+                        password_hash: Some(user.password_hash),
+                        ..wid_store::UserChanges::default()
+                    };
+                    store
+                        .update_user(&tenant.id, &theirs.object_id, &changes)
+                        .await?;
+                    theirs.object_id
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     };
     let saved = AdminUser {

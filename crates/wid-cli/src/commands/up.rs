@@ -226,6 +226,15 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
         "  az login -u {} -p \"$(wid admin show-user --query password -o tsv)\"",
         server.admin_upn
     );
+    // MSAL asks `https://{host}/common/userrealm/…` before a password grant, without the
+    // authority's port; elsewhere than on 443 only the device-code sign-in reaches wid.
+    let public_port = info
+        .url
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.trim_end_matches('/').parse::<u16>().ok());
+    if public_port.is_some_and(|p| p != 443) {
+        println!("  (the password sign-in needs wid on port 443; on this port use `az login --use-device-code`)");
+    }
     println!();
     println!("Or with wid's own CLI:");
     println!("  wid account show");
