@@ -316,3 +316,25 @@ def test_device_code_polls_as_entra(wid):
     # A form posted without the page's cookie and token is refused.
     forged = s.post(f"{wid.url}/devicelogin", data={"step": "code", "user_code": flow["user_code"]}, timeout=10)
     assert forged.status_code == 403
+
+
+def test_az_user_reads_and_writes_key_vault_secrets(wid443, tmp_path):
+    """The vault plane takes the user's token: RBAC on the user's object id, as for apps."""
+    from widtest import hosts_namespace, unique
+
+    wid = wid443
+    user = admin_user(wid)
+    az = Az(wid, tmp_path)
+    az("login", "-u", user["userPrincipalName"], "-p", user["password"], "-o", "none")
+    vault = unique("kvu")
+    az("group", "create", "--name", "kv-user-rg", "--location", "eastus", "-o", "none")
+    vault_id = az("keyvault", "create", "--name", vault, "--resource-group", "kv-user-rg", "--location", "eastus", "--enable-rbac-authorization", "true", "--query", "id", "-o", "tsv").stdout.strip()
+    prefix = hosts_namespace(tmp_path, [vault], wid.info["dnsSuffix"])
+    run = lambda *args: subprocess.run([*prefix, az_cli(), *args], env=az.env, capture_output=True, text=True, timeout=300)  # noqa: E731
+    denied = run("keyvault", "secret", "set", "--vault-name", vault, "--name", "s1", "--value", "v1")
+    assert denied.returncode != 0 and "Forbidden" in denied.stderr, "Owner holds no data actions"
+    az("role", "assignment", "create", "--assignee-object-id", user["objectId"], "--assignee-principal-type", "User", "--role", "Key Vault Secrets Officer", "--scope", vault_id, "-o", "none")
+    done = run("keyvault", "secret", "set", "--vault-name", vault, "--name", "s1", "--value", "v1", "-o", "none")
+    assert done.returncode == 0, done.stderr
+    shown = run("keyvault", "secret", "show", "--vault-name", vault, "--name", "s1", "--query", "value", "-o", "tsv")
+    assert shown.stdout.strip() == "v1", shown.stderr
