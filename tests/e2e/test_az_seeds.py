@@ -4,10 +4,10 @@ unmodified), against wid registered as a cloud the documented way (`wid cloud re
 Each seed runs as one bash script in which every `az` line is the seed's own, with only its
 placeholders (`subscriptionID`, `myAKSCluster`, ...) set as variables. Lines that are not the
 seed's are marked `# wid:` and do what the seed leaves to the reader (attach the cluster's API
-server, read the secret as the workload). The commands that need Microsoft Graph
-(`az ad signed-in-user show`, `--assignee` by name, `set-policy --spn`) are the directory
-issue's; they are run verbatim below as expected failures until it lands. Seed 002's
-`az connectedk8s` is the Arc issue's, and `az extension add` fetches from the internet."""
+server, read the secret as the workload). The commands that look principals up in
+Microsoft Graph (`az ad signed-in-user show`, `--assignee`, `set-policy --spn`) run signed in
+as the admin user (`az login -u`), as a reader of the seeds is. Seed 002's `az connectedk8s`
+is the Arc issue's, and `az extension add` fetches from the internet."""
 
 import json
 import os
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from widtest import az_cli, az_env, hosts_namespace, unique, wid_bin
+from widtest import Az, unique
 
 WORKLOAD = textwrap.dedent(
     """
@@ -32,46 +32,18 @@ WORKLOAD = textwrap.dedent(
 )
 
 
-class Az:
-    """The real az, logged in to one wid as its bootstrap admin, in a config dir of its own."""
-
-    def __init__(self, wid, tmp_path: Path):
-        self.wid = wid
-        self.tmp = tmp_path
-        self.home = tmp_path / "home"
-        self.home.mkdir()
-        bin_dir = tmp_path / "bin"
-        bin_dir.mkdir()
-        (bin_dir / "az").symlink_to(az_cli())
-        (bin_dir / "wid").symlink_to(wid_bin())
-        self.env = {
-            **az_env(tmp_path / "azure", wid.ca),
-            "HOME": str(self.home),
-            "PATH": f"{bin_dir}:{os.environ['PATH']}",
-            "SSL_CERT_FILE": wid.ca,
-            "WID_DATA_DIR": str(wid.data_dir),
-        }
-        done = subprocess.run([wid_bin(), "cloud", "register-az"], env=self.env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"wid cloud register-az failed:\n{done.stdout}\n{done.stderr}"
-
-    def run(self, script: str, vaults=(), check=True) -> dict:
-        """Runs the script; returns what it printed as `NAME=value` lines."""
-        prefix = hosts_namespace(self.tmp, list(vaults), self.wid.info["dnsSuffix"]) if vaults else []
-        done = subprocess.run([*prefix, "bash", "-euo", "pipefail", "-c", script], cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=900)
-        if check:
-            assert done.returncode == 0, f"script failed ({done.returncode}):\n{script}\nstdout: {done.stdout}\nstderr: {done.stderr}"
-        out = {}
-        for line in done.stdout.splitlines():
-            name, sep, value = line.partition("=")
-            if sep and name.isupper():
-                out[name] = value
-        out["_done"] = done
-        return out
-
-
 @pytest.fixture
 def az(fresh_wid, tmp_path):
     return Az(fresh_wid(), tmp_path)
+
+
+@pytest.fixture
+def az_user(fresh_wid, tmp_path):
+    """az signed in as the installation's admin user, as the seeds' readers are. On port 443:
+    MSAL asks `https://{host}/common/userrealm/...` without the authority's port."""
+    wid = fresh_wid(port=443)
+    admin = wid.admin_user
+    return Az(wid, tmp_path).login_user(admin["userPrincipalName"], admin["password"])
 
 
 def kubeconfig(tmp_path: Path, server: str) -> Path:
@@ -139,11 +111,13 @@ echo "SUBSCRIPTION=$subscriptionID"
     assert (az.home / ".ssh" / "id_rsa.pub").exists(), "--generate-ssh-keys made the key pair az sends"
 
 
-def test_seed_001_current_walkthrough_rbac_vault(az, tmp_path):
-    """Seed 001, the current walkthrough, to a workload reading the secret, then workload identity off.
+def test_seed_001_current_walkthrough_rbac_vault(az_user, tmp_path):
+    """Seed 001, the current walkthrough, signed in as a user, to a workload reading the
+    secret, then workload identity off.
 
     The seed's RANDOM_ID (`openssl rand -hex 3`, six characters) makes a 26-character vault
     name, which Key Vault refuses (the seed's own comment asks for 3-24); four keep it valid."""
+    az = az_user
     suffix = unique("")[:4]
     vault = f"keyvault-workload-id{suffix}"
     attached = kubeconfig(tmp_path, "https://seed-001.example:6443")
@@ -201,10 +175,8 @@ export KEYVAULT_RESOURCE_ID=$(az keyvault show --resource-group "${{RESOURCE_GRO
     --name "${{KEYVAULT_NAME}}" \\
     --query id \\
     --output tsv)
-# wid: the seed's `az ad signed-in-user show` and `--assignee` need Graph (the directory issue);
-# the signed-in admin is a service principal, named here by object id.
-export CALLER_OBJECT_ID=$(wid ad signed-in-user show --query id -o tsv)
-az role assignment create --assignee-object-id "${{CALLER_OBJECT_ID}}" --assignee-principal-type ServicePrincipal \\
+export CALLER_OBJECT_ID=$(az ad signed-in-user show --query id -o tsv)
+az role assignment create --assignee "${{CALLER_OBJECT_ID}}" \\
     --role "Key Vault Secrets Officer" \\
     --scope "${{KEYVAULT_RESOURCE_ID}}"
 export KEYVAULT_SECRET_NAME="my-secret$RANDOM_ID"
@@ -320,54 +292,64 @@ echo "SUBJECTS=$(az identity federated-credential list --identity-name $USER_ASS
     assert "https://seed-004.example:6443" in (az.home / ".kube" / "config").read_text()
 
 
-class NeedsGraph(Exception):
-    """az stopped where it calls Microsoft Graph, which the directory issue (#15) builds."""
+def test_seed_001_signed_in_user(az_user):
+    out = az_user.run('export CALLER_OBJECT_ID=$(az ad signed-in-user show --query id -o tsv)\necho "CALLER_OBJECT_ID=$CALLER_OBJECT_ID"')
+    assert out["CALLER_OBJECT_ID"] == az_user.wid.admin_user["objectId"]
 
 
-GRAPH = pytest.mark.xfail(raises=NeedsGraph, strict=True, reason="needs Microsoft Graph: the directory issue (#15)")
-
-
-def run_graph_dependent(az, script):
-    """Runs the seed's lines; a failure anywhere but at Graph fails the test outright."""
-    done = az.run(script, check=False)["_done"]
-    if done.returncode != 0 and "microsoft_graph_resource_id" in done.stderr:
-        raise NeedsGraph(done.stderr.strip().splitlines()[-1])
-    assert done.returncode == 0, f"stdout: {done.stdout}\nstderr: {done.stderr}"
-
-
-@GRAPH
-def test_seed_001_signed_in_user(az):
-    run_graph_dependent(az, 'export CALLER_OBJECT_ID=$(az ad signed-in-user show --query id -o tsv)\ntest -n "$CALLER_OBJECT_ID"')
-
-
-@GRAPH
-def test_seed_001_role_assignment_by_assignee(az):
-    run_graph_dependent(
-        az,
+def test_seed_001_role_assignment_by_assignee(az_user):
+    """The seed's `--assignee` with the caller's object id: az looks it up in Graph and
+    assigns it as a User."""
+    out = az_user.run(
         """
 az group create -n rg-graph -l eastus -o none
 az keyvault create --name kv-graph-assignee -g rg-graph --enable-rbac-authorization -o none
-KEYVAULT_RESOURCE_ID=$(az keyvault show -g rg-graph --name kv-graph-assignee --query id -o tsv)
-CALLER_OBJECT_ID=$(wid ad signed-in-user show --query id -o tsv)
+export KEYVAULT_RESOURCE_ID=$(az keyvault show -g rg-graph --name kv-graph-assignee --query id -o tsv)
+export CALLER_OBJECT_ID=$(az ad signed-in-user show --query id -o tsv)
 az role assignment create --assignee "${CALLER_OBJECT_ID}" \\
     --role "Key Vault Secrets Officer" \\
     --scope "${KEYVAULT_RESOURCE_ID}"
+echo "ASSIGNED=$(az role assignment list --scope "${KEYVAULT_RESOURCE_ID}" --query "[?roleDefinitionName=='Key Vault Secrets Officer'].[principalId,principalType,principalName]" -o tsv)"
 """
     )
+    admin = az_user.wid.admin_user
+    assert out["ASSIGNED"].split("\t") == [admin["objectId"], "User", admin["userPrincipalName"]]
 
 
-@GRAPH
-def test_seed_004_access_policies_by_spn(az):
-    run_graph_dependent(
-        az,
-        """
-RESOURCE_GROUP=rg-policy KEYVAULT_NAME=kv-graph-policy
+def test_seed_000_003_004_access_policies_by_spn(az_user, tmp_path):
+    """Seeds 000/003 (`set-policy --name ... --spn`) and 004 (`-g ... -n ... --spn` for keys, secrets
+    and certificates) on an access-policy vault, which `az keyvault create` gives its creator a
+    policy on; the identity then reads the secret under its access policy."""
+    program = tmp_path / "workload.py"
+    program.write_text(WORKLOAD)
+    vault = f"kv-policy-{unique('')[:6]}"
+    out = az_user.run(
+        f"""
+RESOURCE_GROUP=rg-policy KEYVAULT_NAME={vault}
 az group create -n $RESOURCE_GROUP -l eastus -o none
+az aks create -g $RESOURCE_GROUP -n policy-cluster --enable-oidc-issuer --enable-workload-identity --generate-ssh-keys -o none
+AKS_OIDC_ISSUER=$(az aks show -g $RESOURCE_GROUP -n policy-cluster --query oidcIssuerProfile.issuerUrl -o tsv)
 az identity create -n uami-policy -g $RESOURCE_GROUP -o none
 USER_ASSIGNED_CLIENT_ID=$(az identity show -n uami-policy -g $RESOURCE_GROUP --query clientId -o tsv)
+az identity federated-credential create --name fic-policy --identity-name uami-policy -g $RESOURCE_GROUP \\
+    --issuer "$AKS_OIDC_ISSUER" --subject system:serviceaccount:default:sa-policy -o none
 az keyvault create -n $KEYVAULT_NAME -g $RESOURCE_GROUP --enable-rbac-authorization false -o none
-az keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --key-permissions get --spn $USER_ASSIGNED_CLIENT_ID
-az keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --secret-permissions get --spn $USER_ASSIGNED_CLIENT_ID
-az keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --certificate-permissions get --spn $USER_ASSIGNED_CLIENT_ID
-"""
+echo "CREATOR_POLICY=$(az keyvault show -n $KEYVAULT_NAME --query "properties.accessPolicies[0].objectId" -o tsv)"
+az keyvault set-policy --name "$KEYVAULT_NAME" --secret-permissions get --spn "${{USER_ASSIGNED_CLIENT_ID}}" -o none
+az keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --key-permissions get --spn $USER_ASSIGNED_CLIENT_ID -o none
+az keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --secret-permissions get --spn $USER_ASSIGNED_CLIENT_ID -o none
+az keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --certificate-permissions get --spn $USER_ASSIGNED_CLIENT_ID -o none
+PRINCIPAL_ID=$(az identity show -n uami-policy -g $RESOURCE_GROUP --query principalId -o tsv)
+echo "POLICY=$(az keyvault show -n $KEYVAULT_NAME --query "properties.accessPolicies[?objectId=='$PRINCIPAL_ID'].permissions | [0]" -o json | tr -d ' \n')"
+az keyvault secret set --vault-name $KEYVAULT_NAME --name policy-secret --value "by-policy" -o none
+KEYVAULT_URL=$(az keyvault show -n $KEYVAULT_NAME --query properties.vaultUri -o tsv)
+KEYVAULT_URL=$KEYVAULT_URL KEYVAULT_SECRET_NAME=policy-secret \\
+    wid run --cluster policy-cluster -g $RESOURCE_GROUP --service-account sa-policy \\
+    --client-id "$USER_ASSIGNED_CLIENT_ID" -- {sys.executable} {program}
+""",
+        vaults=[vault],
     )
+    assert out["CREATOR_POLICY"] == az_user.wid.admin_user["objectId"]
+    policy = json.loads(out["POLICY"])
+    assert (policy["keys"], policy["secrets"], policy["certificates"]) == (["get"], ["get"], ["get"])
+    assert "successfully got secret, secret=by-policy" in out["_done"].stdout

@@ -40,7 +40,7 @@ def wid443(tmp_path_factory):
 def admin_user(wid) -> dict:
     path = wid.data_dir / "admin-user.json"
     assert path.stat().st_mode & 0o777 == 0o600, "the admin's password file is private"
-    return json.loads(path.read_text())
+    return wid.admin_user
 
 
 def claims(jwt: str) -> dict:

@@ -148,6 +148,11 @@ class WidServer:
         return json.loads((self.data_dir / "credentials.json").read_text())
 
     @property
+    def admin_user(self) -> dict:
+        """The bootstrap admin user's `userPrincipalName`, `password` and `objectId`."""
+        return json.loads((self.data_dir / "admin-user.json").read_text())
+
+    @property
     def url(self) -> str:
         return f"https://localhost:{self.port}"
 
@@ -215,6 +220,53 @@ class WidServer:
 
     def identity_path(self, rg: str, name: str) -> str:
         return f"/subscriptions/{self.subscription}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+
+
+class Az:
+    """The real az, registered with one wid by `wid cloud register-az` (which logs in as the
+    bootstrap service principal), in a config dir of its own; `login_user` then signs in as a
+    user, as the seeds' readers do."""
+
+    def __init__(self, wid, tmp_path: Path):
+        self.wid = wid
+        self.tmp = tmp_path
+        self.home = tmp_path / "home"
+        self.home.mkdir()
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "az").symlink_to(az_cli())
+        (bin_dir / "wid").symlink_to(wid_bin())
+        self.env = {
+            **az_env(tmp_path / "azure", wid.ca),
+            "HOME": str(self.home),
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "SSL_CERT_FILE": wid.ca,
+            "WID_DATA_DIR": str(wid.data_dir),
+        }
+        done = subprocess.run([wid_bin(), "cloud", "register-az"], env=self.env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"wid cloud register-az failed:\n{done.stdout}\n{done.stderr}"
+
+    def login_user(self, upn: str, password: str) -> "Az":
+        """`az login -u UPN -p PASSWORD`: the resource-owner-password grant, then az's own
+        tenant and subscription discovery with the refresh token."""
+        done = subprocess.run([az_cli(), "login", "-u", upn, "-p", password, "-o", "none"], env=self.env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"az login -u failed:\n{done.stdout}\n{done.stderr}"
+        return self
+
+    def run(self, script: str, vaults=(), check=True) -> dict:
+        """Runs the script; returns what it printed as `NAME=value` lines."""
+        # Graph's host and the vaults' resolve only in a namespace of their own.
+        prefix = hosts_namespace(self.tmp, list(vaults), self.wid.info["dnsSuffix"])
+        done = subprocess.run([*prefix, "bash", "-euo", "pipefail", "-c", script], cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=900)
+        if check:
+            assert done.returncode == 0, f"script failed ({done.returncode}):\n{script}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+        out = {}
+        for line in done.stdout.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.isupper():
+                out[name] = value
+        out["_done"] = done
+        return out
 
 
 def write_load(servers: list[WidServer], seconds: float, kill_every: float | None, restart) -> tuple[list, int]:
