@@ -235,7 +235,7 @@ def test_serviceaccount_create_for_an_application_and_its_token_exchange(wid):
     sp = cli_json(wid, "ad", "sp", "show", "--id", app["appId"])
 
     fics = cli_json(wid, "ad", "app", "federated-credential", "list", "--id", app["appId"])
-    expected_name = base64.urlsafe_b64encode(hashlib.sha256(f"apps-web-{issuer}".encode()).digest()).decode()
+    expected_name = hashlib.sha256(f"apps-web-{issuer}".encode()).hexdigest()
     assert [(f["name"], f["issuer"], f["subject"], f["audiences"]) for f in fics] == [(expected_name, issuer, "system:serviceaccount:apps:web", [AUDIENCE])]
 
     # Again: the application, its service principal and the credential are reused.

@@ -15,7 +15,6 @@
 use super::identity::API as MSI_API;
 use crate::context::Context;
 use anyhow::{anyhow, bail, Result};
-use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -88,7 +87,7 @@ pub struct CreateArgs {
     #[arg(long)]
     service_account_issuer_url: Option<String>,
     /// Name of the federated credential (default: for an identity NAMESPACE-NAME; for an
-    /// application azwi's hash of namespace, name and issuer).
+    /// application the SHA-256 of namespace, name and issuer in hex, as azwi hashes them).
     #[arg(long)]
     federated_credential_name: Option<String>,
     /// Role the role-assignment phase gives the principal (the phase is skipped without it).
@@ -130,14 +129,17 @@ pub fn active_phases(only: Option<Phase>, skip: &[Phase], application: bool) -> 
     }
 }
 
-/// azwi's name of an application's federated credential: base64url (padded) of the SHA-256
-/// of `namespace-name-issuer`, so one service account of one issuer has one credential.
-pub fn azwi_credential_name(namespace: &str, name: &str, issuer: &str) -> String {
+/// The default name of an application's federated credential: like azwi's, the SHA-256 of
+/// `namespace-name-issuer`, so one service account of one issuer has one credential and a
+/// second run finds it. azwi writes the digest in padded base64url, whose `=` (and a leading
+/// `-` or `_`) break the name rule wid applies to every federated credential (3-120
+/// letters, digits, `-`, `_`, starting alphanumeric); hex keeps the same identity within it.
+pub fn application_credential_name(namespace: &str, name: &str, issuer: &str) -> String {
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         format!("{namespace}-{name}-{issuer}").as_bytes(),
     );
-    base64::engine::general_purpose::URL_SAFE.encode(digest.as_ref())
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// wid's name of an identity's federated credential: ARM's name rules allow letters,
@@ -372,7 +374,7 @@ impl Run<'_> {
                 let fic = a
                     .federated_credential_name
                     .clone()
-                    .unwrap_or_else(|| azwi_credential_name(&a.namespace, &a.name, &issuer));
+                    .unwrap_or_else(|| application_credential_name(&a.namespace, &a.name, &issuer));
                 let oid = match &a.aad_application_object_id {
                     Some(oid) => oid.clone(),
                     None => self.application().await?["id"]
@@ -538,11 +540,13 @@ mod tests {
 
     #[test]
     fn credential_names() {
-        // Python: base64.urlsafe_b64encode(hashlib.sha256(b"default-sa-https://issuer/").digest())
+        // Python: hashlib.sha256(b"default-sa-https://issuer/").hexdigest()
+        let n = application_credential_name("default", "sa", "https://issuer/");
         assert_eq!(
-            azwi_credential_name("default", "sa", "https://issuer/"),
-            "V99_3oeBMQva-Aq2oDKXnyNpV16wi5CObqLgscQhxJ0="
+            n,
+            "57df7fde8781310bdaf80ab6a032979f2369575eb08b908e6ea2e0b1c421c49d"
         );
+        assert!(wid_core::names::federated_credential(&n).is_ok());
         assert_eq!(identity_credential_name("my.ns", "web"), "my-ns-web");
     }
 
