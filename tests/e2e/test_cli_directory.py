@@ -192,29 +192,29 @@ def test_app_federated_credential_crud(wid, tmp_path):
     app, _ = make_app(wid)
     issuer = f"https://issuer.example/{unique('')}/"
     fic_file = tmp_path / "fic.json"
-    fic_file.write_text(json.dumps({"name": "ci", "issuer": issuer, "subject": "system:serviceaccount:apps:web", "description": "ci", "audiences": [AUDIENCE]}))
+    fic_file.write_text(json.dumps({"name": "fic-ci", "issuer": issuer, "subject": "system:serviceaccount:apps:web", "description": "ci", "audiences": [AUDIENCE]}))
 
     created = cli_json(wid, "ad", "app", "federated-credential", "create", "--id", app["appId"], "--parameters", f"@{fic_file}")
-    assert (created["name"], created["issuer"], created["subject"], created["audiences"]) == ("ci", issuer, "system:serviceaccount:apps:web", [AUDIENCE])
+    assert (created["name"], created["issuer"], created["subject"], created["audiences"]) == ("fic-ci", issuer, "system:serviceaccount:apps:web", [AUDIENCE])
     inline = cli_json(wid, "ad", "app", "federated-credential", "create", "--id", app["id"], "--parameters",
                       json.dumps({"name": "second", "issuer": issuer, "subject": "system:serviceaccount:apps:other", "audiences": [AUDIENCE]}))
     listed = cli_json(wid, "ad", "app", "federated-credential", "list", "--id", app["appId"])
-    assert sorted(f["name"] for f in listed) == ["ci", "second"]
+    assert sorted(f["name"] for f in listed) == ["fic-ci", "second"]
 
-    shown = cli_json(wid, "ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id", "ci")
+    shown = cli_json(wid, "ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id", "fic-ci")
     assert shown["id"] == created["id"]
-    assert cli_json(wid, "ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id", created["id"])["name"] == "ci"
+    assert cli_json(wid, "ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id", created["id"])["name"] == "fic-ci"
 
     wid.cli("ad", "app", "federated-credential", "update", "--id", app["appId"], "--federated-credential-id", created["id"],
             "--parameters", json.dumps({"subject": "system:serviceaccount:apps:web2"}))
-    assert cli_json(wid, "ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id", "ci")["subject"] == "system:serviceaccount:apps:web2"
+    assert cli_json(wid, "ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id", "fic-ci")["subject"] == "system:serviceaccount:apps:web2"
 
     duplicate = wid.cli("ad", "app", "federated-credential", "create", "--id", app["appId"], "--parameters",
                         json.dumps({"name": "third", "issuer": issuer, "subject": "system:serviceaccount:apps:other", "audiences": [AUDIENCE]}), check=False)
     assert duplicate.returncode != 0, "issuer and subject are unique per application"
 
     wid.cli("ad", "app", "federated-credential", "delete", "--id", app["appId"], "--federated-credential-id", inline["id"])
-    assert [f["name"] for f in cli_json(wid, "ad", "app", "federated-credential", "list", "--id", app["appId"])] == ["ci"]
+    assert [f["name"] for f in cli_json(wid, "ad", "app", "federated-credential", "list", "--id", app["appId"])] == ["fic-ci"]
 
 
 def test_serviceaccount_create_for_an_application_and_its_token_exchange(wid):
@@ -270,7 +270,7 @@ def test_serviceaccount_create_for_an_application_and_its_token_exchange(wid):
               "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": wrong_sa},
         timeout=10,
     )
-    assert refused.status_code == 400 and refused.json()["error_codes"] == [700213], refused.text
+    assert (refused.status_code, refused.json()["error"], refused.json()["error_codes"]) == (401, "invalid_client", [700213]), refused.text
 
 
 def test_serviceaccount_create_needs_a_principal(wid):
