@@ -20,17 +20,36 @@ pub struct Profile {
     pub login: Option<Login>,
 }
 
-/// A service principal or managed identity the user logged in as (`az login
-/// --service-principal`). Kept in `cli.json`, mode 0600, as az keeps its own.
+/// The principal the CLI logged in as: a service principal or managed identity (`az login
+/// --service-principal`), or a user (`az login -u UPN -p PASSWORD`). Kept in `cli.json`,
+/// mode 0600, as az keeps its own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Login {
+    /// The principal's client id; for a user, az's public client the user signed in through.
     pub client_id: String,
     pub tenant_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federated_token: Option<String>,
+    /// Set for a user's login. The password is not kept: tokens come from the refresh token
+    /// in the credential store ([`crate::user_tokens`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+}
+
+impl Login {
+    pub fn is_user(&self) -> bool {
+        self.user_principal_name.is_some()
+    }
+}
+
+/// An access token and when it expires (unix seconds), whichever grant produced it.
+pub struct AccessToken {
+    pub token: String,
+    pub token_type: String,
+    pub expires_on: i64,
 }
 
 pub struct Context {
@@ -38,8 +57,12 @@ pub struct Context {
     pub server: ServerInfo,
     pub credentials: AdminCredentials,
     pub client: WidClient,
+    /// Microsoft Graph, at the Graph resource's own URL (see [`graph_client`]); made on
+    /// first use, so commands that never call Graph never resolve its host.
+    graph_client: std::sync::OnceLock<WidClient>,
     ca: Vec<u8>,
     token: tokio::sync::OnceCell<String>,
+    graph_token: tokio::sync::OnceCell<String>,
 }
 
 impl Context {
@@ -72,8 +95,10 @@ impl Context {
             server,
             credentials,
             client,
+            graph_client: std::sync::OnceLock::new(),
             ca,
             token: tokio::sync::OnceCell::new(),
+            graph_token: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -111,50 +136,123 @@ impl Context {
         let resource = self.cloud().keyvault_resource();
         let suffix_host = resource.trim_start_matches("https://");
         let base = format!("https://{}.{suffix_host}", vault.to_ascii_lowercase());
-        let url = url::Url::parse(&base)?;
-        let host = url.host_str().unwrap_or_default().to_owned();
-        let server = url::Url::parse(&self.server.url)?;
-        let port = server.port_or_known_default().unwrap_or(443);
-        let addr = match server.host() {
-            Some(url::Host::Ipv4(ip)) => std::net::SocketAddr::from((ip, port)),
-            Some(url::Host::Ipv6(ip)) => std::net::SocketAddr::from((ip, port)),
-            _ => std::net::ToSocketAddrs::to_socket_addrs(&(
-                server.host_str().unwrap_or("localhost"),
-                port,
-            ))?
-            .next()
-            .ok_or_else(|| anyhow!("cannot resolve {}", self.server.url))?,
-        };
-        Ok(WidClient::with_resolve(&base, &self.ca, &[(host, addr)])?)
+        pinned_client(&self.server, &base, &self.ca)
     }
 
-    /// Who the CLI acts as: the logged-in principal, else the admin.
+    /// Who the CLI acts as: the logged-in principal (a user by UPN), else the admin.
     pub fn user_name(&self) -> Result<String> {
         Ok(match self.profile()?.login {
-            Some(login) => login.client_id,
+            Some(login) => login.user_principal_name.unwrap_or(login.client_id),
             None => self.credentials.client_id.clone(),
         })
     }
 
-    pub async fn token_for(&self, scope: &str) -> Result<wid_types::oauth::TokenResponseV2> {
-        if let Some(login) = self.profile()?.login {
-            return Ok(token_as(&self.client, &login, scope).await?);
+    /// az's `user.type` of the signed-in account.
+    pub fn user_type(&self) -> Result<&'static str> {
+        Ok(match self.profile()?.login {
+            Some(login) if login.is_user() => "user",
+            _ => "servicePrincipal",
+        })
+    }
+
+    /// Whether the CLI acts as a user (so Graph's `/me` answers for it).
+    pub fn signed_in_as_user(&self) -> Result<bool> {
+        Ok(self.profile()?.login.is_some_and(|l| l.is_user()))
+    }
+
+    pub async fn token_for(&self, scope: &str) -> Result<AccessToken> {
+        let now = wid_core::clock::Clock::now_unix(&wid_core::clock::SystemClock);
+        let from_v2 = |t: wid_types::oauth::TokenResponseV2| AccessToken {
+            token: t.access_token,
+            token_type: t.token_type,
+            expires_on: now + t.expires_in,
+        };
+        match self.profile()?.login {
+            Some(login) if login.is_user() => {
+                crate::user_tokens::access_token(self, &login, scope, now).await
+            }
+            Some(login) => Ok(from_v2(token_as(&self.client, &login, scope).await?)),
+            None => {
+                let c = &self.credentials;
+                Ok(from_v2(
+                    self.client
+                        .token_with_secret(&c.tenant_id, &c.client_id, &c.client_secret, scope)
+                        .await?,
+                ))
+            }
         }
-        let c = &self.credentials;
-        Ok(self
-            .client
-            .token_with_secret(&c.tenant_id, &c.client_id, &c.client_secret, scope)
-            .await?)
     }
 
     pub async fn management_token(&self) -> Result<&str> {
         self.token
             .get_or_try_init(|| async {
                 let scope = format!("{}.default", self.server.management_resource);
-                Ok::<_, anyhow::Error>(self.token_for(&scope).await?.access_token)
+                Ok::<_, anyhow::Error>(self.token_for(&scope).await?.token)
             })
             .await
             .map(String::as_str)
+    }
+
+    /// A token whose audience is the Graph resource, the only one Graph accepts.
+    pub async fn graph_token(&self) -> Result<&str> {
+        self.graph_token
+            .get_or_try_init(|| async {
+                let scope = format!("{}.default", self.cloud().graph_resource());
+                Ok::<_, anyhow::Error>(self.token_for(&scope).await?.token)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// One Graph request (`/v1.0/…` path or an absolute `@odata.nextLink`). Refusals carry
+    /// Graph's `{"error":{"code","message"}}`, which decodes as the ARM error shape does.
+    pub async fn graph(
+        &self,
+        method: wid_client::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<ArmResponse> {
+        let token = self.graph_token().await?;
+        let client = match self.graph_client.get() {
+            Some(c) => c,
+            None => {
+                let made = graph_client(&self.server, &self.ca)?;
+                self.graph_client.get_or_init(|| made)
+            }
+        };
+        Ok(client.arm(method, path, token, body, &[]).await?)
+    }
+
+    /// A Graph request that must return an object.
+    pub async fn graph_value(
+        &self,
+        method: wid_client::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        match self.graph(method, path, body).await?.body {
+            Some(v) => Ok(v),
+            None => bail!("the server returned no content"),
+        }
+    }
+
+    /// Every item of a Graph collection, following `@odata.nextLink`.
+    pub async fn graph_list(&self, path: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        while let Some(url) = next.take() {
+            let page = self
+                .graph_value(wid_client::Method::GET, &url, None)
+                .await?;
+            if let Some(Value::Array(values)) = page.get("value") {
+                items.extend(values.iter().cloned());
+            }
+            next = page
+                .get("@odata.nextLink")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        Ok(items)
     }
 
     pub async fn arm(
@@ -227,6 +325,45 @@ impl Context {
             self.arm_list(&url).await?.into_iter().map(shape).collect(),
         ))
     }
+}
+
+/// Graph is called at the Graph resource's URL (`https://graph.{suffix}[:port]`), the string
+/// az uses as both token audience and base URL, with that host pinned to the server's address
+/// as vault hosts are. So the CLI sends exactly the requests az sends, absolute
+/// `@odata.nextLink`s the server builds from that base are followed as they come, and no
+/// resolver set-up is needed (`graph.wid.localhost` does not resolve through glibc).
+fn graph_client(server: &ServerInfo, ca: &[u8]) -> Result<WidClient> {
+    let cloud = wid_core::cloud::Cloud {
+        public_url: server.url.clone(),
+        dns_suffix: server.dns_suffix.clone(),
+    };
+    pinned_client(server, &cloud.graph_resource(), ca)
+}
+
+/// A client for `base`, whose host is pinned to the wid server's address.
+fn pinned_client(server_info: &ServerInfo, base: &str, ca: &[u8]) -> Result<WidClient> {
+    let url = url::Url::parse(base)?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let server = url::Url::parse(&server_info.url)?;
+    let port = server.port_or_known_default().unwrap_or(443);
+    let addr = match server.host() {
+        Some(url::Host::Ipv4(ip)) => std::net::SocketAddr::from((ip, port)),
+        Some(url::Host::Ipv6(ip)) => std::net::SocketAddr::from((ip, port)),
+        _ => std::net::ToSocketAddrs::to_socket_addrs(&(
+            server.host_str().unwrap_or("localhost"),
+            port,
+        ))?
+        .next()
+        .ok_or_else(|| anyhow!("cannot resolve {}", server_info.url))?,
+    };
+    Ok(WidClient::with_resolve(base, ca, &[(host, addr)])?)
+}
+
+/// Whether a request failed because Graph has no such object (az's fallbacks hinge on it).
+pub fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<wid_client::ClientError>()
+        .and_then(wid_client::ClientError::status)
+        == Some(404)
 }
 
 pub async fn token_as(

@@ -4,6 +4,7 @@
 mod commands;
 mod context;
 mod logging;
+mod user_tokens;
 
 use clap::Parser;
 use std::process::ExitCode;

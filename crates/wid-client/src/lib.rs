@@ -5,6 +5,8 @@ pub mod tls;
 
 pub use reqwest::Method;
 use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
 use thiserror::Error;
@@ -37,6 +39,42 @@ pub struct ArmResponse {
 impl ArmResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The Azure CLI's public client id: users sign in through it, as `az login -u` does, so the
+/// token service treats wid's CLI and az alike.
+pub const AZ_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// The token endpoint's answer to a user's grants (`password`, `refresh_token`): besides the
+/// access token, the refresh token that replaces the one just redeemed.
+#[derive(Clone, Deserialize)]
+pub struct UserTokenResponse {
+    pub token_type: String,
+    pub expires_in: i64,
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for UserTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserTokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientError {
+    /// The HTTP status of a refusal the server answered, for callers that fall back on 404.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::OAuth { status, .. }
+            | Self::Arm { status, .. }
+            | Self::Unexpected { status, .. } => Some(*status),
+            Self::Http { .. } | Self::Tls(_) => None,
+        }
     }
 }
 
@@ -137,11 +175,47 @@ impl WidClient {
         self.token(tenant, &form).await
     }
 
-    async fn token(
+    /// The resource-owner-password grant of a user, through az's public client (`az login -u
+    /// UPN -p PASSWORD`); `scope` should include `offline_access` to get a refresh token.
+    pub async fn token_with_password(
+        &self,
+        tenant: &str,
+        username: &str,
+        password: &str,
+        scope: &str,
+    ) -> Result<UserTokenResponse, ClientError> {
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", AZ_CLIENT_ID),
+            ("username", username),
+            ("password", password),
+            ("scope", scope),
+        ];
+        self.token(tenant, &form).await
+    }
+
+    /// Redeems a user's refresh token for an access token to `scope`; the answer carries the
+    /// rotated refresh token, which replaces the redeemed one.
+    pub async fn token_with_refresh_token(
+        &self,
+        tenant: &str,
+        refresh_token: &str,
+        scope: &str,
+    ) -> Result<UserTokenResponse, ClientError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", AZ_CLIENT_ID),
+            ("refresh_token", refresh_token),
+            ("scope", scope),
+        ];
+        self.token(tenant, &form).await
+    }
+
+    async fn token<T: DeserializeOwned>(
         &self,
         tenant: &str,
         form: &[(&str, &str)],
-    ) -> Result<TokenResponseV2, ClientError> {
+    ) -> Result<T, ClientError> {
         let url = self.url(&format!("/{tenant}/oauth2/v2.0/token"));
         let response = self
             .http
@@ -159,9 +233,10 @@ impl WidClient {
             .await
             .map_err(|source| ClientError::Http { url, source })?;
         if status.is_success() {
-            serde_json::from_str(&text).map_err(|_| ClientError::Unexpected {
+            // The body holds tokens: an unreadable one is reported without its text.
+            serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
                 status: status.as_u16(),
-                body: text,
+                body: format!("unreadable token response: {e}"),
             })
         } else {
             match serde_json::from_str::<OAuthError>(&text) {

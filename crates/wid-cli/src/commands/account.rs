@@ -70,7 +70,10 @@ fn account(ctx: &Context, sub: &Value, default_id: &str) -> Value {
         "name": sub.get("displayName"),
         "state": sub.get("state"),
         "tenantId": sub.get("tenantId"),
-        "user": { "name": ctx.user_name().unwrap_or_else(|_| ctx.credentials.client_id.clone()), "type": "servicePrincipal" },
+        "user": {
+            "name": ctx.user_name().unwrap_or_else(|_| ctx.credentials.client_id.clone()),
+            "type": ctx.user_type().unwrap_or("servicePrincipal"),
+        },
     })
 }
 
@@ -143,10 +146,9 @@ pub async fn run(command: AccountCommand, ctx: &Context) -> Result<Option<Value>
             }
             let sub = ctx.subscription(subscription.as_deref())?;
             let token = ctx.token_for(&scope).await?;
-            let now = wid_core::clock::Clock::now_unix(&wid_core::clock::SystemClock);
-            let expires_on = now + token.expires_in;
+            let expires_on = token.expires_on;
             Ok(Some(json!({
-                "accessToken": token.access_token,
+                "accessToken": token.token,
                 "expiresOn": wid_core::timefmt::az_expires_on(expires_on),
                 "expires_on": expires_on,
                 "subscription": sub,

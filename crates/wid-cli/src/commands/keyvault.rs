@@ -2,7 +2,7 @@
 //! policies (GET then PUT of the vault, as az does it), and secrets through the vault's own
 //! data plane.
 
-use super::{parse_tags, resource_group_of};
+use super::{directory, parse_tags, resource_group_of};
 use crate::context::Context;
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Subcommand;
@@ -112,11 +112,13 @@ pub enum KeyvaultCommand {
 
 #[derive(clap::Args)]
 pub struct PolicyPrincipal {
-    /// Client id or object id of a service principal or managed identity.
+    /// A service principal name (a client id) of a service principal or managed identity.
     #[arg(long)]
     spn: Option<String>,
+    /// Object id of the principal, used as given.
     #[arg(long)]
     object_id: Option<String>,
+    /// A user's principal name.
     #[arg(long)]
     upn: Option<String>,
 }
@@ -227,22 +229,19 @@ async fn deleted_vault(ctx: &Context, name: &str, subscription: Option<&str>) ->
         .ok_or_else(|| anyhow!("No deleted vault named '{name}' was found."))
 }
 
+/// The object id a policy is for, found as az finds it: `--spn` among service principals'
+/// names (client id), `--upn` among users' principal names, `--object-id` as given.
 async fn principal_object_id(ctx: &Context, p: &PolicyPrincipal) -> Result<String> {
-    if let Some(id) = &p.object_id {
-        return Ok(id.clone());
-    }
-    let id = p
-        .spn
-        .as_deref()
-        .or(p.upn.as_deref())
-        .ok_or_else(|| anyhow!("usage error: --object-id ID | --spn SPN | --upn UPN"))?;
-    let sp = ctx
-        .arm_value(Method::GET, &format!("/v1.0/servicePrincipals/{id}"), None)
-        .await?;
-    sp["id"]
+    let object = match (&p.object_id, &p.spn, &p.upn) {
+        (Some(id), _, _) => return Ok(id.clone()),
+        (None, Some(spn), _) => directory::service_principal_by_name(ctx, spn).await?,
+        (None, None, Some(upn)) => directory::user_by_principal_name(ctx, upn).await?,
+        (None, None, None) => bail!("usage error: --object-id ID | --spn SPN | --upn UPN"),
+    };
+    object["id"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| anyhow!("Unable to find principal '{id}'."))
+        .ok_or_else(|| anyhow!("the directory object has no id"))
 }
 
 /// az prints vaults with their `properties` nested (`--query properties.vaultUri`), plus
@@ -307,13 +306,7 @@ pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value
             let mut policies = Vec::new();
             if !rbac && !no_self_perms {
                 // az gives the creator full access through an access policy.
-                let me = ctx
-                    .arm_value(
-                        Method::GET,
-                        &format!("/v1.0/servicePrincipals/{}", ctx.user_name()?),
-                        None,
-                    )
-                    .await?;
+                let me = directory::signed_in_object(ctx).await?;
                 policies.push(json!({"tenantId": ctx.server.tenant_id, "objectId": me["id"],
                     "permissions": {"secrets": ALL_SECRET_PERMISSIONS, "keys": [], "certificates": [], "storage": []}}));
             }
@@ -485,7 +478,7 @@ async fn secret(command: SecretCommand, ctx: &Context) -> Result<Option<Value>> 
     let token = ctx
         .token_for(&format!("{}/.default", ctx.cloud().keyvault_resource()))
         .await?
-        .access_token;
+        .token;
     let call = |vault: String, method: Method, path: String, body: Option<Value>| {
         let token = token.clone();
         async move {

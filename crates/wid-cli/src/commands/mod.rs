@@ -2,9 +2,11 @@
 //! output format and `--query` are applied once, in `main`.
 
 mod account;
+mod ad;
 mod admin;
 mod aks;
 mod cloud;
+mod directory;
 mod group;
 mod hosts;
 mod identity;
@@ -48,7 +50,7 @@ pub enum Command {
     /// Manage clusters whose OIDC issuers wid hosts, and their service-account tokens.
     #[command(subcommand)]
     Aks(aks::AksCommand),
-    /// Log in as a service principal or managed identity.
+    /// Log in as a user (-u UPN -p PASSWORD) or a service principal or managed identity.
     Login(login::LoginArgs),
     /// Log out, back to the installation's admin.
     Logout,
@@ -57,9 +59,9 @@ pub enum Command {
     /// Manage role assignments and show role definitions.
     #[command(subcommand)]
     Role(role::RoleCommand),
-    /// Look up principals (the signed-in one, service principals).
+    /// Manage the directory: users, applications, service principals, directory roles.
     #[command(subcommand)]
-    Ad(role::AdCommand),
+    Ad(ad::AdCommand),
     /// Manage key vaults, their access policies and secrets.
     #[command(subcommand)]
     Keyvault(keyvault::KeyvaultCommand),
@@ -76,7 +78,7 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Redirect IMDS traffic to the proxy (the proxy's init container; needs NET_ADMIN).
     ProxyInit(proxy_init::ProxyInitArgs),
-    /// Federate a cluster's service account with an identity, as azwi does.
+    /// Federate a cluster's service account with an identity or an application, as azwi does.
     #[command(subcommand)]
     Serviceaccount(serviceaccount::ServiceAccountCommand),
 }
@@ -110,7 +112,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Logout => login::logout(&ctx),
         Command::Run(args) => run::run(args, &ctx).await,
         Command::Role(c) => role::run(c, &ctx).await,
-        Command::Ad(c) => role::ad(c, &ctx).await,
+        Command::Ad(c) => ad::run(c, &ctx).await,
         Command::Keyvault(c) => keyvault::run(c, &ctx).await,
         Command::Hosts(args) => hosts::run(args, &ctx).await,
         Command::Admin(c) => admin::run(c, &ctx).await,

@@ -1,6 +1,7 @@
-//! `wid role assignment …` and `wid role definition list` (az role), and `wid ad …`, the
-//! part of `az ad` that finds principals for them.
+//! `wid role assignment …` and `wid role definition list` (az role). Assignees are found in
+//! the directory over Graph as az finds them ([`super::directory`]).
 
+use super::directory;
 use super::flatten;
 use crate::context::Context;
 use anyhow::{anyhow, bail, Result};
@@ -37,14 +38,17 @@ pub enum AssignmentCommand {
         /// Role name (e.g. "Key Vault Secrets User") or definition id.
         #[arg(long)]
         role: String,
-        /// Object id or client id of the principal.
+        /// The principal: a user's UPN, a client id or other service principal name, or an
+        /// object id; its principalType comes from the directory.
         #[arg(long, conflicts_with = "assignee_object_id")]
         assignee: Option<String>,
-        /// Object id of the principal, used as given.
+        /// Object id of the principal, used as given, without a directory lookup.
         #[arg(long)]
         assignee_object_id: Option<String>,
-        #[arg(long, default_value = "ServicePrincipal")]
-        assignee_principal_type: String,
+        /// User, Group, ServicePrincipal, ForeignGroup or Device (default with
+        /// --assignee: the directory object's type).
+        #[arg(long)]
+        assignee_principal_type: Option<String>,
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
@@ -84,30 +88,6 @@ pub enum DefinitionCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum AdCommand {
-    /// The principal the CLI acts as.
-    #[command(subcommand)]
-    SignedInUser(SignedInUserCommand),
-    /// Service principals (including managed identities' ones).
-    #[command(subcommand)]
-    Sp(SpCommand),
-}
-
-#[derive(Subcommand)]
-pub enum SignedInUserCommand {
-    Show,
-}
-
-#[derive(Subcommand)]
-pub enum SpCommand {
-    Show {
-        /// Object id or client (application) id.
-        #[arg(long)]
-        id: String,
-    },
-}
-
 fn scope_of(ctx: &Context, s: &ScopeArgs) -> Result<String> {
     if let Some(scope) = &s.scope {
         return Ok(scope.trim_end_matches('/').to_owned());
@@ -142,20 +122,6 @@ async fn role_id(ctx: &Context, scope: &str, role: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("Role '{role}' doesn't exist."))
 }
 
-/// The object id of a principal named by object id or client id.
-async fn principal_id(ctx: &Context, assignee: &str) -> Result<String> {
-    let sp = ctx
-        .arm_value(
-            Method::GET,
-            &format!("/v1.0/servicePrincipals/{assignee}"),
-            None,
-        )
-        .await?;
-    sp["id"].as_str().map(str::to_owned).ok_or_else(|| {
-        anyhow!("Cannot find user or service principal in graph database for '{assignee}'.")
-    })
-}
-
 /// az's view: properties flattened, plus the role's name.
 fn az_assignment(mut a: Value) -> Value {
     let role_name = a["properties"]["roleDefinitionId"]
@@ -178,7 +144,10 @@ async fn assignments(
     let mut url =
         format!("{scope}/providers/Microsoft.Authorization/roleAssignments?api-version={API}");
     if let Some(a) = assignee {
-        let filter = format!("principalId eq '{}'", principal_id(ctx, a).await?);
+        let filter = format!(
+            "principalId eq '{}'",
+            directory::resolve_assignee(ctx, a).await?
+        );
         url.push_str("&$filter=");
         url.extend(url::form_urlencoded::byte_serialize(filter.as_bytes()));
     }
@@ -208,6 +177,76 @@ async fn assignments(
         .collect())
 }
 
+/// A new role assignment of `role` (name or id) at `scope` to the principal `principal_id`.
+async fn put_assignment(
+    ctx: &Context,
+    scope: &str,
+    role: &str,
+    principal_id: &str,
+    principal_type: Option<&str>,
+    description: Option<&str>,
+) -> Result<Value> {
+    let mut properties = json!({
+        "roleDefinitionId": role_id(ctx, scope, role).await?,
+        "principalId": principal_id,
+        "description": description,
+    });
+    if let Some(t) = principal_type {
+        properties["principalType"] = json!(t);
+    }
+    let body = json!({ "properties": properties });
+    let name = uuid_v4();
+    let url = format!(
+        "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={API}"
+    );
+    ctx.arm_value(Method::PUT, &url, Some(&body)).await
+}
+
+/// `role` at `scope` for a principal whose type is known (azwi's role-assignment phase).
+pub async fn assign(
+    ctx: &Context,
+    scope: &str,
+    role: &str,
+    principal_id: &str,
+    principal_type: &str,
+) -> Result<Value> {
+    put_assignment(ctx, scope, role, principal_id, Some(principal_type), None).await
+}
+
+/// az's `principalName` on listed assignments, from one `getByIds` for all their principals.
+/// A caller who may not read the directory still gets the list, without names, as with az.
+async fn add_principal_names(ctx: &Context, shown: &mut [Value]) -> Result<()> {
+    let mut ids: Vec<String> = shown
+        .iter()
+        .filter_map(|a| a["principalId"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let objects = match directory::objects_by_ids(ctx, &ids).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("WARNING: cannot read principal names from the directory: {e:#}");
+            return Ok(());
+        }
+    };
+    for a in shown.iter_mut() {
+        let name = objects
+            .iter()
+            .find(|o| {
+                o["id"].as_str().is_some_and(|id| {
+                    a["principalId"]
+                        .as_str()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(id))
+                })
+            })
+            .map(directory::displayable_name);
+        if let Some(name) = name {
+            a["principalName"] = json!(name);
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(command: RoleCommand, ctx: &Context) -> Result<Option<Value>> {
     match command {
         RoleCommand::Assignment(AssignmentCommand::Create {
@@ -219,22 +258,32 @@ pub async fn run(command: RoleCommand, ctx: &Context) -> Result<Option<Value>> {
             scope,
         }) => {
             let scope = scope_of(ctx, &scope)?;
-            let principal = match (assignee_object_id, assignee) {
-                (Some(id), _) => id,
-                (None, Some(a)) => principal_id(ctx, &a).await?,
+            let (principal, principal_type) = match (assignee_object_id, assignee) {
+                (Some(id), _) => (id, assignee_principal_type),
+                (None, Some(a)) => {
+                    let id = directory::resolve_assignee(ctx, &a).await?;
+                    let kind = match assignee_principal_type {
+                        Some(t) => Some(t),
+                        None => directory::objects_by_ids(ctx, std::slice::from_ref(&id))
+                            .await?
+                            .first()
+                            .and_then(directory::principal_type)
+                            .map(str::to_owned),
+                    };
+                    (id, kind)
+                }
                 (None, None) => bail!("usage error: --assignee STRING | --assignee-object-id GUID"),
             };
-            let body = json!({"properties": {
-                "roleDefinitionId": role_id(ctx, &scope, &role).await?,
-                "principalId": principal,
-                "principalType": assignee_principal_type,
-                "description": description,
-            }});
-            let name = uuid_v4();
-            let url = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version={API}");
-            Ok(Some(az_assignment(
-                ctx.arm_value(Method::PUT, &url, Some(&body)).await?,
-            )))
+            let created = put_assignment(
+                ctx,
+                &scope,
+                &role,
+                &principal,
+                principal_type.as_deref(),
+                description.as_deref(),
+            )
+            .await?;
+            Ok(Some(az_assignment(created)))
         }
         RoleCommand::Assignment(AssignmentCommand::List {
             assignee,
@@ -243,9 +292,9 @@ pub async fn run(command: RoleCommand, ctx: &Context) -> Result<Option<Value>> {
         }) => {
             let scope = scope_of(ctx, &scope)?;
             let found = assignments(ctx, &scope, assignee.as_deref(), role.as_deref()).await?;
-            Ok(Some(Value::Array(
-                found.into_iter().map(az_assignment).collect(),
-            )))
+            let mut shown: Vec<Value> = found.into_iter().map(az_assignment).collect();
+            add_principal_names(ctx, &mut shown).await?;
+            Ok(Some(Value::Array(shown)))
         }
         RoleCommand::Assignment(AssignmentCommand::Delete {
             ids,
@@ -306,34 +355,6 @@ pub async fn run(command: RoleCommand, ctx: &Context) -> Result<Option<Value>> {
                     .collect(),
             )))
         }
-    }
-}
-
-pub async fn ad(command: AdCommand, ctx: &Context) -> Result<Option<Value>> {
-    match command {
-        AdCommand::SignedInUser(SignedInUserCommand::Show) => {
-            let token = ctx.management_token().await?;
-            let payload = token
-                .split('.')
-                .nth(1)
-                .ok_or_else(|| anyhow!("malformed token"))?;
-            let claims: Value = serde_json::from_slice(&wid_jose::b64::decode(payload)?)?;
-            let sp = ctx
-                .arm_value(
-                    Method::GET,
-                    &format!(
-                        "/v1.0/servicePrincipals/{}",
-                        claims["oid"].as_str().unwrap_or_default()
-                    ),
-                    None,
-                )
-                .await?;
-            Ok(Some(sp))
-        }
-        AdCommand::Sp(SpCommand::Show { id }) => Ok(Some(
-            ctx.arm_value(Method::GET, &format!("/v1.0/servicePrincipals/{id}"), None)
-                .await?,
-        )),
     }
 }
 
