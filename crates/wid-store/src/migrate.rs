@@ -29,6 +29,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_cluster_specs_and_operations.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_users.sql")),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_applications.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -52,6 +56,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0008_cluster_specs_and_operations.sql"),
     ),
     (9, include_str!("../migrations/postgres/0009_users.sql")),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_applications.sql"),
+    ),
 ];
 
 /// The schema version this build creates and expects.
