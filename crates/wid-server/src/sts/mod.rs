@@ -3,6 +3,7 @@
 pub mod destinations;
 mod discovery;
 pub mod error;
+pub mod federated_client;
 pub mod issuers;
 pub mod token;
 
