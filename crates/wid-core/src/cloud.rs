@@ -349,7 +349,7 @@ mod tests {
     }
 
     /// The document's members, and what az makes of them: every endpoint `az cloud
-    /// register --endpoint-resource-manager` needs, Graph unset.
+    /// register --endpoint-resource-manager` needs, Graph's included.
     #[test]
     fn metadata_and_the_cloud_az_registers_from_it() {
         let c = Cloud {
@@ -366,6 +366,9 @@ mod tests {
                 "identityProvider": "AAD",
             },
             "resourceManager": "https://localhost:8443/",
+            "graph": "https://graph.wid.localhost:8443/",
+            "graphAudience": "https://graph.wid.localhost:8443/",
+            "microsoftGraphResourceId": "https://graph.wid.localhost:8443/",
             "suffixes": {"keyVaultDns": "vault.wid.localhost:8443"},
         });
         assert_eq!(single, expected);
@@ -388,14 +391,21 @@ mod tests {
             [
                 ("activeDirectory", "https://localhost:8443"),
                 (
+                    "activeDirectoryGraphResourceId",
+                    "https://graph.wid.localhost:8443/"
+                ),
+                (
                     "activeDirectoryResourceId",
                     "https://management.wid.localhost/"
                 ),
                 ("management", "https://management.wid.localhost/"),
+                (
+                    "microsoftGraphResourceId",
+                    "https://graph.wid.localhost:8443/"
+                ),
                 ("resourceManager", "https://localhost:8443/"),
             ]
         );
-        assert!(endpoints["microsoftGraphResourceId"].is_null());
         assert_eq!(endpoints.len(), 21, "every endpoint az prints");
         assert_eq!(az["suffixes"]["keyvaultDns"], ".vault.wid.localhost:8443");
         assert_eq!(

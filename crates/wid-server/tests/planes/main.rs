@@ -90,6 +90,18 @@ impl Wid {
             .access_token
     }
 
+    /// The Graph resource (az's `microsoftGraphResourceId`), with its trailing slash.
+    fn graph_resource(&self) -> String {
+        let port = self.server.as_ref().unwrap().local_addr.port();
+        format!("https://graph.{}:{port}/", self.info().dns_suffix)
+    }
+
+    /// A Graph token of the bootstrap principal.
+    async fn graph_token(&self) -> String {
+        self.token_for(&format!("{}.default", self.graph_resource()))
+            .await
+    }
+
     async fn token(&self) -> String {
         self.token_for(&format!("{}.default", self.info().management_resource))
             .await
