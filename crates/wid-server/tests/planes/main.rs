@@ -17,6 +17,7 @@ mod clusters_lro;
 mod connections;
 mod exchange;
 mod files_at_rest;
+mod graph;
 mod issuer_fetch;
 mod keyring;
 mod rbac;
