@@ -68,14 +68,15 @@ def az_env(config_dir: Path, ca_bundle: str | None = None) -> dict:
 
 def hosts_namespace(tmp_path: Path, vaults: list[str], dns_suffix: str) -> list[str]:
     """An argv prefix that runs a command in a mount namespace of its own whose /etc/hosts
-    names the vaults' hosts: `{vault}.vault.wid.localhost` does not resolve through glibc, and
+    names Graph's host and the vaults' hosts: `{vault}.vault.wid.localhost` does not resolve through glibc, and
     SDK clients (unlike wid's own CLI) need it to. Needs root, as CI has."""
     if os.geteuid() != 0:
         raise RuntimeError("these tests need root for `unshare --mount` (CI runs as root); or add the host lines `wid hosts` prints to /etc/hosts")
     hosts = tmp_path / f"hosts-{unique('')}"
     with open("/etc/hosts") as f:
         base = f.read()
-    hosts.write_text(base + "".join(f"\n127.0.0.1 {v.lower()}.vault.{dns_suffix}" for v in vaults) + "\n")
+    lines = [f"graph.{dns_suffix}"] + [f"{v.lower()}.vault.{dns_suffix}" for v in vaults]
+    hosts.write_text(base + "".join(f"\n127.0.0.1 {name}" for name in lines) + "\n")
     return ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", str(hosts)]
 
 

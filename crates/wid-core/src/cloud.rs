@@ -121,9 +121,8 @@ impl Cloud {
         format!("{}/{tenant}/v2.0", self.public_url)
     }
 
-    /// This cloud as ARM's metadata document describes one. Graph is left out: wid's
-    /// directory is not Microsoft Graph, and a client that finds no Graph endpoint says so
-    /// rather than sending Graph calls to the wrong place.
+    /// This cloud as ARM's metadata document describes one, Graph included: wid's Graph
+    /// plane is the directory az and the Graph SDKs call, at the URL they take from here.
     pub fn metadata(&self) -> CloudMetadata {
         CloudMetadata {
             name: CLOUD_NAME.to_owned(),
@@ -134,6 +133,9 @@ impl Cloud {
                 identity_provider: "AAD".to_owned(),
             },
             resource_manager: self.resource_manager(),
+            graph: Some(self.graph_resource()),
+            graph_audience: Some(self.graph_resource()),
+            microsoft_graph_resource_id: Some(self.graph_resource()),
             suffixes: CloudSuffixes {
                 key_vault_dns: self.keyvault_dns(),
             },
@@ -235,7 +237,9 @@ pub enum MetadataDocument {
 /// The cloud `az cloud register -n NAME --endpoint-resource-manager URL` makes from the
 /// metadata it fetches: `loginEndpoint` becomes `activeDirectory`, the first audience both
 /// `activeDirectoryResourceId` and `management`, `keyVaultDns` gains a leading dot, and the
-/// resource manager stays the URL as given. Members the metadata lacks stay unset, as they do
+/// resource manager stays the URL as given, `graphAudience` becomes
+/// `activeDirectoryGraphResourceId` and `microsoftGraphResourceId` keeps its name. Members
+/// the metadata lacks stay unset, as they do
 /// for a cloud whose name is not one of az's own (whose values az would fall back to).
 pub fn az_registers(metadata: &CloudMetadata, name: &str, resource_manager: &str) -> AzCloud {
     let audience = metadata.authentication.audiences.first().cloned();
@@ -244,7 +248,9 @@ pub fn az_registers(metadata: &CloudMetadata, name: &str, resource_manager: &str
         endpoints: AzCloudEndpoints {
             active_directory: Some(metadata.authentication.login_endpoint.clone()),
             active_directory_resource_id: audience.clone(),
+            active_directory_graph_resource_id: metadata.graph_audience.clone(),
             management: audience,
+            microsoft_graph_resource_id: metadata.microsoft_graph_resource_id.clone(),
             resource_manager: Some(resource_manager.to_owned()),
             ..AzCloudEndpoints::default()
         },
@@ -343,7 +349,7 @@ mod tests {
     }
 
     /// The document's members, and what az makes of them: every endpoint `az cloud
-    /// register --endpoint-resource-manager` needs, Graph unset.
+    /// register --endpoint-resource-manager` needs, Graph's included.
     #[test]
     fn metadata_and_the_cloud_az_registers_from_it() {
         let c = Cloud {
@@ -360,6 +366,9 @@ mod tests {
                 "identityProvider": "AAD",
             },
             "resourceManager": "https://localhost:8443/",
+            "graph": "https://graph.wid.localhost:8443/",
+            "graphAudience": "https://graph.wid.localhost:8443/",
+            "microsoftGraphResourceId": "https://graph.wid.localhost:8443/",
             "suffixes": {"keyVaultDns": "vault.wid.localhost:8443"},
         });
         assert_eq!(single, expected);
@@ -382,14 +391,21 @@ mod tests {
             [
                 ("activeDirectory", "https://localhost:8443"),
                 (
+                    "activeDirectoryGraphResourceId",
+                    "https://graph.wid.localhost:8443/"
+                ),
+                (
                     "activeDirectoryResourceId",
                     "https://management.wid.localhost/"
                 ),
                 ("management", "https://management.wid.localhost/"),
+                (
+                    "microsoftGraphResourceId",
+                    "https://graph.wid.localhost:8443/"
+                ),
                 ("resourceManager", "https://localhost:8443/"),
             ]
         );
-        assert!(endpoints["microsoftGraphResourceId"].is_null());
         assert_eq!(endpoints.len(), 21, "every endpoint az prints");
         assert_eq!(az["suffixes"]["keyvaultDns"], ".vault.wid.localhost:8443");
         assert_eq!(

@@ -79,13 +79,29 @@ pub fn check_against_existing(
     issuer: &str,
     subject: &str,
 ) -> Result<(), CredentialError> {
-    if existing
-        .iter()
-        .any(|c| c.issuer == issuer && c.subject == subject)
-    {
-        return Err(CredentialError::DuplicateIssuerSubject);
+    check_against_pairs(
+        existing
+            .iter()
+            .map(|c| (c.issuer.as_str(), c.subject.as_str())),
+        issuer,
+        subject,
+    )
+}
+
+/// The same rules over the (issuer, subject) pairs of the other credentials: an
+/// application's credentials follow them as an identity's do.
+pub fn check_against_pairs<'a>(
+    existing: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    issuer: &str,
+    subject: &str,
+) -> Result<(), CredentialError> {
+    let count = existing.len();
+    for (i, s) in existing {
+        if i == issuer && s == subject {
+            return Err(CredentialError::DuplicateIssuerSubject);
+        }
     }
-    if existing.len() >= MAX_CREDENTIALS_PER_IDENTITY {
+    if count >= MAX_CREDENTIALS_PER_IDENTITY {
         return Err(CredentialError::TooMany);
     }
     Ok(())

@@ -289,3 +289,63 @@ pub struct Secret {
     pub scheduled_purge_at: Option<i64>,
     pub version: SecretVersion,
 }
+
+/// An application registration (Graph's `application`): what a service principal of the
+/// tenant instantiates, and what federated credentials and client secrets belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub object_id: String,
+    pub tenant_id: String,
+    /// The client id, unique across the installation as across Entra.
+    pub app_id: String,
+    pub display_name: String,
+    pub sign_in_audience: String,
+    pub identifier_uris: Vec<String>,
+    pub created_at: i64,
+}
+
+/// A client secret of an application. Only the secret's hash is kept; the hint is its first
+/// three characters, as Graph shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationPassword {
+    pub key_id: String,
+    pub display_name: Option<String>,
+    pub hint: String,
+    pub secret_hash: Vec<u8>,
+    pub start_at: i64,
+    pub end_at: i64,
+}
+
+/// A federated identity credential of an application: Graph gives it an id as well as a
+/// name, and either addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppFederatedCredential {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// The service principal of an application in its tenant: the object role assignments,
+/// access policies and tokens' `oid` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppServicePrincipal {
+    pub object_id: String,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+/// A directory role held by a principal, tenant-wide (Graph's `unifiedRoleAssignment`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryRoleAssignment {
+    pub id: String,
+    pub tenant_id: String,
+    pub principal_id: String,
+    /// The role's template id, e.g. Directory Readers' `88d8e3e3-…`.
+    pub role_definition_id: String,
+    pub directory_scope_id: String,
+}

@@ -44,6 +44,71 @@ pub fn az_expires_on(unix: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.000000")
 }
 
+/// Days since 1970-01-01 of a civil date (the inverse of [`civil`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds of an RFC 3339 time as Graph clients send them (`2026-11-24T10:29:00Z`,
+/// with optional fractional seconds, `Z` or a `±hh:mm` offset); `None` for anything else.
+/// Fractions are dropped: the wire contracts count whole seconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let ob = rest.as_bytes();
+            if rest.len() != 6 || ob[3] != b':' {
+                return None;
+            }
+            let oh: i64 = rest[1..3].parse().ok()?;
+            let om: i64 = rest[4..6].parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +121,28 @@ mod tests {
         assert_eq!(entra_timestamp(1_795_516_140), "2026-11-24 10:29:00Z");
         assert_eq!(az_expires_on(1_795_516_140), "2026-11-24 10:29:00.000000");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn parses_what_graph_clients_send() {
+        for (text, want) in [
+            ("2026-11-24T10:29:00Z", Some(1_795_516_140)),
+            ("2026-11-24T10:29:00.123456Z", Some(1_795_516_140)),
+            ("2026-11-24T12:29:00+02:00", Some(1_795_516_140)),
+            ("2000-02-29T00:00:00Z", Some(951_782_400)),
+            ("1969-12-31T23:59:59Z", Some(-1)),
+            ("2026-11-24 10:29:00Z", None),
+            ("2026-13-24T10:29:00Z", None),
+            ("2026-11-24T10:29:00", None),
+            ("2026-11-24T10:29:00.Z", None),
+            ("2026-11-24T10:29:00+0200", None),
+            ("+026-11-24T10:29:00Z", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_rfc3339(text), want, "{text}");
+        }
+        for t in [0, 951_782_400, 1_795_516_140, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        }
     }
 }

@@ -18,6 +18,15 @@ pub struct AccessClaims {
     pub oid: String,
     #[serde(default)]
     pub appid: Option<String>,
+    /// Delegated (user) tokens carry the user's sign-in name and the scopes granted;
+    /// app-only tokens carry neither.
+    #[serde(default)]
+    pub upn: Option<String>,
+    #[serde(default)]
+    pub scp: Option<String>,
+    /// `app` or `user`, as Entra's optional claim says.
+    #[serde(default)]
+    pub idtyp: Option<String>,
     #[serde(default)]
     pub nbf: Option<i64>,
     #[serde(default)]

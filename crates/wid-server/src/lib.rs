@@ -11,7 +11,7 @@ pub mod config;
 mod connections;
 pub mod datadir;
 pub mod error;
-mod graph;
+pub mod graph;
 mod issuer;
 mod jobs;
 pub mod keyring;
@@ -46,7 +46,7 @@ pub fn app(state: AppState) -> Router {
     let routed = Router::new()
         .merge(sts::router())
         .merge(issuer::router())
-        .merge(graph::router())
+        .merge(graph::router(&state))
         .merge(arm::router(&state))
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))
@@ -116,7 +116,7 @@ fn plane_of(route: &str, vault_host: bool) -> &'static str {
         "arm"
     } else if route.contains("{issuer}") {
         "issuer"
-    } else if route.starts_with("/v1.0") {
+    } else if route.starts_with("/v1.0") || route.starts_with("/beta") {
         "graph"
     } else if route.starts_with("/{tenant}") || route.starts_with("/common") {
         "sts"

@@ -8,7 +8,7 @@ use crate::sts::issuers::IssuerKeys;
 use std::sync::Arc;
 use wid_core::clock::Clock;
 use wid_core::cloud::Cloud;
-use wid_core::model::{FederatedCredential, ManagedIdentity, RoleAssignment, Subscription, Tenant};
+use wid_core::model::{RoleAssignment, Subscription, Tenant};
 use wid_store::Store;
 
 #[derive(Clone)]
@@ -27,8 +27,9 @@ pub struct Shared {
     /// How the server was started: where its data directory is, for key rotation.
     pub config: crate::config::ServerConfig,
     pub issuer_keys: IssuerKeys,
-    /// A client id's managed identity and federated credentials (`None`: not an identity).
-    pub clients: TtlCache<Option<(ManagedIdentity, Vec<FederatedCredential>)>>,
+    /// A client id's managed identity or application with its federated credentials
+    /// (`None`: neither).
+    pub clients: TtlCache<Option<crate::sts::federated_client::FederatedClient>>,
     /// A principal's role assignments.
     pub role_assignments: TtlCache<Vec<RoleAssignment>>,
     /// Live vaults with their data keys opened (`None`: no such vault).

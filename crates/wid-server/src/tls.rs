@@ -146,6 +146,10 @@ pub fn serving_names(config: &ServerConfig) -> Vec<String> {
     names.extend([
         suffix.clone(),
         format!("*.{suffix}"),
+        // Named as well as covered by the wildcard: Graph's host is a fixed name clients
+        // are configured with (az's microsoftGraphResourceId), so it should not depend on
+        // how a client treats wildcards under a suffix like `localhost`.
+        format!("graph.{suffix}"),
         format!("*.vault.{suffix}"),
     ]);
     let mut seen = std::collections::HashSet::new();

@@ -6,6 +6,7 @@
 //! serialized with its rivals, so the rules of `wid_core` hold even under concurrent requests
 //! and across replicas.
 
+mod applications;
 mod backup;
 mod changes;
 mod clusters;
@@ -29,6 +30,7 @@ mod tenancy;
 mod users;
 mod vaults;
 
+pub use applications::{AppCredentialChanges, ApplicationChanges};
 pub use backup::BackupSummary;
 pub use changes::Topic;
 pub use db::{Backend, Store};

@@ -30,6 +30,10 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (9, include_str!("../migrations/sqlite/0009_users.sql")),
     (10, include_str!("../migrations/sqlite/0010_sessions.sql")),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_applications.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -54,6 +58,10 @@ const POSTGRES: &[(i64, &str)] = &[
     ),
     (9, include_str!("../migrations/postgres/0009_users.sql")),
     (10, include_str!("../migrations/postgres/0010_sessions.sql")),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_applications.sql"),
+    ),
 ];
 
 /// The schema version this build creates and expects.

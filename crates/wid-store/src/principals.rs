@@ -64,6 +64,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A tenant's secret-authenticated service principals in app id order.
+    pub async fn list_service_principals(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<ServicePrincipal>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT object_id, app_id, tenant_id, display_name, secret_hash \
+             FROM service_principals WHERE tenant_key = $1 ORDER BY app_id_key",
+        )
+        .bind(key(tenant_id))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(service_principal).collect()
+    }
+}
+
 fn service_principal(row: &AnyRow) -> Result<ServicePrincipal, StoreError> {
     Ok(ServicePrincipal {
         object_id: row.try_get("object_id")?,

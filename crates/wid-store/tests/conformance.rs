@@ -7,13 +7,17 @@ use std::future::Future;
 use std::path::PathBuf;
 use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
-    Audit, Cluster, ClusterKey, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
-    ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal, SigningKeyRecord, Subscription,
-    Tenant, User, Vault, VaultSettings,
+    AppFederatedCredential, AppServicePrincipal, Application, ApplicationPassword, Audit, Cluster,
+    ClusterKey, DirectoryRoleAssignment, FederatedCredential, IdentityKey, IssuerKey,
+    ManagedIdentity, ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal,
+    SigningKeyRecord, Subscription, Tenant, User, Vault, VaultSettings,
 };
 use wid_core::password::SignInState;
 use wid_core::session::{DeviceCode, DeviceCodeState, RefreshToken};
-use wid_store::{Backend, Rotation, Store, StoreError, Topic, UserChanges};
+use wid_store::{
+    AppCredentialChanges, ApplicationChanges, Backend, Rotation, Store, StoreError, Topic,
+    UserChanges,
+};
 
 /// Declares each test once per backend. `store` tests get a migrated store; `reopen` tests
 /// also get its URL, to connect again; `fresh` tests get only the URL of an empty database.
@@ -65,6 +69,10 @@ conformance! {
         users_round_trip_and_throttle,
         refresh_tokens_rotate_and_replay_revokes,
         device_codes_move_forward_once,
+        applications_round_trip_and_cascade,
+        app_credentials_follow_entra_rules,
+        concurrent_app_credentials_respect_limit,
+        directory_role_assignments_round_trip,
         signing_keys_round_trip,
         resource_group_upsert,
         resource_group_delete_cascades,
@@ -2409,4 +2417,400 @@ async fn backups_refuse_tables_they_do_not_know(store: Store, url: String) {
         Err(StoreError::Corrupt(m)) => assert!(m.contains("not_in_backups"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+// ---- applications -----------------------------------------------------------------------
+
+const APP_TENANT: &str = "7E4A0000-0000-4000-8000-000000000001";
+
+fn app(n: u32) -> Application {
+    Application {
+        object_id: format!("A0000000-0000-4000-8000-{n:012}"),
+        tenant_id: APP_TENANT.into(),
+        app_id: format!("C0000000-0000-4000-8000-{n:012}"),
+        display_name: format!("app{n}"),
+        sign_in_audience: "AzureADMyOrg".into(),
+        identifier_uris: vec![format!("api://app{n}")],
+        created_at: 1_700_000_000 + i64::from(n),
+    }
+}
+
+fn app_cred(name: &str, subject: &str) -> AppFederatedCredential {
+    AppFederatedCredential {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.into(),
+        issuer: "https://issuer.example".into(),
+        subject: subject.into(),
+        audiences: vec![DEFAULT_AUDIENCE.into()],
+        description: None,
+    }
+}
+
+async fn applications_round_trip_and_cascade(store: Store) {
+    let a = app(1);
+    store.insert_application(&a).await.expect("insert");
+    assert!(matches!(
+        store
+            .insert_application(&Application {
+                object_id: "other".into(),
+                ..a.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .application(&APP_TENANT.to_lowercase(), &a.object_id.to_lowercase())
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store
+            .application("other-tenant", &a.object_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .application_by_app_id(&a.app_id.to_lowercase())
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+    store.insert_application(&app(2)).await.expect("insert");
+    let listed: Vec<_> = store
+        .list_applications(APP_TENANT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.display_name)
+        .collect();
+    assert_eq!(listed, ["app1", "app2"]);
+    let changed = store
+        .update_application(
+            APP_TENANT,
+            &a.object_id,
+            &ApplicationChanges {
+                display_name: Some("renamed".into()),
+                identifier_uris: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(
+        (changed.display_name.as_str(), changed.identifier_uris.len()),
+        ("renamed", 0)
+    );
+    assert_eq!(changed.sign_in_audience, "AzureADMyOrg");
+    assert_eq!(
+        store
+            .update_application(APP_TENANT, "missing", &ApplicationChanges::default())
+            .await
+            .unwrap(),
+        None
+    );
+    // Passwords, credentials and the service principal go with the application.
+    let password = ApplicationPassword {
+        key_id: "K1".into(),
+        display_name: Some("rbac".into()),
+        hint: "abc".into(),
+        secret_hash: vec![1, 2, 3],
+        start_at: 10,
+        end_at: 20,
+    };
+    assert!(store
+        .add_application_password(APP_TENANT, &a.object_id, &password)
+        .await
+        .unwrap());
+    assert!(!store
+        .add_application_password(APP_TENANT, "missing", &password)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.application_passwords(&a.object_id).await.unwrap(),
+        vec![password.clone()]
+    );
+    store
+        .insert_app_federated_credential(APP_TENANT, &a.object_id, &app_cred("fic", "s"))
+        .await
+        .unwrap()
+        .expect("app exists");
+    let sp = AppServicePrincipal {
+        object_id: "5E000000-0000-4000-8000-000000000001".into(),
+        tenant_id: APP_TENANT.into(),
+        app_id: a.app_id.clone(),
+        display_name: "renamed".into(),
+        created_at: 5,
+    };
+    store.insert_app_service_principal(&sp).await.expect("sp");
+    assert!(matches!(
+        store
+            .insert_app_service_principal(&AppServicePrincipal {
+                object_id: "another".into(),
+                ..sp.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .app_service_principal_by_app_id(APP_TENANT, &a.app_id.to_lowercase())
+            .await
+            .unwrap(),
+        Some(sp.clone())
+    );
+    assert_eq!(
+        store
+            .app_service_principal(APP_TENANT, &sp.object_id)
+            .await
+            .unwrap(),
+        Some(sp.clone())
+    );
+    assert_eq!(
+        store.list_app_service_principals(APP_TENANT).await.unwrap(),
+        vec![sp.clone()]
+    );
+    assert!(store
+        .remove_application_password(&a.object_id, "k1")
+        .await
+        .unwrap());
+    assert!(!store
+        .remove_application_password(&a.object_id, "k1")
+        .await
+        .unwrap());
+    store
+        .add_application_password(APP_TENANT, &a.object_id, &password)
+        .await
+        .unwrap();
+    assert!(store
+        .delete_application(APP_TENANT, &a.object_id)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_application(APP_TENANT, &a.object_id)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .app_service_principal(APP_TENANT, &sp.object_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .application_passwords(&a.object_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .app_federated_credentials(&a.object_id)
+        .await
+        .unwrap()
+        .is_empty());
+    // A service principal needs its application.
+    assert!(store.insert_app_service_principal(&sp).await.is_err());
+}
+
+async fn app_credentials_follow_entra_rules(store: Store) {
+    let a = app(1);
+    store.insert_application(&a).await.unwrap();
+    assert_eq!(
+        store
+            .insert_app_federated_credential(APP_TENANT, "missing", &app_cred("x", "s"))
+            .await
+            .unwrap(),
+        None
+    );
+    for i in 0..20 {
+        store
+            .insert_app_federated_credential(
+                APP_TENANT,
+                &a.object_id,
+                &app_cred(&format!("fic{i:02}"), &format!("s{i}")),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let over = store
+        .insert_app_federated_credential(APP_TENANT, &a.object_id, &app_cred("fic20", "s20"))
+        .await;
+    assert!(
+        matches!(over, Err(StoreError::Rejected(CredentialError::TooMany))),
+        "{over:?}"
+    );
+    store
+        .delete_app_federated_credential(&a.object_id, "FIC19")
+        .await
+        .unwrap();
+    let dup = store
+        .insert_app_federated_credential(APP_TENANT, &a.object_id, &app_cred("fic20", "s3"))
+        .await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Rejected(
+                CredentialError::DuplicateIssuerSubject
+            ))
+        ),
+        "{dup:?}"
+    );
+    let same_name = store
+        .insert_app_federated_credential(APP_TENANT, &a.object_id, &app_cred("FIC00", "s-new"))
+        .await;
+    assert!(
+        matches!(same_name, Err(StoreError::Conflict(_))),
+        "{same_name:?}"
+    );
+    // An update is checked against the others only, and addresses the credential by id or name.
+    let all = store.app_federated_credentials(&a.object_id).await.unwrap();
+    assert_eq!(all.len(), 19);
+    let first = all[0].clone();
+    let kept = store
+        .update_app_federated_credential(
+            APP_TENANT,
+            &a.object_id,
+            &first.id.to_uppercase(),
+            &AppCredentialChanges {
+                description: Some("d".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .expect("found by id");
+    assert_eq!(
+        (kept.subject.as_str(), kept.description.as_deref()),
+        (first.subject.as_str(), Some("d"))
+    );
+    let clash = store
+        .update_app_federated_credential(
+            APP_TENANT,
+            &a.object_id,
+            "fic00",
+            &AppCredentialChanges {
+                subject: Some("s1".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            clash,
+            Err(StoreError::Rejected(
+                CredentialError::DuplicateIssuerSubject
+            ))
+        ),
+        "{clash:?}"
+    );
+    assert_eq!(
+        store
+            .update_app_federated_credential(
+                APP_TENANT,
+                &a.object_id,
+                "nothing",
+                &AppCredentialChanges::default()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .delete_app_federated_credential(&a.object_id, &first.id)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_app_federated_credential(&a.object_id, "fic00")
+        .await
+        .unwrap());
+}
+
+async fn concurrent_app_credentials_respect_limit(store: Store) {
+    let a = app(1);
+    store.insert_application(&a).await.unwrap();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let store = store.clone();
+            let oid = a.object_id.clone();
+            tokio::spawn(async move {
+                store
+                    .insert_app_federated_credential(
+                        APP_TENANT,
+                        &oid,
+                        &app_cred(&format!("c{i}"), &format!("s{}", i % 25)),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await.unwrap();
+    }
+    let all = store.app_federated_credentials(&a.object_id).await.unwrap();
+    assert_eq!(all.len(), 20);
+    let mut pairs: Vec<_> = all.iter().map(|c| c.subject.clone()).collect();
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(
+        pairs.len(),
+        20,
+        "issuer and subject stay unique under concurrency"
+    );
+}
+
+async fn directory_role_assignments_round_trip(store: Store) {
+    let assignment = DirectoryRoleAssignment {
+        id: "R1".into(),
+        tenant_id: APP_TENANT.into(),
+        principal_id: "P1".into(),
+        role_definition_id: "88d8e3e3-8f55-4a1e-953a-9b9898b8876b".into(),
+        directory_scope_id: "/".into(),
+    };
+    store
+        .insert_directory_role_assignment(&assignment)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .insert_directory_role_assignment(&DirectoryRoleAssignment {
+                id: "R2".into(),
+                principal_id: "p1".into(),
+                ..assignment.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .directory_role_assignments(APP_TENANT, Some("p1"))
+            .await
+            .unwrap(),
+        vec![assignment.clone()]
+    );
+    assert!(store
+        .directory_role_assignments(APP_TENANT, Some("p2"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .directory_role_assignments(APP_TENANT, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .delete_directory_role_assignment(APP_TENANT, "r1")
+        .await
+        .unwrap());
+    assert!(store
+        .directory_role_assignments(APP_TENANT, None)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -2,7 +2,7 @@
 //! (`GET /metadata/endpoints`), and the view of a registered cloud that `az cloud show`
 //! prints. Only the members wid has a value for are typed in the metadata; a client reads an
 //! absent member as "not set", which is what wid means for the services it does not serve
-//! (Graph, portal, gallery, storage, …).
+//! (portal, gallery, storage, …).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,15 @@ pub struct CloudMetadata {
     pub authentication: CloudAuthentication,
     /// The ARM endpoint, with its trailing slash.
     pub resource_manager: String,
+    /// The directory API (Azure names Azure AD Graph here); wid's is its Graph plane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<String>,
+    /// The audience of `graph` tokens; az reads it as `activeDirectoryGraphResourceId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_audience: Option<String>,
+    /// Microsoft Graph's resource and base URL; az reads it as `microsoftGraphResourceId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microsoft_graph_resource_id: Option<String>,
     pub suffixes: CloudSuffixes,
 }
 

@@ -1,10 +1,12 @@
-//! `wid hosts`: the /etc/hosts lines that make vault hosts resolve. Vault URLs are
-//! `https://{vault}.vault.{suffix}:{port}/` because Key Vault clients insist the vault host is
-//! a subdomain of the challenge resource, and `*.localhost` names do not resolve through
-//! glibc. wid's own CLI pins those names itself; other clients need these lines.
+//! `wid hosts`: the /etc/hosts lines that make Graph's and the vaults' hosts resolve. Vault
+//! URLs are `https://{vault}.vault.{suffix}:{port}/` because Key Vault clients insist the vault
+//! host is a subdomain of the challenge resource; Graph is `https://graph.{suffix}:{port}/`
+//! because az uses one string for its token audience and base URL; and `*.localhost` names
+//! do not resolve through glibc. wid's own CLI pins those names itself; other clients need
+//! these lines.
 
 use crate::context::Context;
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 const HOSTS: &str = "/etc/hosts";
@@ -63,14 +65,17 @@ pub async fn run(args: HostsArgs, ctx: &Context) -> Result<Option<Value>> {
         format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults?api-version=2024-11-01");
     let ip = server_ip(ctx)?;
     let suffix = ctx.cloud().keyvault_dns_suffix();
-    let mut lines: Vec<String> = ctx
+    let mut vaults: Vec<String> = ctx
         .arm_list(&url)
         .await?
         .iter()
         .filter_map(|v| v["name"].as_str())
         .map(|name| format!("{ip} {}.{suffix}", name.to_ascii_lowercase()))
         .collect();
-    lines.sort();
+    vaults.sort();
+    let vault_count = vaults.len();
+    let mut lines = vec![format!("{ip} {}", ctx.cloud().graph_host())];
+    lines.extend(vaults);
     if !args.write {
         for line in &lines {
             println!("{line}");
@@ -88,10 +93,7 @@ pub async fn run(args: HostsArgs, ctx: &Context) -> Result<Option<Value>> {
             }
         })?;
     }
-    if lines.is_empty() {
-        bail!("no vaults yet: the block in {HOSTS} is now empty");
-    }
-    eprintln!("{HOSTS}: {} vault host(s) resolve to {ip}", lines.len());
+    eprintln!("{HOSTS}: Graph's host and {vault_count} vault host(s) resolve to {ip}");
     Ok(None)
 }
 

@@ -114,6 +114,26 @@ impl StsError {
         )
     }
 
+    /// An application with no service principal in the tenant has nobody to issue a
+    /// token to (`az ad sp create --id APPID` makes one).
+    pub fn missing_service_principal(app_id: &str, tenant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            7000229,
+            format!("The client application {app_id} is missing service principal in the tenant {tenant}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119"),
+        )
+    }
+
+    pub fn expired_client_secret(app_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000222,
+            format!("The provided client secret keys for app '{app_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."),
+        )
+    }
+
     pub fn scope(err: &ScopeError) -> Self {
         let code = match err {
             ScopeError::NotDefault(_) => 1002012,

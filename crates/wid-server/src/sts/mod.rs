@@ -5,6 +5,7 @@ mod device;
 mod devicelogin;
 mod discovery;
 pub mod error;
+pub mod federated_client;
 pub mod issuers;
 mod realm;
 pub mod token;

@@ -3,11 +3,12 @@
 //! same first error it would get from Entra.
 
 use super::error::StsError;
+use super::federated_client::{matchable, FederatedClient, FederatedPrincipal};
 use super::issuers::LookupError;
 use crate::state::AppState;
 use base64::Engine;
 use wid_core::federation;
-use wid_core::model::{FederatedCredential, ManagedIdentity, Tenant};
+use wid_core::model::Tenant;
 use wid_core::resource_id;
 use wid_core::token::{self, TokenSubject};
 use wid_jose::HeaderParams;
@@ -275,7 +276,15 @@ async fn known_client(state: &AppState, tenant: &Tenant, client_id: &str) -> Res
         .identity_by_client_id(client_id)
         .await
         .map_err(internal)?;
-    if sp.is_some() || mi.is_some_and(|mi| mi.tenant_id == tenant.id) {
+    let app = state
+        .store
+        .application_by_app_id(client_id)
+        .await
+        .map_err(internal)?;
+    if sp.is_some()
+        || mi.is_some_and(|mi| mi.tenant_id == tenant.id)
+        || app.is_some_and(|a| a.tenant_id == tenant.id)
+    {
         Ok(())
     } else {
         Err(StsError::application_not_found(client_id, &tenant.id))
@@ -288,26 +297,74 @@ async fn with_secret(
     client_id: &str,
     secret: &str,
 ) -> Result<Principal, StsError> {
-    let Some(sp) = state
+    if let Some(sp) = state
         .store
         .service_principal_by_app_id(&tenant.id, client_id)
         .await
         .map_err(internal)?
+    {
+        if !wid_core::secret::verify(secret, &sp.secret_hash) {
+            return Err(StsError::invalid_client_secret(&sp.app_id));
+        }
+        return Ok(Principal {
+            app_id: sp.app_id,
+            object_id: sp.object_id,
+            auth_class: "1",
+            managed_identity_resource_id: None,
+            lifetime: token::SERVICE_PRINCIPAL_TOKEN_LIFETIME,
+        });
+    }
+    let Some(app) = state
+        .store
+        .application_by_app_id(client_id)
+        .await
+        .map_err(internal)?
+        .filter(|a| a.tenant_id == tenant.id)
     else {
         // Managed identities have no secrets: whatever was sent is wrong.
         known_client(state, tenant, client_id).await?;
         return Err(StsError::invalid_client_secret(client_id));
     };
-    if !wid_core::secret::verify(secret, &sp.secret_hash) {
-        return Err(StsError::invalid_client_secret(&sp.app_id));
+    let sp = app_service_principal(state, tenant, &app).await?;
+    // Every stored secret is compared (in constant time each), so the answer's timing does
+    // not tell which key matched.
+    let passwords = state
+        .store
+        .application_passwords(&app.object_id)
+        .await
+        .map_err(internal)?;
+    let matched: Vec<_> = passwords
+        .iter()
+        .filter(|p| wid_core::secret::verify(secret, &p.secret_hash))
+        .collect();
+    let now = state.now();
+    match matched.first() {
+        None => Err(StsError::invalid_client_secret(&app.app_id)),
+        Some(p) if now >= p.end_at || now < p.start_at => {
+            Err(StsError::expired_client_secret(&app.app_id))
+        }
+        Some(_) => Ok(Principal {
+            app_id: app.app_id,
+            object_id: sp.object_id,
+            auth_class: "1",
+            managed_identity_resource_id: None,
+            lifetime: token::SERVICE_PRINCIPAL_TOKEN_LIFETIME,
+        }),
     }
-    Ok(Principal {
-        app_id: sp.app_id,
-        object_id: sp.object_id,
-        auth_class: "1",
-        managed_identity_resource_id: None,
-        lifetime: token::SERVICE_PRINCIPAL_TOKEN_LIFETIME,
-    })
+}
+
+/// The application's service principal in the tenant: whom its tokens name.
+async fn app_service_principal(
+    state: &AppState,
+    tenant: &Tenant,
+    app: &wid_core::model::Application,
+) -> Result<wid_core::model::AppServicePrincipal, StsError> {
+    state
+        .store
+        .app_service_principal_by_app_id(&tenant.id, &app.app_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| StsError::missing_service_principal(&app.app_id, &tenant.id))
 }
 
 /// The claims of a presented assertion that the exchange reads.
@@ -346,15 +403,23 @@ async fn with_assertion(
         })
         .await
         .map_err(internal)?;
-    let Some((mi, credentials)) = client
+    let Some(client) = client
         .as_ref()
         .as_ref()
-        .filter(|(mi, _)| mi.tenant_id == tenant.id)
+        .filter(|c| c.tenant_id() == tenant.id)
     else {
         known_client(state, tenant, client_id).await?;
-        // An application without federated credentials: nothing can match.
+        // The bootstrap principal has no federated credentials: nothing can match.
         return Err(StsError::no_matching_credential("", "", ""));
     };
+    if let FederatedPrincipal::Application {
+        app,
+        service_principal: None,
+    } = &client.principal
+    {
+        return Err(StsError::missing_service_principal(&app.app_id, &tenant.id));
+    }
+    let credentials = &client.credentials;
     let jwt = wid_jose::decode(assertion).map_err(|e| match e {
         wid_jose::JoseError::UnsupportedAlgorithm(alg) => StsError::bad_assertion_signature(
             &format!("The assertion's algorithm '{alg}' is not allowed; tokens must be signed with RS256 or ES256."),
@@ -400,32 +465,70 @@ async fn with_assertion(
     // becomes acceptable.
     wid_jose::check_issued_at(now, claims.iat, token::CLOCK_SKEW_SECS)
         .map_err(|_| StsError::assertion_time(now, claims.iat, claims.exp))?;
-    Ok(Principal {
-        managed_identity_resource_id: Some(resource_id::identity(
-            &mi.subscription_id,
-            &mi.resource_group,
-            &mi.name,
-        )),
-        app_id: mi.client_id.clone(),
-        object_id: mi.principal_id.clone(),
-        auth_class: "2",
-        lifetime: token::MANAGED_IDENTITY_TOKEN_LIFETIME,
+    Ok(match &client.principal {
+        FederatedPrincipal::Identity(mi) => Principal {
+            managed_identity_resource_id: Some(resource_id::identity(
+                &mi.subscription_id,
+                &mi.resource_group,
+                &mi.name,
+            )),
+            app_id: mi.client_id.clone(),
+            object_id: mi.principal_id.clone(),
+            auth_class: "2",
+            lifetime: token::MANAGED_IDENTITY_TOKEN_LIFETIME,
+        },
+        // An application's token names its service principal, with no `xms_mirid`.
+        FederatedPrincipal::Application {
+            app,
+            service_principal: Some(sp),
+        } => Principal {
+            managed_identity_resource_id: None,
+            app_id: app.app_id.clone(),
+            object_id: sp.object_id.clone(),
+            auth_class: "2",
+            lifetime: token::SERVICE_PRINCIPAL_TOKEN_LIFETIME,
+        },
+        FederatedPrincipal::Application { app, .. } => {
+            return Err(StsError::missing_service_principal(&app.app_id, &tenant.id))
+        }
     })
 }
 
-/// A client id's managed identity with its credentials; `None` if it names no identity.
+/// A client id's managed identity or application with its federated credentials; `None`
+/// if it names neither.
 async fn load_client(
     store: &wid_store::Store,
     client_id: &str,
-) -> Result<Option<(ManagedIdentity, Vec<FederatedCredential>)>, wid_store::StoreError> {
-    let Some(mi) = store.identity_by_client_id(client_id).await? else {
+) -> Result<Option<FederatedClient>, wid_store::StoreError> {
+    if let Some(mi) = store.identity_by_client_id(client_id).await? {
+        return match store.federated_credentials_by_client_id(client_id).await {
+            Ok(credentials) => Ok(Some(FederatedClient {
+                principal: FederatedPrincipal::Identity(mi),
+                credentials,
+            })),
+            Err(wid_store::StoreError::IdentityNotFound) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    let Some(app) = store.application_by_app_id(client_id).await? else {
         return Ok(None);
     };
-    match store.federated_credentials_by_client_id(client_id).await {
-        Ok(credentials) => Ok(Some((mi, credentials))),
-        Err(wid_store::StoreError::IdentityNotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let credentials = store
+        .app_federated_credentials(&app.object_id)
+        .await?
+        .into_iter()
+        .map(matchable)
+        .collect();
+    let service_principal = store
+        .app_service_principal_by_app_id(&app.tenant_id, &app.app_id)
+        .await?;
+    Ok(Some(FederatedClient {
+        principal: FederatedPrincipal::Application {
+            app,
+            service_principal,
+        },
+        credentials,
+    }))
 }
 
 #[cfg(test)]

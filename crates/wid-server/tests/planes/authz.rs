@@ -853,42 +853,69 @@ async fn graph_reads_need_a_directory_role_except_of_oneself() {
         .unwrap()
         .body
         .unwrap();
-    let mi = f.exchange(&f.sign(&f.claims())).await.1["access_token"]
+    let tenant = wid.creds.tenant_id.clone();
+    let graph_scope = format!("{}.default", wid.graph_resource());
+    let mi = f
+        .exchange_as(&tenant, &f.client_id, &f.sign(&f.claims()), &graph_scope)
+        .await
+        .1["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let admin = wid.token().await;
+    let admin = wid.graph_token().await;
     let sp = |id: &str| format!("/v1.0/servicePrincipals/{id}");
-    for id in [
-        victim["properties"]["clientId"].as_str().unwrap(),
-        victim["properties"]["principalId"].as_str().unwrap(),
-        wid.creds.client_id.as_str(),
-        "00000000-0000-4000-8000-000000000000",
+    let victim_client = victim["properties"]["clientId"].as_str().unwrap();
+    let victim_principal = victim["properties"]["principalId"].as_str().unwrap();
+    let by_name = format!(
+        "/v1.0/servicePrincipals?$filter=servicePrincipalNames/any(c:c%20eq%20'{victim_client}')"
+    );
+    for path in [
+        sp(victim_client),
+        sp(victim_principal),
+        sp(&wid.creds.object_id),
+        sp("00000000-0000-4000-8000-000000000000"),
+        by_name.clone(),
+        "/v1.0/users".to_owned(),
+        "/v1.0/applications".to_owned(),
     ] {
-        let (status, answer) = wid.raw(Method::GET, &sp(id), Some(&mi), None).await;
+        let (status, answer) = wid.raw(Method::GET, &path, Some(&mi), None).await;
         assert_eq!(
             (status, error_code(&answer)),
             (403, "Authorization_RequestDenied"),
-            "{id}: {answer}"
+            "{path}: {answer}"
         );
     }
     let (status, me) = wid
-        .raw(Method::GET, &sp(&f.client_id), Some(&mi), None)
+        .raw(Method::GET, &sp(&f.principal_id), Some(&mi), None)
         .await;
     assert_eq!(
-        (status, me["id"].as_str()),
-        (200, Some(f.principal_id.as_str()))
+        (
+            status,
+            me["id"].as_str(),
+            me["servicePrincipalType"].as_str()
+        ),
+        (200, Some(f.principal_id.as_str()), Some("ManagedIdentity"))
     );
+    // With the directory role, by object id; a client id is no object id, as in Graph.
     let (status, found) = wid
-        .raw(
-            Method::GET,
-            &sp(victim["properties"]["clientId"].as_str().unwrap()),
-            Some(&admin),
-            None,
-        )
+        .raw(Method::GET, &sp(victim_principal), Some(&admin), None)
         .await;
     assert_eq!(status, 200, "{found}");
-    assert_eq!(found["id"], victim["properties"]["principalId"]);
+    assert_eq!(found["appId"], victim["properties"]["clientId"]);
+    let (status, answer) = wid
+        .raw(Method::GET, &sp(victim_client), Some(&admin), None)
+        .await;
+    assert_eq!(
+        (status, error_code(&answer)),
+        (404, "Request_ResourceNotFound")
+    );
+    let (status, listed) = wid.raw(Method::GET, &by_name, Some(&admin), None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        listed["value"][0]["id"],
+        victim["properties"]["principalId"]
+    );
     f.wid.stop().await;
 }
 
@@ -975,18 +1002,7 @@ async fn every_vault_operation_under_every_role_and_scope() {
     )
     .await
     .unwrap();
-    let admin_oid = wid
-        .raw(
-            Method::GET,
-            &format!("/v1.0/servicePrincipals/{}", admin.client_id),
-            Some(&wid.token().await),
-            None,
-        )
-        .await
-        .1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin_oid = admin.object_id.clone();
     assign(
         wid,
         &sub,

@@ -21,6 +21,9 @@ async fn cloud_metadata_is_anonymous_and_shaped_by_api_version() {
             "identityProvider": "AAD",
         },
         "resourceManager": format!("{url}/"),
+        "graph": format!("https://graph.wid.localhost:{port}/"),
+        "graphAudience": format!("https://graph.wid.localhost:{port}/"),
+        "microsoftGraphResourceId": format!("https://graph.wid.localhost:{port}/"),
         "suffixes": {"keyVaultDns": format!("vault.wid.localhost:{port}")},
     });
     for (path, expected) in [
@@ -234,19 +237,29 @@ async fn wids_planes_refuse_first_party_audiences() {
             (401, "InvalidAuthenticationTokenAudience"),
             "{scope}"
         );
-        // wid's directory lookups take the management audience, not Microsoft Graph's.
+        // wid's Graph takes its own audience only, not Microsoft Graph's.
         let (status, body) = wid.raw(Method::GET, &admin, Some(&foreign), None).await;
         assert_eq!(
             (status, error_code(&body)),
-            (401, "InvalidAuthenticationTokenAudience"),
+            (401, "InvalidAuthenticationToken"),
             "{scope} on the directory"
         );
     }
     let own = wid.token().await;
     let (status, _) = wid.raw(Method::GET, &groups, Some(&own), None).await;
     assert_eq!(status, 200);
-    let (status, _) = wid.raw(Method::GET, &admin, Some(&own), None).await;
-    assert_eq!(status, 200);
+    // Nor the management plane's, as Microsoft Graph refuses ARM tokens.
+    let (status, body) = wid.raw(Method::GET, &admin, Some(&own), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (401, "InvalidAuthenticationToken")
+    );
+    let graph = wid.graph_token().await;
+    let (status, body) = wid.raw(Method::GET, &admin, Some(&graph), None).await;
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (200, Some(wid.creds.object_id.as_str()))
+    );
 
     let sub = wid.info().subscription_id.clone();
     let vault = wid

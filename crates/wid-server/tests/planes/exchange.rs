@@ -16,7 +16,7 @@ const SUBJECT: &str = "system:serviceaccount:default:workload-identity-sa";
 pub(super) struct Federation {
     pub(super) wid: Wid,
     key: SigningKey,
-    issuer: String,
+    pub(super) issuer: String,
     pub(super) client_id: String,
     pub(super) principal_id: String,
     identity_id: String,
@@ -201,7 +201,7 @@ pub(super) fn refused(answer: (u16, Value), status: u16, error: &str, code: u64)
     description
 }
 
-fn claims_of(jwt: &str) -> Value {
+pub(super) fn claims_of(jwt: &str) -> Value {
     serde_json::from_slice(&b64::decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 

@@ -17,6 +17,7 @@ mod clusters_lro;
 mod connections;
 mod exchange;
 mod files_at_rest;
+mod graph;
 mod issuer_fetch;
 mod keyring;
 mod rbac;
@@ -89,6 +90,18 @@ impl Wid {
             .await
             .unwrap()
             .access_token
+    }
+
+    /// The Graph resource (az's `microsoftGraphResourceId`), with its trailing slash.
+    fn graph_resource(&self) -> String {
+        let port = self.server.as_ref().unwrap().local_addr.port();
+        format!("https://graph.{}:{port}/", self.info().dns_suffix)
+    }
+
+    /// A Graph token of the bootstrap principal.
+    async fn graph_token(&self) -> String {
+        self.token_for(&format!("{}.default", self.graph_resource()))
+            .await
     }
 
     async fn token(&self) -> String {

@@ -60,21 +60,12 @@ async fn every_plane_refuses_in_its_own_shape() {
     )
     .await
     .unwrap();
-    let admin = wid
-        .raw(
-            reqwest::Method::GET,
-            &format!("/v1.0/servicePrincipals/{}", wid.creds.client_id),
-            Some(&wid.token().await),
-            None,
-        )
-        .await
-        .1;
     super::authz::assign(
         &wid,
         &wid.sub_path(""),
         "ffffffff-0000-4000-8000-000000000001",
         super::authz::KV_ADMIN,
-        admin["id"].as_str().unwrap(),
+        &wid.creds.object_id,
     )
     .await;
     // Refusals after authorization: the planes answer 401 and 403 first: the planes answer 401 to anonymous requests first.
