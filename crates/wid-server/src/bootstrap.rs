@@ -84,6 +84,7 @@ pub async fn bootstrap(
         now,
     )
     .await?;
+    make_global_administrator(store, &tenant.id, &admin_user.object_id).await?;
     Ok(Installation {
         tenant,
         subscription,
@@ -106,16 +107,8 @@ async fn make_owner(
 ) -> Result<(), ServerError> {
     let owner = wid_core::rbac::builtin_by_name("Owner")
         .ok_or_else(|| ServerError::Config("the Owner role is missing".into()))?;
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        format!("owner\n{subscription_id}\n{principal_id}").as_bytes(),
-    );
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest.as_ref()[..16]);
     let assignment = RoleAssignment {
-        name: uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string(),
+        name: stable_id(&format!("owner\n{subscription_id}\n{principal_id}")),
         tenant_id: admin.tenant_id.clone(),
         scope: format!("/subscriptions/{subscription_id}"),
         role_definition_id: format!(
@@ -137,6 +130,36 @@ async fn make_owner(
         Err(wid_store::StoreError::Conflict(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The admin user is the directory's Global Administrator, as the user who creates an Entra
+/// tenant is; the bootstrap service principal needs no role, the Graph plane knows it.
+async fn make_global_administrator(
+    store: &Store,
+    tenant_id: &str,
+    user_object_id: &str,
+) -> Result<(), ServerError> {
+    let role = wid_core::directory::DirectoryRole::GlobalAdministrator.template_id();
+    let assignment = wid_core::model::DirectoryRoleAssignment {
+        id: stable_id(&format!(
+            "directory-role\n{tenant_id}\n{role}\n{user_object_id}"
+        )),
+        tenant_id: tenant_id.to_owned(),
+        principal_id: user_object_id.to_owned(),
+        role_definition_id: role.to_owned(),
+        directory_scope_id: "/".to_owned(),
+    };
+    insert_once(store.insert_directory_role_assignment(&assignment).await)
+}
+
+/// A GUID derived from `seed`, so that every start (and every replica) names the same record.
+fn stable_id(seed: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// Another replica may have inserted the same row first; that is success too.

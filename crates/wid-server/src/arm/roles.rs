@@ -183,7 +183,11 @@ pub async fn create_assignment(
 /// What a client may name as principal: a managed identity, a user or a service principal.
 async fn principal_exists(state: &AppState, tenant_id: &str, id: &str) -> Result<bool, ArmError> {
     if state.store.identity_by_principal_id(id).await?.is_some()
-        || state.store.user_by_object_id(tenant_id, id).await?.is_some()
+        || state
+            .store
+            .user_by_object_id(tenant_id, id)
+            .await?
+            .is_some()
     {
         return Ok(true);
     }

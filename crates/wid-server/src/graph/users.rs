@@ -190,6 +190,9 @@ pub async fn update(
         Some(p) => Some(password_hash(p).await?),
         None => None,
     };
+    // A new password or a disabled account ends the user's sessions, as in Entra: refresh
+    // tokens issued before no longer redeem.
+    let ends_sessions = password_hash.is_some() || body.account_enabled == Some(false);
     let changes = UserChanges {
         display_name: body.display_name,
         account_enabled: body.account_enabled,
@@ -200,6 +203,9 @@ pub async fn update(
         .update_user(tenant, &user.object_id, &changes)
         .await?
         .ok_or_else(|| GraphError::not_found(&id))?;
+    if ends_sessions {
+        state.store.revoke_user_sessions(&user.object_id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,5 +219,6 @@ pub async fn delete(
     if !state.store.delete_user(tenant, &user.object_id).await? {
         return Err(GraphError::not_found(&id));
     }
+    state.store.revoke_user_sessions(&user.object_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

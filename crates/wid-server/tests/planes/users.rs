@@ -552,3 +552,66 @@ async fn bootstrap_admin_user_survives_restarts() {
     );
     wid.stop().await;
 }
+
+/// The admin user is the directory's Global Administrator: with its own delegated Graph token it
+/// creates a user and, by resetting that user's password, ends the user's sessions.
+#[tokio::test]
+async fn the_admin_user_administers_the_directory_and_a_reset_ends_sessions() {
+    let wid = Wid::start_in(temp_dir(), ManualClock::new(T0)).await;
+    let admin = admin_user(&wid);
+    let graph_scope = format!("{}.default offline_access", wid.graph_resource());
+    let (_, body) = wid
+        .password("organizations", &admin.user_principal_name, &admin.password)
+        .await;
+    let (status, body) = wid
+        .refresh(body["refresh_token"].as_str().unwrap(), &graph_scope)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let admin_graph = body["access_token"].as_str().unwrap().to_owned();
+    let upn = "carol@wid.localhost";
+    let (status, carol) = wid
+        .raw(
+            reqwest::Method::POST,
+            "/v1.0/users",
+            Some(&admin_graph),
+            Some(
+                serde_json::json!({
+                    "accountEnabled": true, "displayName": "Carol", "mailNickname": "carol",
+                    "userPrincipalName": upn,
+                    "passwordProfile": {"password": "First-Passw0rd"},
+                })
+                .to_string()
+                .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{carol}");
+    let (status, body) = wid.password("common", upn, "First-Passw0rd").await;
+    assert_eq!(status, 200, "{body}");
+    let carol_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, body) = wid
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/v1.0/users/{}", carol["id"].as_str().unwrap()),
+            Some(&admin_graph),
+            Some(
+                serde_json::json!({"passwordProfile": {"password": "Second-Passw0rd"}})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = wid.refresh(&carol_refresh, &wid.arm_scope()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, 50173),
+        "revoked by the reset: {body}"
+    );
+    let (status, _) = wid.password("common", upn, "First-Passw0rd").await;
+    assert_eq!(status, 400, "the old password is gone");
+    let (status, body) = wid.password("common", upn, "Second-Passw0rd").await;
+    assert_eq!(status, 200, "{body}");
+    wid.stop().await;
+}
