@@ -195,7 +195,12 @@ async fn principal_exists(state: &AppState, tenant_id: &str, id: &str) -> Result
         .store
         .service_principal_by_object_id(tenant_id, id)
         .await?
-        .is_some())
+        .is_some()
+        || state
+            .store
+            .app_service_principal(tenant_id, id)
+            .await?
+            .is_some())
 }
 
 async fn create(

@@ -135,6 +135,25 @@ async fn applications_federate_and_authenticate_like_entra() {
         (Some(sp_oid.as_str()), Some(app_id.as_str()))
     );
     assert!(claims.get("xms_mirid").is_none(), "{claims}");
+    // Role assignments name the application's service principal like any other.
+    let sub = wid.info().subscription_id.clone();
+    let groups = format!("/subscriptions/{sub}/resourcegroups?api-version=2024-11-01");
+    let app_token = issued["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = wid.raw(Method::GET, &groups, Some(&app_token), None).await;
+    assert_eq!(status, 403, "no role yet");
+    let reader = format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7");
+    let assign = json!({"properties": {"roleDefinitionId": reader, "principalId": sp_oid, "principalType": "ServicePrincipal"}});
+    let (status, body) = wid
+        .raw(
+            Method::PUT,
+            &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01", uuid::Uuid::new_v4()),
+            Some(&wid.token().await),
+            Some(assign.to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = wid.raw(Method::GET, &groups, Some(&app_token), None).await;
+    assert_eq!(status, 200, "{body}");
     // The same diagnostics as for identities: a subject that matches no credential.
     let mut other = f.claims();
     other["sub"] = json!("system:serviceaccount:default:other");
