@@ -67,7 +67,7 @@ echo "USER_ID=$USER_ID"
 echo "SP_ID=$SP_ID"
 echo "MI_ID=$MI_ID"
 echo "APP_ID=$APP_ID"
-echo "LISTED=$(az role assignment list --scope "$SCOPE" --query '[].[roleDefinitionName, principalType, principalId]' -o json | tr -d ' \\n')"
+echo "LISTED=$(az role assignment list --scope "$SCOPE" --query '[].[roleDefinitionName, principalType, principalId]' -o json | tr '\\n' ' ')"
 echo "SHOWN=$(az ad user show --id {upn} --query '[id, displayName]' -o tsv | tr '\\n' ' ')"
 echo "SP_BY_APP=$(az ad sp show --id "$APP_ID" --query id -o tsv)"
 echo "USERS=$(az ad user list --query "[?userPrincipalName=='{upn}'] | length(@)" -o tsv)"
@@ -130,9 +130,9 @@ KEYVAULT_URL=$(az keyvault show -n {vault} --query properties.vaultUri -o tsv) K
 
 def test_workload_of_another_subject_is_refused_for_the_application(az, tmp_path):
     """The application trusts one service account; a token of another in the same cluster gets
-    Entra's AADSTS70021 naming the subject it presented."""
-    program = tmp_path / "workload.py"
-    program.write_text(WORKLOAD)
+    Entra's AADSTS700213 naming the subject it presented."""
+    program = tmp_path / "workload_token.py"
+    program.write_text("import sys\nfrom azure.identity import WorkloadIdentityCredential\nWorkloadIdentityCredential().get_token(sys.argv[1])\n")
     out = az.run(
         f"""
 az group create -n rg-app2 -l eastus -o none
@@ -143,13 +143,12 @@ az ad sp create --id "$APP_ID" -o none
 az ad app federated-credential create --id "$APP_ID" -o none --parameters \\
     "{{\\"name\\": \\"only-sa-a\\", \\"issuer\\": \\"$ISSUER\\", \\"subject\\": \\"system:serviceaccount:default:sa-a\\", \\"audiences\\": [\\"api://AzureADTokenExchange\\"]}}"
 set +e
-KEYVAULT_URL=https://unused.invalid/ KEYVAULT_SECRET_NAME=x \\
-    wid run --cluster app-cluster2 -g rg-app2 --service-account sa-b --client-id "$APP_ID" -- {sys.executable} {program} 2> refused.txt
+wid run --cluster app-cluster2 -g rg-app2 --service-account sa-b --client-id "$APP_ID" -- {sys.executable} {program} {az.wid.scope} 2> refused.txt
 echo "RC=$?"
 echo "REFUSED=$(grep -o 'AADSTS[0-9]*' refused.txt | head -1)"
 echo "NAMED=$(grep -c 'system:serviceaccount:default:sa-b' refused.txt)"
 """
     )
     assert out["RC"] != "0"
-    assert out["REFUSED"] == "AADSTS70021"
+    assert out["REFUSED"] == "AADSTS700213"
     assert int(out["NAMED"]) >= 1
