@@ -214,7 +214,8 @@ echo "ISSUER_ENABLED=$(az aks show --name "${{CLUSTER_NAME}}" --resource-group "
         vaults=[vault],
     )
     wid = az.wid
-    assert out["KEYVAULT_URL"] == f"https://{vault}.vault.{wid.info['dnsSuffix']}:{wid.port}/"
+    port = "" if wid.port == 443 else f":{wid.port}"
+    assert out["KEYVAULT_URL"] == f"https://{vault}.vault.{wid.info['dnsSuffix']}{port}/"
     assert out["VALUE"] == "Hello\\!"
     assert "successfully got secret, secret=Hello\\!" in out["_done"].stdout
     assert (out["WORKLOAD_IDENTITY"], out["ISSUER_ENABLED"]) == ("false", "true")
