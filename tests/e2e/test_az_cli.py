@@ -54,7 +54,7 @@ def test_register_az_fills_every_endpoint_and_logs_in(wid, tmp_path):
     assert endpoints["activeDirectoryResourceId"] == endpoints["management"] == wid.info["managementResource"]
     assert endpoints["resourceManager"] == f"{wid.url}/"
     assert suffixes["keyvaultDns"] == f".vault.wid.localhost:{wid.port}"
-    assert endpoints["microsoftGraphResourceId"] is None and endpoints["activeDirectoryGraphResourceId"] is None
+    assert endpoints["microsoftGraphResourceId"] == f"https://graph.wid.localhost:{wid.port}/"
     # wid's own view is az's, plus the resource vaults challenge with.
     ours = json.loads(wid.cli("cloud", "show").stdout)
     assert ours["suffixes"].pop("keyvaultResource") == f"https://vault.wid.localhost:{wid.port}"

@@ -152,3 +152,41 @@ echo "NAMED=$(grep -c 'system:serviceaccount:default:sa-b' refused.txt)"
     assert out["RC"] != "0"
     assert out["REFUSED"] == "AADSTS700213"
     assert int(out["NAMED"]) >= 1
+
+
+def test_access_policy_by_upn_and_an_application_secret(az):
+    """`az keyvault set-policy --upn` gives a second user `get` on secrets, and that user, signed
+    in with az, reads the secret but may not write one; `az ad app credential reset` makes a
+    client secret that az then signs in with."""
+    domain = az.wid.admin_user["userPrincipalName"].split("@")[1]
+    upn, password = f"{unique('bob')}@{domain}", "Bob-Passw0rd!"
+    vault = f"kv-upn-{unique('')[:6]}"
+    out = az.run(
+        f"""
+az group create -n rg-upn -l eastus -o none
+az keyvault create -n {vault} -g rg-upn --enable-rbac-authorization false -o none
+az keyvault secret set --vault-name {vault} --name shared --value "for-bob" -o none
+BOB=$(az ad user create --display-name Bob --password '{password}' --user-principal-name {upn} --query id -o tsv)
+az keyvault set-policy --name {vault} --upn {upn} --secret-permissions get list -o none
+echo "BOB=$BOB"
+echo "BOB_POLICY=$(az keyvault show -n {vault} --query "properties.accessPolicies[?objectId=='$BOB'].permissions.secrets | [0]" -o tsv | tr '\\n' ' ')"
+APP_ID=$(az ad app create --display-name secret-app --query appId -o tsv)
+az ad sp create --id "$APP_ID" -o none
+APP_SECRET=$(az ad app credential reset --id "$APP_ID" --query password -o tsv)
+TENANT=$(az account show --query tenantId -o tsv)
+az login -u {upn} -p '{password}' -o none
+echo "READ=$(az keyvault secret show --vault-name {vault} --name shared --query value -o tsv)"
+set +e
+az keyvault secret set --vault-name {vault} --name shared --value overwritten -o none 2> write.txt
+echo "WRITE_RC=$?"
+set -e
+echo "WRITE_CODE=$(grep -o 'Forbidden' write.txt | head -1)"
+az login --service-principal -u "$APP_ID" -p "$APP_SECRET" --tenant "$TENANT" --allow-no-subscriptions -o none
+echo "APP_LOGIN=$(az account show --query '[user.type, user.name]' -o tsv | tr '\\n' ' ')"
+""",
+        vaults=[vault],
+    )
+    assert out["BOB_POLICY"].split() == ["get", "list"]
+    assert out["READ"] == "for-bob"
+    assert (out["WRITE_RC"], out["WRITE_CODE"]) == ("1", "Forbidden")
+    assert out["APP_LOGIN"].split()[0] == "servicePrincipal"
