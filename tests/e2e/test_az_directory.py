@@ -186,7 +186,7 @@ echo "APP_LOGIN=$(az account show --query '[user.type, user.name]' -o tsv | tr '
 """,
         vaults=[vault],
     )
-    assert out["BOB_POLICY"].split() == ["get", "list"]
+    assert sorted(out["BOB_POLICY"].split()) == ["get", "list"]
     assert out["READ"] == "for-bob"
     assert (out["WRITE_RC"], out["WRITE_CODE"]) == ("1", "Forbidden")
     assert out["APP_LOGIN"].split()[0] == "servicePrincipal"
