@@ -12,6 +12,9 @@ pub const REFRESH_INACTIVITY_SECS: i64 = 90 * 24 * 3600;
 pub const REFRESH_MAX_AGE_SECS: i64 = 365 * 24 * 3600;
 /// How long a device code may be entered and polled (Entra: 15 minutes).
 pub const DEVICE_CODE_LIFETIME_SECS: i64 = 900;
+/// How long an expired device code is kept, so that late polls still hear `expired_token`
+/// rather than that the code is unknown.
+pub const DEVICE_CODE_KEPT_AFTER_EXPIRY_SECS: i64 = 3600;
 /// Seconds a client waits between polls.
 pub const DEVICE_CODE_INTERVAL_SECS: i64 = 5;
 /// Letters a user code is made of: no vowels (no words), no look-alikes (0/O, 1/I/L).

@@ -1,5 +1,6 @@
 //! Periodic work that must run once across all replicas, not once per replica: purging the
-//! secrets and vaults soft delete has kept past their scheduled purge date, and rotating the
+//! secrets and vaults soft delete has kept past their scheduled purge date and the sign-in
+//! sessions nobody can redeem any more, and rotating the
 //! tenant's token-signing keys. A replica runs a job's round only while it holds that job's
 //! lease in the database; when the holder dies, its lease expires and another replica takes
 //! the job over.
@@ -34,6 +35,15 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
                 ),
                 Err(e) => tracing::warn!(error = %e, "purging soft-deleted items failed"),
             }
+            match purge_sessions(&state, now).await {
+                Ok((0, 0)) => {}
+                Ok((refresh_tokens, device_codes)) => tracing::info!(
+                    refresh_tokens,
+                    device_codes,
+                    "purged sign-in sessions that can no longer be redeemed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "purging sign-in sessions failed"),
+            }
         }
         if holds(&state, ROTATION_LEASE, &holder, now, ttl).await {
             if let Err(e) = rotate_signing_keys(&state, now).await {
@@ -41,6 +51,17 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
             }
         }
     }
+}
+
+/// Keeps the sessions tables bounded: what no request can redeem any more goes.
+async fn purge_sessions(state: &AppState, now: i64) -> Result<(u64, u64), wid_store::StoreError> {
+    Ok((
+        state.store.purge_refresh_tokens(now).await?,
+        state
+            .store
+            .purge_device_codes(now - wid_core::session::DEVICE_CODE_KEPT_AFTER_EXPIRY_SECS)
+            .await?,
+    ))
 }
 
 async fn holds(state: &AppState, lease: &str, holder: &str, now: i64, ttl: i64) -> bool {

@@ -189,6 +189,22 @@ impl Store {
     }
 
     /// Deletes device codes that expired before `now`; how many.
+    /// Deletes refresh-token links no session can redeem any more: issued longer ago than the
+    /// inactivity window allows, or of a sign-in past the maximum age. A spent link goes with
+    /// them, so a replay that old reads as an unknown token rather than revoking its family,
+    /// which by then holds no redeemable link either.
+    pub async fn purge_refresh_tokens(&self, now: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("DELETE FROM refresh_tokens WHERE issued_at <= $1 OR signed_in_at <= $2")
+                .bind(now - wid_core::session::REFRESH_INACTIVITY_SECS)
+                .bind(now - wid_core::session::REFRESH_MAX_AGE_SECS)
+                .execute(tx.conn())
+                .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn purge_device_codes(&self, now: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM device_codes WHERE expires_at <= $1")

@@ -717,6 +717,26 @@ async fn refresh_tokens_rotate_and_replay_revokes(store: Store) {
             .unwrap()
             .revoked
     );
+
+    // Links nobody can redeem go: unused for the inactivity window, then past the maximum age.
+    use wid_core::session::{REFRESH_INACTIVITY_SECS, REFRESH_MAX_AGE_SECS};
+    let inactive = 1000 + REFRESH_INACTIVITY_SECS;
+    assert_eq!(store.purge_refresh_tokens(inactive - 1).await.unwrap(), 0);
+    assert_eq!(store.purge_refresh_tokens(inactive).await.unwrap(), 3);
+    assert_eq!(store.refresh_token(&first.token_hash).await.unwrap(), None);
+    assert!(store
+        .refresh_token(&second.token_hash)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .purge_refresh_tokens(1000 + REFRESH_MAX_AGE_SECS)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.refresh_token(&second.token_hash).await.unwrap(), None);
 }
 
 async fn device_codes_move_forward_once(store: Store) {

@@ -11,6 +11,7 @@ use clap::Subcommand;
 use serde_json::{json, Map, Value};
 use wid_cli::relaxed_json;
 use wid_client::Method;
+use wid_core::directory::DirectoryRole;
 
 #[derive(Subcommand)]
 pub enum AdCommand {
@@ -275,44 +276,23 @@ pub enum DirectoryRoleAssignmentCommand {
     },
 }
 
-/// Entra's built-in directory roles, `(display name, role template id)`: a role assignment
-/// names its definition by template id, the same in every tenant.
-pub const DIRECTORY_ROLES: &[(&str, &str)] = &[
-    (
-        "Global Administrator",
-        "62e90394-69f5-4237-9190-012177145e10",
-    ),
-    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
-    ("Directory Readers", "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"),
-    ("Directory Writers", "9360feb5-f418-4baa-8175-e2a00bac4301"),
-    (
-        "Application Administrator",
-        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-    ),
-    (
-        "Cloud Application Administrator",
-        "158c047a-c907-4556-b7ef-446551a6b5f7",
-    ),
-    (
-        "Application Developer",
-        "cf1c38e5-3621-4004-a7cb-879624dced7c",
-    ),
-    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
-];
-
-/// A directory role's template id from its display name (any case) or the id itself.
+/// A directory role's template id (the same in every Entra tenant) from its display name, in
+/// any case, among the roles wid gives a meaning to, or the id itself.
 pub fn directory_role_id(role: &str) -> Result<String> {
     if wid_core::names::is_guid(role) {
         return Ok(role.to_ascii_lowercase());
     }
-    DIRECTORY_ROLES
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(role))
-        .map(|(_, id)| (*id).to_owned())
+    DirectoryRole::ALL
+        .into_iter()
+        .find(|r| r.display_name().eq_ignore_ascii_case(role))
+        .map(|r| r.template_id().to_owned())
         .ok_or_else(|| {
-            let known: Vec<&str> = DIRECTORY_ROLES.iter().map(|(n, _)| *n).collect();
+            let known: Vec<&str> = DirectoryRole::ALL
+                .iter()
+                .map(|r| r.display_name())
+                .collect();
             anyhow!(
-                "Directory role '{role}' doesn't exist; known roles: {}",
+                "Directory role '{role}' doesn't exist in wid; known roles: {}",
                 known.join(", ")
             )
         })

@@ -78,12 +78,6 @@ async fn start(
         form.resource.as_deref(),
     )?;
     let now = state.now();
-    // Expired codes are kept an hour, so late polls still hear `expired_token`.
-    state
-        .store
-        .purge_device_codes(now - 3600)
-        .await
-        .map_err(internal)?;
     let device_code = wid_core::secret::generate().map_err(internal)?;
     let verification = format!("{}/devicelogin", state.cloud.public_url);
     // A user code is short; a clash with a live one is retried with another.
