@@ -694,6 +694,18 @@ pub struct VaultPropertiesInput {
     pub enabled_for_disk_encryption: Option<bool>,
     pub enabled_for_template_deployment: Option<bool>,
     pub create_mode: Option<String>,
+    pub network_acls: Option<NetworkRuleSetInput>,
+    pub public_network_access: Option<String>,
+}
+
+/// A vault's `networkAcls`, read only to refuse what wid would not enforce.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkRuleSetInput {
+    pub bypass: Option<String>,
+    pub default_action: Option<String>,
+    pub ip_rules: Option<Vec<Value>>,
+    pub virtual_network_rules: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -141,6 +141,7 @@ fn settings(
         Some(v) => s.enable_purge_protection = v,
         None => {}
     }
+    check_network_rules(p)?;
     if let Some(v) = p.enable_rbac_authorization {
         s.enable_rbac_authorization = v;
     }
@@ -157,6 +158,40 @@ fn settings(
         s.enabled_for_template_deployment = v;
     }
     Ok(s)
+}
+
+/// wid's vaults answer on wid's listener to anyone with a token: it enforces no network
+/// rules. A vault asked to be closed to the network is refused rather than stored open, so
+/// nobody believes a firewall is there. What az sends by default (`defaultAction: Allow`,
+/// `bypass: AzureServices`, no rules) is accepted.
+fn check_network_rules(p: &wire::VaultPropertiesInput) -> Result<(), ArmError> {
+    let refuse = |what: &str| {
+        Err(ArmError::code(
+            StatusCode::BAD_REQUEST,
+            "NetworkRulesNotSupported",
+            format!("{what}: wid does not enforce network rules, so the vault would stay reachable from every network. Leave networkAcls.defaultAction 'Allow' without IP or virtual network rules, and publicNetworkAccess 'Enabled'."),
+        ))
+    };
+    if let Some(acls) = &p.network_acls {
+        if acls
+            .default_action
+            .as_deref()
+            .is_some_and(|a| !a.eq_ignore_ascii_case("allow"))
+        {
+            return refuse("networkAcls.defaultAction is not 'Allow'");
+        }
+        let rules = |r: &Option<Vec<Value>>| r.as_ref().is_some_and(|r| !r.is_empty());
+        if rules(&acls.ip_rules) || rules(&acls.virtual_network_rules) {
+            return refuse("networkAcls has IP or virtual network rules");
+        }
+    }
+    if p.public_network_access
+        .as_deref()
+        .is_some_and(|a| !a.eq_ignore_ascii_case("enabled"))
+    {
+        return refuse("publicNetworkAccess is not 'Enabled'");
+    }
+    Ok(())
 }
 
 fn store_error(name: &str, rg: &str, e: wid_store::StoreError) -> ArmError {
@@ -575,4 +610,48 @@ pub async fn update_access_policies(
         "type": "Microsoft.KeyVault/vaults/accessPolicies",
         "properties": {"accessPolicies": stored.settings.access_policies},
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// What a vault body asks of the network, and whether wid takes it.
+    #[test]
+    fn network_rules_wid_cannot_enforce_are_refused() {
+        let cases = [
+            (json!({}), true),
+            (
+                json!({"networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"}}),
+                true,
+            ),
+            (
+                json!({"networkAcls": {"defaultAction": "allow", "ipRules": [], "virtualNetworkRules": []}}),
+                true,
+            ),
+            (json!({"publicNetworkAccess": "Enabled"}), true),
+            (json!({"networkAcls": {"defaultAction": "Deny"}}), false),
+            (
+                json!({"networkAcls": {"defaultAction": "Allow", "ipRules": [{"value": "10.0.0.0/8"}]}}),
+                false,
+            ),
+            (
+                json!({"networkAcls": {"virtualNetworkRules": [{"id": "/subscriptions/s/x"}]}}),
+                false,
+            ),
+            (json!({"publicNetworkAccess": "Disabled"}), false),
+        ];
+        for (body, accepted) in cases {
+            let p: wire::VaultPropertiesInput = serde_json::from_value(body.clone()).unwrap();
+            let result = settings(None, &p, "t");
+            assert_eq!(result.is_ok(), accepted, "{body}");
+            if let Err(e) = result {
+                assert!(
+                    format!("{e:?}").contains("NetworkRulesNotSupported"),
+                    "{body}"
+                );
+            }
+        }
+    }
 }
