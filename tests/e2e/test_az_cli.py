@@ -87,7 +87,7 @@ def test_printed_commands_work_as_printed(wid, tmp_path):
     printed = register_az(wid, env, "--print")
     assert printed.returncode == 0, printed.stderr
     assert wid.creds["clientSecret"] not in printed.stdout, "the secret goes on stdin, not in a command line"
-    assert "--password @-" in printed.stdout
+    assert "--password=@-" in printed.stdout
     # The same commands `wid up` prints as next steps.
     log = (wid.data_dir.parent / f"{wid.data_dir.name}.log").read_text(errors="replace")
     for line in printed.stdout.splitlines():

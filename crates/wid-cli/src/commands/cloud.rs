@@ -108,7 +108,9 @@ impl AzSetup {
     }
 
     /// The secret comes on stdin (`@-` is az's "read this value from stdin"), so it is never
-    /// in a command line that `ps` shows.
+    /// in a command line that `ps` shows. It is one `--password=@-` word: az substitutes the
+    /// value before parsing, and a secret that starts with `-` (one in 64) would otherwise
+    /// read as an option and fail the login.
     fn login(&self) -> Vec<String> {
         strings(&[
             "login",
@@ -117,8 +119,7 @@ impl AzSetup {
             &self.client_id,
             "--tenant",
             &self.tenant_id,
-            "--password",
-            "@-",
+            "--password=@-",
         ])
     }
 
@@ -337,7 +338,7 @@ mod tests {
                 "az cloud register -n wid --endpoint-resource-manager https://localhost:8443/ || az cloud update -n wid --endpoint-resource-manager https://localhost:8443/",
                 "az cloud set -n wid",
                 "az config set core.instance_discovery=false",
-                "jq -r .clientSecret '/home/u/my data/credentials.json' | az login --service-principal -u 11111111-2222-3333-4444-555555555555 --tenant tttttttt-2222-3333-4444-555555555555 --password @-",
+                "jq -r .clientSecret '/home/u/my data/credentials.json' | az login --service-principal -u 11111111-2222-3333-4444-555555555555 --tenant tttttttt-2222-3333-4444-555555555555 --password=@-",
             ]
         );
     }
