@@ -23,4 +23,5 @@ pub mod secret;
 pub mod session;
 pub mod timefmt;
 pub mod token;
+pub mod vault_access;
 pub mod vault_secret;

@@ -136,6 +136,91 @@ pub static BUILT_IN_ROLES: &[BuiltInRole] = &[
         },
     },
     BuiltInRole {
+        id: "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+        name: "Key Vault Crypto Officer",
+        description: "Perform any action on the keys of a key vault, except manage permissions. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+        permissions: Permissions {
+            actions: KEY_VAULT_READS,
+            not_actions: NONE,
+            data_actions: &[
+                "Microsoft.KeyVault/vaults/keys/*",
+                "Microsoft.KeyVault/vaults/keyrotationpolicies/*",
+            ],
+            not_data_actions: NONE,
+        },
+    },
+    BuiltInRole {
+        id: "12338af0-0e69-4776-bea7-57ae8d297424",
+        name: "Key Vault Crypto User",
+        description: "Perform cryptographic operations using keys. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+        permissions: Permissions {
+            actions: NONE,
+            not_actions: NONE,
+            data_actions: &[
+                "Microsoft.KeyVault/vaults/keys/read",
+                "Microsoft.KeyVault/vaults/keys/update/action",
+                "Microsoft.KeyVault/vaults/keys/backup/action",
+                "Microsoft.KeyVault/vaults/keys/encrypt/action",
+                "Microsoft.KeyVault/vaults/keys/decrypt/action",
+                "Microsoft.KeyVault/vaults/keys/wrap/action",
+                "Microsoft.KeyVault/vaults/keys/unwrap/action",
+                "Microsoft.KeyVault/vaults/keys/sign/action",
+                "Microsoft.KeyVault/vaults/keys/verify/action",
+            ],
+            not_data_actions: NONE,
+        },
+    },
+    BuiltInRole {
+        id: "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+        name: "Key Vault Crypto Service Encryption User",
+        description: "Read metadata of keys and perform wrap/unwrap operations. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+        permissions: Permissions {
+            actions: &[
+                "Microsoft.EventGrid/eventSubscriptions/write",
+                "Microsoft.EventGrid/eventSubscriptions/read",
+                "Microsoft.EventGrid/eventSubscriptions/delete",
+            ],
+            not_actions: NONE,
+            data_actions: &[
+                "Microsoft.KeyVault/vaults/keys/read",
+                "Microsoft.KeyVault/vaults/keys/wrap/action",
+                "Microsoft.KeyVault/vaults/keys/unwrap/action",
+            ],
+            not_data_actions: NONE,
+        },
+    },
+    BuiltInRole {
+        id: "a4417e6f-fecd-4de8-b567-7b0420556985",
+        name: "Key Vault Certificates Officer",
+        description: "Perform any action on the certificates of a key vault, except managing permissions. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+        permissions: Permissions {
+            actions: KEY_VAULT_READS,
+            not_actions: NONE,
+            data_actions: &[
+                "Microsoft.KeyVault/vaults/certificatecas/*",
+                "Microsoft.KeyVault/vaults/certificates/*",
+                "Microsoft.KeyVault/vaults/certificatecontacts/write",
+            ],
+            not_data_actions: NONE,
+        },
+    },
+    BuiltInRole {
+        id: "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba",
+        name: "Key Vault Certificate User",
+        description: "Read entire certificate contents including secret and key portion. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+        permissions: Permissions {
+            actions: NONE,
+            not_actions: NONE,
+            data_actions: &[
+                "Microsoft.KeyVault/vaults/certificates/read",
+                "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+                "Microsoft.KeyVault/vaults/keys/read",
+            ],
+            not_data_actions: NONE,
+        },
+    },
+    BuiltInRole {
         id: "21090545-7ca7-4776-b22c-e363652d74d2",
         name: "Key Vault Reader",
         description: "Read metadata of key vaults and its certificates, keys, and secrets. Cannot read sensitive values such as secret contents or key material. Only works for key vaults that use the 'Azure role-based access control' permission model.",

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use wid_core::model::Vault;
 use wid_core::seal::{Kek, SealError};
+use wid_core::vault_access::VaultOp;
 
 /// A live vault with its data key opened, cached like every hot-path read.
 pub struct OpenVault {
@@ -121,9 +122,9 @@ impl<S: Send + Sync> FromRequestParts<S> for VaultCaller {
 #[derive(Clone)]
 pub struct GuardState(pub AppState);
 
-/// Authenticates the caller, then checks `op` on the secret the route captured (or the
+/// Authenticates the caller, then checks `op` on the object the route captured (or the
 /// vault, for routes that name none) before the handler runs.
-pub async fn guard(op: SecretOp, req: Request, next: Next) -> Response {
+pub async fn guard(op: VaultOp, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let decided = async {
         let state = parts
@@ -139,11 +140,11 @@ pub async fn guard(op: SecretOp, req: Request, next: Next) -> Response {
             )
             .await
             .map_err(|_| VaultError::bad_parameter("The request path could not be decoded."))?;
-        let secret = captures
+        let object = captures
             .iter()
             .find(|(k, _)| k == "name")
             .map(|(_, v)| v.as_str());
-        authorize(&state, &caller, op, secret).await?;
+        authorize(&state, &caller, op, object).await?;
         Ok::<_, VaultError>(caller)
     }
     .await;
@@ -154,6 +155,17 @@ pub async fn guard(op: SecretOp, req: Request, next: Next) -> Response {
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// For a path no route serves: the caller's token is checked as on every route, and the
+/// answer is the challenge or nothing.
+pub async fn authenticate_only(parts: &mut Parts) -> Result<(), VaultError> {
+    let state = parts
+        .extensions
+        .get::<GuardState>()
+        .map(|s| s.0.clone())
+        .ok_or_else(VaultError::internal)?;
+    authenticate(parts, &state).await.map(drop)
 }
 
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<VaultCaller, VaultError> {
@@ -209,61 +221,13 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<VaultCaller
     })
 }
 
-/// What an operation on secrets needs: an RBAC data action, or an access-policy permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretOp {
-    Get,
-    List,
-    Set,
-    Update,
-    Delete,
-    Backup,
-    Restore,
-    Recover,
-    Purge,
-    GetDeleted,
-    ListDeleted,
-}
-
-impl SecretOp {
-    pub fn data_action(self) -> &'static str {
-        match self {
-            SecretOp::Get => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
-            SecretOp::List | SecretOp::GetDeleted | SecretOp::ListDeleted => {
-                "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
-            }
-            SecretOp::Set | SecretOp::Update => {
-                "Microsoft.KeyVault/vaults/secrets/setSecret/action"
-            }
-            SecretOp::Delete => "Microsoft.KeyVault/vaults/secrets/delete",
-            SecretOp::Backup => "Microsoft.KeyVault/vaults/secrets/backup/action",
-            SecretOp::Restore => "Microsoft.KeyVault/vaults/secrets/restore/action",
-            SecretOp::Recover => "Microsoft.KeyVault/vaults/secrets/recover/action",
-            SecretOp::Purge => "Microsoft.KeyVault/vaults/secrets/purge/action",
-        }
-    }
-
-    pub fn policy_permission(self) -> &'static str {
-        match self {
-            SecretOp::Get | SecretOp::GetDeleted => "get",
-            SecretOp::List | SecretOp::ListDeleted => "list",
-            SecretOp::Set | SecretOp::Update => "set",
-            SecretOp::Delete => "delete",
-            SecretOp::Backup => "backup",
-            SecretOp::Restore => "restore",
-            SecretOp::Recover => "recover",
-            SecretOp::Purge => "purge",
-        }
-    }
-}
-
-/// The vault's mode decides: RBAC data actions at the vault or the secret, or an access
+/// The vault's mode decides: RBAC data actions at the vault or the object, or an access
 /// policy for the caller's object id. Denials carry what Azure's carry.
 async fn authorize(
     state: &AppState,
     caller: &VaultCaller,
-    op: SecretOp,
-    secret: Option<&str>,
+    op: VaultOp,
+    object: Option<&str>,
 ) -> Result<(), VaultError> {
     let vault = &caller.open()?.vault;
     // Only a refusal names the caller; an allowed request does not pay for the text.
@@ -275,15 +239,16 @@ async fn authorize(
             state.cloud.access_token_issuer(&caller.tenant_id)
         )
     };
+    let collection = op.collection().segment();
     if vault.settings.enable_rbac_authorization {
         let vault_id = wid_core::resource_id::vault(
             &vault.subscription_id,
             &vault.resource_group,
             &vault.name,
         );
-        let resource = match secret {
+        let resource = match object {
             Some(name) => format!(
-                "{vault_id}/secrets/{}",
+                "{vault_id}/{collection}/{}",
                 wid_core::resource_id::segment(name)
             ),
             None => vault_id,
@@ -307,9 +272,7 @@ async fn authorize(
     let permitted = vault.settings.access_policies.iter().any(|p| {
         p.object_id.eq_ignore_ascii_case(&caller.object_id)
             && p.tenant_id.eq_ignore_ascii_case(&caller.tenant_id)
-            && p.permissions.secrets.iter().any(|s| {
-                s.eq_ignore_ascii_case(op.policy_permission()) || s.eq_ignore_ascii_case("all")
-            })
+            && op.policy_permits(&p.permissions)
     });
     if permitted {
         Ok(())
@@ -317,7 +280,7 @@ async fn authorize(
         Err(VaultError::forbidden(
             "ForbiddenByPolicy",
             format!(
-                "The user, group or application '{}' does not have secrets {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                "The user, group or application '{}' does not have {collection} {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
                 who(),
                 op.policy_permission(),
                 vault.name,

@@ -1000,3 +1000,158 @@ async fn arm_secrets_take_management_actions_not_data_actions() {
     .await;
     assert_eq!(read["value"], "contributor-set");
 }
+
+/// Before any route: the api-version, then the challenge. A path no route serves answers the
+/// challenge to a caller without a valid token, and Key Vault's 404 only to one with it. A
+/// secret's `get` ignores its nbf/exp window (Key Vault's date-time rule); only `disabled`
+/// refuses it.
+#[tokio::test]
+async fn the_data_plane_checks_versions_and_tokens_before_paths_and_reads_outside_the_dates() {
+    let wid = Wid::start().await;
+    wid.group("rg").await;
+    let vault_id = wid.sub_path("/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-edge");
+    wid.arm(
+        Method::PUT,
+        &vault_path(&wid, "rg", "kv-edge", "", "2024-11-01"),
+        Some(body(&wid, json!({"enableRbacAuthorization": true}))),
+    )
+    .await
+    .unwrap();
+    let admin = wid.creds.object_id.clone();
+    super::authz::assign(
+        &wid,
+        &vault_id,
+        "aaaaaaaa-0000-4000-8000-0000000000e1",
+        SECRETS_OFFICER,
+        &admin,
+    )
+    .await;
+    let kv = wid.token_for(&vault_scope(&wid)).await;
+
+    let (status, answer) = data_plane(
+        &wid,
+        "kv-edge",
+        "GET",
+        "/nothing/here?api-version=7.5",
+        "",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(answer["error"]["code"], "Unauthorized");
+    let (status, answer) = data_plane(
+        &wid,
+        "kv-edge",
+        "GET",
+        "/nothing/here?api-version=7.5",
+        &kv,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(answer["error"]["code"], "NotFound");
+
+    let (status, answer) = data_plane(&wid, "kv-edge", "GET", "/secrets", &kv, Value::Null).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "BadParameter");
+    let (status, answer) = data_plane(
+        &wid,
+        "kv-edge",
+        "GET",
+        "/secrets?api-version=6.0",
+        &kv,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("BadParameter"))
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The specified version (6.0) is not recognized"),
+        "{answer}"
+    );
+    for version in ["7.4", "7.6", "7.6-preview.2", "2025-07-01"] {
+        let path = format!("/secrets?api-version={version}");
+        assert_eq!(
+            data_plane(&wid, "kv-edge", "GET", &path, &kv, Value::Null)
+                .await
+                .0,
+            200,
+            "{version}"
+        );
+    }
+
+    let (status, _) = data_plane(
+        &wid,
+        "kv-edge",
+        "PUT",
+        "/secrets/later?api-version=7.5",
+        &kv,
+        json!({"value": "not-yet", "attributes": {"nbf": super::T0 + 86_400}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = data_plane(
+        &wid,
+        "kv-edge",
+        "PUT",
+        "/secrets/earlier?api-version=7.5",
+        &kv,
+        json!({"value": "expired", "attributes": {"exp": super::T0 - 60}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = data_plane(
+        &wid,
+        "kv-edge",
+        "PUT",
+        "/secrets/off?api-version=7.5",
+        &kv,
+        json!({"value": "disabled", "attributes": {"enabled": false}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, read) = data_plane(
+        &wid,
+        "kv-edge",
+        "GET",
+        "/secrets/later?api-version=7.5",
+        &kv,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, read["value"].as_str()),
+        (200, Some("not-yet")),
+        "{read}"
+    );
+    let (status, read) = data_plane(
+        &wid,
+        "kv-edge",
+        "GET",
+        "/secrets/earlier?api-version=7.5",
+        &kv,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, read["value"].as_str()),
+        (200, Some("expired")),
+        "{read}"
+    );
+    let (status, read) = data_plane(
+        &wid,
+        "kv-edge",
+        "GET",
+        "/secrets/off?api-version=7.5",
+        &kv,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 403, "{read}");
+    assert_eq!(read["error"]["innererror"]["code"], "SecretDisabled");
+}

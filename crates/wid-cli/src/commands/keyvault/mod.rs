@@ -4,11 +4,13 @@
 
 use super::{directory, parse_tags, resource_group_of};
 use crate::context::Context;
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
+use secret::SecretCommand;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use wid_client::Method;
+
+mod secret;
 
 const API: &str = "2024-11-01";
 /// The data-plane version wid's CLI speaks.
@@ -121,74 +123,6 @@ pub struct PolicyPrincipal {
     /// A user's principal name.
     #[arg(long)]
     upn: Option<String>,
-}
-
-#[derive(clap::Args)]
-pub struct SecretName {
-    #[arg(long)]
-    vault_name: String,
-    #[arg(short = 'n', long)]
-    name: String,
-}
-
-#[derive(Subcommand)]
-pub enum SecretCommand {
-    Set {
-        #[command(flatten)]
-        secret: SecretName,
-        #[arg(long, conflicts_with = "file")]
-        value: Option<String>,
-        #[arg(short = 'f', long)]
-        file: Option<PathBuf>,
-        #[arg(long)]
-        content_type: Option<String>,
-        #[arg(long)]
-        disabled: bool,
-        #[arg(long, num_args = 0..)]
-        tags: Vec<String>,
-    },
-    Show {
-        #[command(flatten)]
-        secret: SecretName,
-        #[arg(long)]
-        version: Option<String>,
-    },
-    List {
-        #[arg(long)]
-        vault_name: String,
-    },
-    ListVersions {
-        #[command(flatten)]
-        secret: SecretName,
-    },
-    ListDeleted {
-        #[arg(long)]
-        vault_name: String,
-    },
-    Delete {
-        #[command(flatten)]
-        secret: SecretName,
-    },
-    Recover {
-        #[command(flatten)]
-        secret: SecretName,
-    },
-    Purge {
-        #[command(flatten)]
-        secret: SecretName,
-    },
-    Backup {
-        #[command(flatten)]
-        secret: SecretName,
-        #[arg(short = 'f', long)]
-        file: PathBuf,
-    },
-    Restore {
-        #[arg(long)]
-        vault_name: String,
-        #[arg(short = 'f', long)]
-        file: PathBuf,
-    },
 }
 
 async fn find_vault(ctx: &Context, v: &VaultName) -> Result<String> {
@@ -432,197 +366,56 @@ pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value
             .await?;
             Ok(Some(edited))
         }
-        KeyvaultCommand::Secret(command) => secret(command, ctx).await,
+        KeyvaultCommand::Secret(command) => secret::run(command, ctx).await,
     }
 }
 
-/// az's view of a secret bundle: timestamps as ISO strings, the name split out.
-fn az_secret(b: &Value) -> Value {
-    let id = b["id"].as_str().unwrap_or_default();
-    let name = id
-        .split("/secrets/")
-        .nth(1)
-        .or_else(|| id.split("/deletedsecrets/").nth(1))
-        .unwrap_or_default()
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let a = &b["attributes"];
-    let time = |v: &Value| {
-        v.as_i64()
-            .map(|t| json!(wid_core::timefmt::rfc3339(t)))
-            .unwrap_or(Value::Null)
-    };
-    let mut out = json!({
-        "attributes": {
-            "created": time(&a["created"]), "enabled": a["enabled"], "expires": time(&a["exp"]),
-            "notBefore": time(&a["nbf"]), "recoverableDays": a["recoverableDays"],
-            "recoveryLevel": a["recoveryLevel"], "updated": time(&a["updated"]),
-        },
-        "contentType": b.get("contentType").cloned().unwrap_or(Value::Null),
-        "id": id, "kid": Value::Null, "managed": Value::Null, "name": name,
-        "tags": b.get("tags").cloned().unwrap_or(Value::Null),
-    });
-    if let Some(v) = b.get("value") {
-        out["value"] = v.clone();
-    }
-    if let Some(r) = b.get("recoveryId") {
-        out["recoveryId"] = r.clone();
-        out["deletedDate"] = time(&b["deletedDate"]);
-        out["scheduledPurgeDate"] = time(&b["scheduledPurgeDate"]);
-    }
-    out
+/// A caller of vaults' data planes: one Key Vault token, the CLI's data-plane api-version.
+pub(crate) struct DataPlane<'a> {
+    ctx: &'a Context,
+    token: String,
 }
 
-async fn secret(command: SecretCommand, ctx: &Context) -> Result<Option<Value>> {
-    let token = ctx
-        .token_for(&format!("{}/.default", ctx.cloud().keyvault_resource()))
-        .await?
-        .token;
-    let call = |vault: String, method: Method, path: String, body: Option<Value>| {
-        let token = token.clone();
-        async move {
-            let client = ctx.vault_client(&vault)?;
-            let sep = if path.contains('?') { '&' } else { '?' };
-            let url = format!("{path}{sep}api-version={DATA_API}");
-            Ok::<_, anyhow::Error>(
-                client
-                    .arm(method, &url, &token, body.as_ref(), &[])
-                    .await?
-                    .body,
-            )
-        }
-    };
-    let list = |vault: String, path: String| {
-        let client = ctx.vault_client(&vault);
-        let token = token.clone();
-        async move {
-            let client = client?;
-            let mut items = Vec::new();
-            let mut next = Some(format!("{path}?api-version={DATA_API}"));
-            while let Some(url) = next.take() {
-                let page = client
-                    .arm(Method::GET, &url, &token, None, &[])
-                    .await?
-                    .body
-                    .unwrap_or(Value::Null);
-                items.extend(page["value"].as_array().cloned().unwrap_or_default());
-                next = page["nextLink"].as_str().map(str::to_owned);
-            }
-            Ok::<_, anyhow::Error>(items)
-        }
-    };
-    let one = |v: Option<Value>| Ok(Some(az_secret(&v.unwrap_or(Value::Null))));
-    match command {
-        SecretCommand::Set {
-            secret,
-            value,
-            file,
-            content_type,
-            disabled,
-            tags,
-        } => {
-            let value = match (value, file) {
-                (Some(v), _) => v,
-                (None, Some(f)) => std::fs::read_to_string(&f)
-                    .with_context(|| format!("reading {}", f.display()))?,
-                (None, None) => bail!("usage error: --value VALUE | --file PATH"),
-            };
-            let mut body = json!({"value": value, "attributes": {"enabled": !disabled}});
-            if let Some(ct) = content_type {
-                body["contentType"] = json!(ct);
-            }
-            if !tags.is_empty() {
-                body["tags"] = parse_tags(&tags);
-            }
-            one(call(
-                secret.vault_name,
-                Method::PUT,
-                format!("/secrets/{}", secret.name),
-                Some(body),
-            )
-            .await?)
-        }
-        SecretCommand::Show { secret, version } => one(call(
-            secret.vault_name,
-            Method::GET,
-            format!("/secrets/{}/{}", secret.name, version.unwrap_or_default()),
-            None,
-        )
-        .await?),
-        SecretCommand::List { vault_name } => Ok(Some(Value::Array(
-            list(vault_name, "/secrets".to_owned())
-                .await?
-                .iter()
-                .map(az_secret)
-                .collect(),
-        ))),
-        SecretCommand::ListVersions { secret } => Ok(Some(Value::Array(
-            list(
-                secret.vault_name,
-                format!("/secrets/{}/versions", secret.name),
-            )
+impl<'a> DataPlane<'a> {
+    pub(crate) async fn new(ctx: &'a Context) -> Result<Self> {
+        let token = ctx
+            .token_for(&format!("{}/.default", ctx.cloud().keyvault_resource()))
             .await?
-            .iter()
-            .map(az_secret)
-            .collect(),
-        ))),
-        SecretCommand::ListDeleted { vault_name } => Ok(Some(Value::Array(
-            list(vault_name, "/deletedsecrets".to_owned())
-                .await?
-                .iter()
-                .map(az_secret)
-                .collect(),
-        ))),
-        SecretCommand::Delete { secret } => one(call(
-            secret.vault_name,
-            Method::DELETE,
-            format!("/secrets/{}", secret.name),
-            None,
-        )
-        .await?),
-        SecretCommand::Recover { secret } => one(call(
-            secret.vault_name,
-            Method::POST,
-            format!("/deletedsecrets/{}/recover", secret.name),
-            None,
-        )
-        .await?),
-        SecretCommand::Purge { secret } => {
-            call(
-                secret.vault_name,
-                Method::DELETE,
-                format!("/deletedsecrets/{}", secret.name),
-                None,
-            )
-            .await?;
-            Ok(None)
-        }
-        SecretCommand::Backup { secret, file } => {
-            let blob = call(
-                secret.vault_name,
-                Method::POST,
-                format!("/secrets/{}/backup", secret.name),
-                None,
-            )
+            .token;
+        Ok(Self { ctx, token })
+    }
+
+    /// One request to `path` of `vault`; the body of the answer, if any.
+    pub(crate) async fn call(
+        &self,
+        vault: String,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+    ) -> Result<Option<Value>> {
+        let client = self.ctx.vault_client(&vault)?;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{path}{sep}api-version={DATA_API}");
+        Ok(client
+            .arm(method, &url, &self.token, body.as_ref(), &[])
             .await?
-            .unwrap_or(Value::Null);
-            let value = blob["value"]
-                .as_str()
-                .ok_or_else(|| anyhow!("the vault returned no backup"))?;
-            wid_server::datadir::write_atomic(&file, value.as_bytes(), 0o600)?;
-            Ok(None)
+            .body)
+    }
+
+    /// Every item of a paged list, following `nextLink`.
+    pub(crate) async fn list(&self, vault: String, path: String) -> Result<Vec<Value>> {
+        let client = self.ctx.vault_client(&vault)?;
+        let mut items = Vec::new();
+        let mut next = Some(format!("{path}?api-version={DATA_API}"));
+        while let Some(url) = next.take() {
+            let page = client
+                .arm(Method::GET, &url, &self.token, None, &[])
+                .await?
+                .body
+                .unwrap_or(Value::Null);
+            items.extend(page["value"].as_array().cloned().unwrap_or_default());
+            next = page["nextLink"].as_str().map(str::to_owned);
         }
-        SecretCommand::Restore { vault_name, file } => {
-            let value = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            one(call(
-                vault_name,
-                Method::POST,
-                "/secrets/restore".to_owned(),
-                Some(json!({"value": value.trim()})),
-            )
-            .await?)
-        }
+        Ok(items)
     }
 }
