@@ -262,3 +262,99 @@ def test_the_database_holds_no_secret_value_in_plaintext(wid):
     sqlite3.connect(wid.data_dir / "wid.db").execute("PRAGMA wal_checkpoint(PASSIVE)").close()
     found = [p.name for p in wid.data_dir.iterdir() if p.is_file() and marker.encode() in p.read_bytes()]
     assert found == []
+
+
+OBJECTS_WORKLOAD = textwrap.dedent(
+    """
+    # Seeds 003/004: a pod reads a secret, a key and a certificate with its federated identity,
+    # and tries what its grant does not cover.
+    import hashlib, json, os
+    from azure.core.exceptions import HttpResponseError
+    from azure.identity import WorkloadIdentityCredential
+    from azure.keyvault.certificates import CertificateClient
+    from azure.keyvault.keys import KeyClient
+    from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
+    from azure.keyvault.secrets import SecretClient
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, utils
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+
+    url, cred = os.environ["KEYVAULT_URL"], WorkloadIdentityCredential()
+    keys = KeyClient(url, cred)
+    out = {}
+
+    def attempt(name, call):
+        try:
+            out[name] = call()
+        except HttpResponseError as e:
+            out[name] = {"status": e.status_code, "message": str(e)}
+
+    def sign():
+        key = keys.get_key(os.environ["KEY_NAME"])
+        digest = hashlib.sha256(b"seed 004").digest()
+        signed = CryptographyClient(key, cred).sign(SignatureAlgorithm.rs256, digest)
+        public = RSAPublicNumbers(int.from_bytes(key.key.e, "big"), int.from_bytes(key.key.n, "big")).public_key()
+        public.verify(signed.signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+        return "verified"
+
+    attempt("secret", lambda: SecretClient(url, cred).get_secret(os.environ["SECRET_NAME"]).value)
+    attempt("key", lambda: keys.get_key(os.environ["KEY_NAME"]).key_type)
+    attempt("certificate", lambda: CertificateClient(url, cred).get_certificate(os.environ["CERT_NAME"]).properties.x509_thumbprint.hex())
+    attempt("list_keys", lambda: sorted(k.name for k in keys.list_properties_of_keys()))
+    attempt("sign", sign)
+    print(json.dumps(out))
+    """
+)
+
+# What the vault's owner adds before the workload runs: a key and a self-signed certificate.
+OBJECTS = (
+    'wid keyvault key create --vault-name "$KEYVAULT_NAME" -n seed-key --kty RSA --size 2048 -o none\n'
+    'wid keyvault certificate create --vault-name "$KEYVAULT_NAME" -n seed-cert -o none -p '
+    '\'{"issuerParameters": {"name": "Self"}, "keyProperties": {"exportable": true, "keyType": "RSA", "keySize": 2048, "reuseKey": false}, '
+    '"secretProperties": {"contentType": "application/x-pkcs12"}, "x509CertificateProperties": {"subject": "CN=seed-004", "validityInMonths": 12}}\'\n'
+)
+
+
+def run_objects_workload(wid, tmp_path, s):
+    program = tmp_path / "objects.py"
+    program.write_text(OBJECTS_WORKLOAD)
+    argv = [wid_bin(), "run", "--cluster", s["cluster"], "-g", s["rg"], "--namespace", "default",
+            "--service-account", "workload-identity-sa", "--client-id", s["client_id"], "--", sys.executable, str(program)]
+    env = {"KEYVAULT_URL": s["url"], "SECRET_NAME": s["secret"], "KEY_NAME": "seed-key", "CERT_NAME": "seed-cert"}
+    done = in_vault_namespace(wid, tmp_path, [s["vault"]], argv, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def refused(answer, code, permission):
+    return isinstance(answer, dict) and answer["status"] == 403 and code in answer["message"] and permission in answer["message"]
+
+
+def test_seed_004_get_on_secrets_keys_and_certificates_by_access_policy(wid, tmp_path):
+    """Seed 004's three `set-policy ... get` lines: the identity reads all three kinds and is refused
+    what `get` does not grant (listing, signing) by the policy, with Key Vault's words."""
+    s = seed(wid, mode="", grant_caller="", grant_identity=OBJECTS + (
+        'wid keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --key-permissions get --spn $USER_ASSIGNED_CLIENT_ID\n'
+        'wid keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --secret-permissions get --spn $USER_ASSIGNED_CLIENT_ID\n'
+        'wid keyvault set-policy -g $RESOURCE_GROUP -n $KEYVAULT_NAME --certificate-permissions get --spn $USER_ASSIGNED_CLIENT_ID'
+    ))
+    out = run_objects_workload(wid, tmp_path, s)
+    thumbprint = wid.cli("keyvault", "certificate", "show", "--vault-name", s["vault"], "-n", "seed-cert", "--query", "x509ThumbprintHex", "-o", "tsv").stdout.strip()
+    assert out["secret"] == "Hello\\!", out
+    assert out["key"] == "RSA", out
+    assert out["certificate"].upper() == thumbprint.upper() and thumbprint, out
+    assert refused(out["list_keys"], "ForbiddenByPolicy", "keys list permission"), out
+    assert refused(out["sign"], "ForbiddenByPolicy", "keys sign permission"), out
+
+
+def test_seed_004_rbac_variant_with_key_vault_crypto_user(wid, tmp_path):
+    """The RBAC vault's equivalent: Key Vault Crypto User signs with the key (verified locally) and
+    lists keys, but reads neither the secret nor the certificate."""
+    s = seed(wid, mode="--enable-rbac-authorization",
+             grant_caller='wid role assignment create --assignee "${CALLER_OBJECT_ID}" --role "Key Vault Administrator" --scope "${KEYVAULT_RESOURCE_ID}"',
+             grant_identity=OBJECTS + 'wid role assignment create --assignee-object-id "${IDENTITY_PRINCIPAL_ID}" --role "Key Vault Crypto User" --scope "${KEYVAULT_RESOURCE_ID}" --assignee-principal-type ServicePrincipal')
+    out = run_objects_workload(wid, tmp_path, s)
+    assert out["key"] == "RSA" and out["sign"] == "verified", out
+    assert "seed-key" in out["list_keys"], out
+    assert refused(out["secret"], "ForbiddenByRbac", "secrets/getSecret/action"), out
+    assert refused(out["certificate"], "ForbiddenByRbac", "certificates/read"), out

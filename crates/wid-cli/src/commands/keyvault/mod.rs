@@ -15,9 +15,6 @@ mod secret;
 const API: &str = "2024-11-01";
 /// The data-plane version wid's CLI speaks.
 const DATA_API: &str = "7.5";
-const ALL_SECRET_PERMISSIONS: &[&str] = &[
-    "get", "list", "set", "delete", "backup", "restore", "recover", "purge",
-];
 
 #[derive(clap::Args)]
 pub struct VaultName {
@@ -239,10 +236,10 @@ pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value
             let rbac = enable_rbac_authorization.unwrap_or(false);
             let mut policies = Vec::new();
             if !rbac && !no_self_perms {
-                // az gives the creator full access through an access policy.
+                // az gives the creator full access through an access policy: `all` of each kind.
                 let me = directory::signed_in_object(ctx).await?;
                 policies.push(json!({"tenantId": ctx.server.tenant_id, "objectId": me["id"],
-                    "permissions": {"secrets": ALL_SECRET_PERMISSIONS, "keys": [], "certificates": [], "storage": []}}));
+                    "permissions": {"secrets": ["all"], "keys": ["all"], "certificates": ["all"], "storage": ["all"]}}));
             }
             let mut properties = json!({
                 "tenantId": ctx.server.tenant_id,
