@@ -326,6 +326,9 @@ pub struct CertificateOperation {
     pub error: Option<String>,
     pub csr: Option<Vec<u8>>,
     pub cancellation_requested: bool,
+    /// What the version takes when it is issued.
+    pub enabled: bool,
+    pub tags: Tags,
 }
 
 /// An application registration (Graph's `application`): what a service principal of the

@@ -234,8 +234,8 @@ impl Store {
             .await?;
         sqlx::query(
             "INSERT INTO certificate_operations (vault_key, name_key, request_id, status, \
-             status_details, error, csr, cancellation_requested) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             status_details, error, csr, cancellation_requested, enabled, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(key(vault))
         .bind(key(name))
@@ -245,6 +245,8 @@ impl Store {
         .bind(&op.error)
         .bind(&op.csr)
         .bind(i64::from(op.cancellation_requested))
+        .bind(i64::from(op.enabled))
+        .bind(codec::tags_json(&op.tags)?)
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
@@ -258,7 +260,7 @@ impl Store {
     ) -> Result<Option<CertificateOperation>, StoreError> {
         let row = sqlx::query(
             "SELECT o.request_id, o.status, o.status_details, o.error, o.csr, \
-             o.cancellation_requested FROM certificate_operations o JOIN certificates c \
+             o.cancellation_requested, o.enabled, o.tags FROM certificate_operations o JOIN certificates c \
              ON c.vault_key = o.vault_key AND c.name_key = o.name_key \
              WHERE o.vault_key = $1 AND o.name_key = $2 AND c.deleted_at IS NULL",
         )
@@ -274,6 +276,8 @@ impl Store {
                 error: r.try_get("error")?,
                 csr: r.try_get("csr")?,
                 cancellation_requested: r.try_get::<i64, _>("cancellation_requested")? != 0,
+                enabled: r.try_get::<i64, _>("enabled")? != 0,
+                tags: codec::tags(&r)?,
             })
         })
         .transpose()

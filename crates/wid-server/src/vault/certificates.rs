@@ -408,8 +408,9 @@ async fn write_version(
     Ok(())
 }
 
-/// Issues at once (wid is its own issuer) and records the operation as completed: the
-/// SDK's poller then reads the certificate.
+/// Records the certificate (its policy) and an `inProgress` operation, as Key Vault
+/// answers a create; the certificate is issued when the operation is next read (the
+/// SDK's poller does that at once), unless it was cancelled first.
 async fn create(
     State(state): State<AppState>,
     caller: VaultCaller,
@@ -435,31 +436,36 @@ async fn create(
     }
     .map_err(refused)?;
     policy.self_issued().map_err(refused)?;
-    let previous = current_key(&state, open, &name).await?;
-    let material =
-        vc::issue_self_signed(&policy, previous.as_ref(), state.now()).map_err(refused)?;
-    let enabled = body
-        .attributes
-        .and_then(|a| a.enabled)
-        .unwrap_or(policy.enabled);
-    write_version(
-        &state,
-        open,
-        &name,
-        &policy,
-        &material,
-        enabled,
-        body.tags.unwrap_or_default(),
-    )
-    .await?;
     let op = CertificateOperation {
         request_id: wid_core::ids::random_uuid().simple().to_string(),
-        status: "completed".to_owned(),
-        status_details: None,
+        status: "inProgress".to_owned(),
+        status_details: Some(
+            "Pending certificate created. Certificate request is in progress.".to_owned(),
+        ),
         error: None,
         csr: None,
         cancellation_requested: false,
+        enabled: body
+            .attributes
+            .and_then(|a| a.enabled)
+            .unwrap_or(policy.enabled),
+        tags: body.tags.unwrap_or_default(),
     };
+    let deleted = |e| match e {
+        wid_store::StoreError::SecretDeleted => VaultError::deleted_but_recoverable(&name),
+        other => other.into(),
+    };
+    state
+        .store
+        .put_certificate(
+            &open.vault.name,
+            &name,
+            &policy_json(&policy)?,
+            state.now(),
+            None,
+        )
+        .await
+        .map_err(deleted)?;
     state
         .store
         .put_certificate_operation(&open.vault.name, &name, &op)
@@ -474,6 +480,52 @@ async fn create(
             &op,
         )),
     ))
+}
+
+/// Runs a pending operation: issues the certificate under the stored policy (a cancelled
+/// operation issues nothing) and records how it ended.
+async fn run_operation(
+    state: &AppState,
+    open: &OpenVault,
+    c: &Certificate,
+    mut op: CertificateOperation,
+) -> Result<CertificateOperation, VaultError> {
+    if op.status != "inProgress" {
+        return Ok(op);
+    }
+    if op.cancellation_requested {
+        op.status = "cancelled".to_owned();
+        op.status_details = Some("The operation was cancelled.".to_owned());
+    } else {
+        let policy = stored_policy(c)?;
+        let previous = current_key(state, open, &c.name).await?;
+        match vc::issue_self_signed(&policy, previous.as_ref(), state.now()) {
+            Ok(material) => {
+                write_version(
+                    state,
+                    open,
+                    &c.name,
+                    &policy,
+                    &material,
+                    op.enabled,
+                    op.tags.clone(),
+                )
+                .await?;
+                op.status = "completed".to_owned();
+                op.status_details = None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "certificate issuance failed");
+                op.status = "failed".to_owned();
+                op.error = Some(e.to_string());
+            }
+        }
+    }
+    state
+        .store
+        .put_certificate_operation(&open.vault.name, &c.name, &op)
+        .await?;
+    Ok(op)
 }
 
 async fn import(
@@ -670,6 +722,7 @@ async fn show_operation(
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
     let (c, op) = operation(&state, open, &name).await?;
+    let op = run_operation(&state, open, &c, op).await?;
     let issuer = stored_policy(&c)?.issuer.name;
     Ok(Json(operation_body(&state, open, &c.name, &issuer, &op)))
 }
@@ -679,7 +732,8 @@ struct CancelBody {
     cancellation_requested: bool,
 }
 
-/// A cancellation is recorded; an operation that has completed stays completed.
+/// A cancellation is recorded; it stops an operation that has not run, and one that has
+/// ended stays as it ended.
 async fn cancel_operation(
     State(state): State<AppState>,
     caller: VaultCaller,

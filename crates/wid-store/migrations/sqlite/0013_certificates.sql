@@ -2,7 +2,8 @@
 -- wid_core::vault_certificate::Policy) belongs to the certificate; each version holds its
 -- DER certificate, public and therefore in the clear. The private key is never here: it is
 -- the value of the backing secret of the same name and version, sealed like every secret.
--- certificate_operations holds the last create operation of each certificate.
+-- certificate_operations holds the last create operation of each certificate, with the
+-- attributes and tags its version takes when it is issued.
 CREATE TABLE certificates (
     vault_key          TEXT NOT NULL REFERENCES vaults (name_key) ON DELETE CASCADE,
     name_key           TEXT NOT NULL,
@@ -41,6 +42,8 @@ CREATE TABLE certificate_operations (
     error                  TEXT,
     csr                    BLOB,
     cancellation_requested INTEGER NOT NULL,
+    enabled                INTEGER NOT NULL,
+    tags                   TEXT NOT NULL,
     PRIMARY KEY (vault_key, name_key),
     FOREIGN KEY (vault_key, name_key) REFERENCES certificates (vault_key, name_key) ON DELETE CASCADE
 ) STRICT;
