@@ -605,12 +605,7 @@ pub fn issue_self_signed(
     params.key_usages = x
         .key_usage
         .iter()
-        .filter_map(|u| {
-            KEY_USAGES
-                .iter()
-                .find(|(n, _)| n == u)
-                .map(|(_, p)| p.clone())
-        })
+        .filter_map(|u| KEY_USAGES.iter().find(|(n, _)| n == u).map(|(_, p)| *p))
         .collect();
     params.extended_key_usages = x
         .ekus

@@ -2033,6 +2033,8 @@ async fn certificates_versions_operations_and_soft_delete(store: Store) {
         error: None,
         csr: Some(vec![1, 2]),
         cancellation_requested: false,
+        enabled: true,
+        tags: tags(&[("k", "v")]),
     };
     store
         .put_certificate_operation("kv", "web", &op)
