@@ -290,6 +290,47 @@ pub struct Secret {
     pub version: SecretVersion,
 }
 
+/// A version of a key vault certificate: the DER certificate (public) and its attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateVersion {
+    pub version: String,
+    pub der: Vec<u8>,
+    pub x5t: String,
+    pub tags: Tags,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// A certificate's name, policy (JSON) and deletion state, with one of its versions (none
+/// while its first issuance is pending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub name: String,
+    pub policy: String,
+    pub policy_created: i64,
+    pub policy_updated: i64,
+    pub deleted_at: Option<i64>,
+    pub scheduled_purge_at: Option<i64>,
+    pub version: Option<CertificateVersion>,
+}
+
+/// A certificate's last create operation, as `/certificates/{name}/pending` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateOperation {
+    pub request_id: String,
+    pub status: String,
+    pub status_details: Option<String>,
+    pub error: Option<String>,
+    pub csr: Option<Vec<u8>>,
+    pub cancellation_requested: bool,
+    /// What the version takes when it is issued.
+    pub enabled: bool,
+    pub tags: Tags,
+}
+
 /// An application registration (Graph's `application`): what a service principal of the
 /// tenant instantiates, and what federated credentials and client secrets belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]

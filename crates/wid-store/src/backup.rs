@@ -42,6 +42,9 @@ const TABLES: &[&str] = &[
     "vaults",
     "secrets",
     "secret_versions",
+    "certificates",
+    "certificate_versions",
+    "certificate_operations",
     "refresh_tokens",
     "device_codes",
 ];

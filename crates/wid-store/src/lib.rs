@@ -8,6 +8,7 @@
 
 mod applications;
 mod backup;
+mod certificates;
 mod changes;
 mod clusters;
 mod codec;

@@ -34,6 +34,10 @@ const SQLITE: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_applications.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_certificates.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -61,6 +65,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         11,
         include_str!("../migrations/postgres/0011_applications.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_certificates.sql"),
     ),
 ];
 

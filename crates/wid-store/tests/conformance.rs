@@ -7,10 +7,11 @@ use std::future::Future;
 use std::path::PathBuf;
 use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
-    AppFederatedCredential, AppServicePrincipal, Application, ApplicationPassword, Audit, Cluster,
-    ClusterKey, DirectoryRoleAssignment, FederatedCredential, IdentityKey, IssuerKey,
-    ManagedIdentity, ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal,
-    SigningKeyRecord, Subscription, Tenant, User, Vault, VaultSettings,
+    AppFederatedCredential, AppServicePrincipal, Application, ApplicationPassword, Audit,
+    Certificate, CertificateOperation, CertificateVersion, Cluster, ClusterKey,
+    DirectoryRoleAssignment, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
+    ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal, SigningKeyRecord, Subscription,
+    Tenant, User, Vault, VaultSettings,
 };
 use wid_core::password::SignInState;
 use wid_core::session::{DeviceCode, DeviceCodeState, RefreshToken};
@@ -93,6 +94,7 @@ conformance! {
         role_assignments_round_trip,
         vaults_soft_delete_and_names,
         secrets_versions_and_soft_delete,
+        certificates_versions_operations_and_soft_delete,
         leases_have_one_holder,
         expired_soft_deletes_are_purged,
         writes_bump_their_change_generation,
@@ -1991,6 +1993,190 @@ fn version(v: &str, value: &[u8], at: i64) -> SecretVersion {
         created: at,
         updated: at,
     }
+}
+
+fn cert_version(v: &str, at: i64) -> CertificateVersion {
+    CertificateVersion {
+        version: v.to_owned(),
+        der: vec![0x30, 0x03, at as u8],
+        x5t: format!("x5t-{v}"),
+        tags: tags(&[("env", "test")]),
+        enabled: true,
+        nbf: Some(at),
+        exp: Some(at + 100),
+        created: at,
+        updated: at,
+    }
+}
+
+async fn certificates_versions_operations_and_soft_delete(store: Store) {
+    store.put_resource_group(&group("rg")).await.unwrap();
+    store.put_vault(&vault("rg", "kv", SUB)).await.unwrap();
+    assert!(matches!(
+        store.put_certificate("missing", "c", "{}", 1, None).await,
+        Err(StoreError::VaultNotFound)
+    ));
+    // Pending: a certificate with a policy and an operation but no version yet.
+    store
+        .put_certificate("kv", "Web", "{\"p\":1}", 5, None)
+        .await
+        .unwrap();
+    let pending = store.certificate("KV", "web", None).await.unwrap().unwrap();
+    assert_eq!(
+        (pending.name.as_str(), pending.version.as_ref()),
+        ("Web", None)
+    );
+    let op = CertificateOperation {
+        request_id: "r1".into(),
+        status: "inProgress".into(),
+        status_details: None,
+        error: None,
+        csr: Some(vec![1, 2]),
+        cancellation_requested: false,
+        enabled: true,
+        tags: tags(&[("k", "v")]),
+    };
+    store
+        .put_certificate_operation("kv", "web", &op)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.certificate_operation("kv", "WEB").await.unwrap(),
+        Some(op.clone())
+    );
+    let done = CertificateOperation {
+        status: "completed".into(),
+        ..op
+    };
+    store
+        .put_certificate_operation("kv", "web", &done)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.certificate_operation("kv", "web").await.unwrap(),
+        Some(done)
+    );
+
+    store
+        .put_certificate("kv", "web", "{\"p\":2}", 10, Some(&cert_version("v1", 10)))
+        .await
+        .unwrap();
+    store
+        .put_certificate("kv", "web", "{\"p\":3}", 10, Some(&cert_version("v2", 10)))
+        .await
+        .unwrap();
+    let latest = store.certificate("kv", "web", None).await.unwrap().unwrap();
+    assert_eq!(
+        latest.version.as_ref().unwrap().version,
+        "v2",
+        "the sequence orders versions"
+    );
+    assert_eq!(
+        (
+            latest.policy.as_str(),
+            latest.policy_created,
+            latest.policy_updated
+        ),
+        ("{\"p\":3}", 5, 10)
+    );
+    assert_eq!(
+        store
+            .certificate("kv", "web", Some("V1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        Some(cert_version("v1", 10))
+    );
+    assert_eq!(
+        store.certificate("kv", "web", Some("v9")).await.unwrap(),
+        None
+    );
+    let versions = store.certificate_versions("kv", "web").await.unwrap();
+    assert_eq!(
+        versions
+            .iter()
+            .map(|c| c.version.as_ref().unwrap().version.as_str())
+            .collect::<Vec<_>>(),
+        ["v1", "v2"]
+    );
+
+    let mut changed = cert_version("v1", 10);
+    changed.enabled = false;
+    changed.tags = tags(&[]);
+    changed.updated = 20;
+    assert!(store
+        .update_certificate_version("kv", "web", &changed)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .certificate("kv", "web", Some("v1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        Some(changed)
+    );
+
+    store
+        .put_certificate("kv", "other", "{}", 1, None)
+        .await
+        .unwrap();
+    let names = |cs: Vec<Certificate>| cs.into_iter().map(|c| c.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.certificates("kv", false).await.unwrap()),
+        ["other", "Web"]
+    );
+    assert!(store
+        .delete_certificate("kv", "web", 100, 200)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_certificate("kv", "web", 100, 200)
+        .await
+        .unwrap());
+    assert_eq!(
+        names(store.certificates("kv", false).await.unwrap()),
+        ["other"]
+    );
+    let deleted = store.certificates("kv", true).await.unwrap();
+    assert_eq!(
+        (deleted[0].deleted_at, deleted[0].scheduled_purge_at),
+        (Some(100), Some(200))
+    );
+    assert!(store
+        .certificate_versions("kv", "web")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.certificate_operation("kv", "web").await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.put_certificate("kv", "web", "{}", 1, None).await,
+        Err(StoreError::SecretDeleted)
+    ));
+    assert!(
+        !store.purge_certificate("kv", "other").await.unwrap(),
+        "only deleted certificates purge"
+    );
+    assert!(store.recover_certificate("kv", "web").await.unwrap());
+    assert_eq!(
+        store.certificate_versions("kv", "web").await.unwrap().len(),
+        2
+    );
+    store
+        .delete_certificate("kv", "web", 100, 200)
+        .await
+        .unwrap();
+    assert!(store.purge_certificate("kv", "web").await.unwrap());
+    assert_eq!(store.certificate("kv", "web", None).await.unwrap(), None);
+    assert!(!store
+        .delete_certificate_operation("kv", "web")
+        .await
+        .unwrap());
 }
 
 async fn secrets_versions_and_soft_delete(store: Store) {

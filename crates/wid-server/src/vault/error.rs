@@ -53,6 +53,31 @@ impl VaultError {
         )
     }
 
+    pub fn certificate_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "CertificateNotFound", format!("A certificate with (name/id) {name} was not found in this key vault. If you recently deleted this certificate you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"))
+    }
+
+    pub fn deleted_certificate_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CertificateNotFound",
+            format!("Deleted Certificate not found: {name}"),
+        )
+    }
+
+    pub fn pending_certificate_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "PendingCertificateNotFound",
+            format!("Pending certificate not found: {name}"),
+        )
+    }
+
+    /// An operation Key Vault has that wid does not offer.
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "NotSupported", message)
+    }
+
     pub fn deleted_but_recoverable(name: &str) -> Self {
         Self::new(StatusCode::CONFLICT, "Conflict", format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
     }

@@ -4,6 +4,7 @@
 //! own module and route list; this module composes them behind one guard per route.
 
 mod auth;
+mod certificates;
 pub mod error;
 mod secrets;
 
@@ -75,7 +76,9 @@ where
 }
 
 fn routes() -> Vec<Route> {
-    secrets::routes()
+    let mut r = secrets::routes();
+    r.extend(certificates::routes());
+    r
 }
 
 /// The vault plane's routes and the RBAC data action each requires, for tests that walk
