@@ -42,6 +42,8 @@ const TABLES: &[&str] = &[
     "vaults",
     "secrets",
     "secret_versions",
+    "keys",
+    "key_versions",
     "refresh_tokens",
     "device_codes",
 ];
