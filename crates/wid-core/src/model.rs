@@ -290,6 +290,59 @@ pub struct Secret {
     pub version: SecretVersion,
 }
 
+/// The public half of a vault key as a JWK (RFC 7517), without `kid`: the key id is the
+/// versioned URL, which depends on the host the vault is reached by. Members are base64url.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PublicJwk {
+    pub kty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+/// One version of a vault key. The private key (PKCS#8 DER) is sealed with the vault's data
+/// key under the purpose `key:{vault}/{name}/{version}`; only the public JWK is in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersion {
+    pub version: String,
+    /// Key Vault's `kty`: `RSA`, `RSA-HSM`, `EC` or `EC-HSM`.
+    pub kty: String,
+    /// The curve of an EC key (`P-256`, `P-384`, `P-521`).
+    pub crv: Option<String>,
+    /// The modulus size in bits of an RSA key.
+    pub size: Option<u32>,
+    /// The operations the version allows, by Key Vault's names (`sign`, `wrapKey`, ...).
+    pub key_ops: Vec<String>,
+    pub public_jwk: PublicJwk,
+    pub sealed_private_key: Vec<u8>,
+    pub tags: Tags,
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+    /// Whether the private key may be exported; wid does not export keys.
+    pub exportable: bool,
+    /// Whether the key backs a certificate (and is then managed through it).
+    pub managed: bool,
+}
+
+/// A vault key's name and deletion state, with one of its versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultKey {
+    pub name: String,
+    pub deleted_at: Option<i64>,
+    pub scheduled_purge_at: Option<i64>,
+    pub version: KeyVersion,
+}
+
 /// A version of a key vault certificate: the DER certificate (public) and its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateVersion {

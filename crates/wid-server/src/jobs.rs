@@ -28,8 +28,8 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
         if holds(&state, PURGE_LEASE, &holder, now, ttl).await {
             match state.store.purge_expired(now).await {
                 Ok((0, 0)) => {}
-                Ok((secrets, vaults)) => tracing::info!(
-                    secrets,
+                Ok((objects, vaults)) => tracing::info!(
+                    objects,
                     vaults,
                     "purged soft-deleted items past their purge date"
                 ),

@@ -42,6 +42,8 @@ const TABLES: &[&str] = &[
     "vaults",
     "secrets",
     "secret_versions",
+    "keys",
+    "key_versions",
     "certificates",
     "certificate_versions",
     "certificate_operations",

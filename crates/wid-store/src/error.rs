@@ -22,6 +22,9 @@ pub enum StoreError {
     /// The secret is soft-deleted: it can only be recovered or purged.
     #[error("the secret is deleted but recoverable")]
     SecretDeleted,
+    /// The key is soft-deleted: it can only be recovered or purged.
+    #[error("the key is deleted but recoverable")]
+    KeyDeleted,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database error: {0}")]

@@ -34,17 +34,20 @@ impl Store {
         })
     }
 
-    /// Purges the soft-deleted secrets and vaults whose scheduled purge date has passed;
-    /// returns how many of each.
+    /// Purges the soft-deleted vault objects (secrets, keys) and vaults whose scheduled purge
+    /// date has passed; returns how many objects and how many vaults.
     pub async fn purge_expired(&self, now: i64) -> Result<(u64, u64), StoreError> {
         let mut tx = self.begin_write().await?;
-        let secrets = sqlx::query(
-            "DELETE FROM secrets WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1",
-        )
-        .bind(now)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+        let mut objects = 0;
+        for table in ["secrets", "keys"] {
+            objects += sqlx::query(&format!(
+                "DELETE FROM {table} WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1"
+            ))
+            .bind(now)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        }
         let vaults = sqlx::query(
             "DELETE FROM vaults WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1",
         )
@@ -57,6 +60,6 @@ impl Store {
         } else {
             tx.commit().await?;
         }
-        Ok((secrets, vaults))
+        Ok((objects, vaults))
     }
 }

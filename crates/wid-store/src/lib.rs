@@ -29,6 +29,7 @@ mod sessions;
 mod settings;
 mod tenancy;
 mod users;
+mod vault_keys;
 mod vaults;
 
 pub use applications::{AppCredentialChanges, ApplicationChanges};

@@ -34,6 +34,7 @@ const SQLITE: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_applications.sql"),
     ),
+    (12, include_str!("../migrations/sqlite/0012_vault_keys.sql")),
     (
         13,
         include_str!("../migrations/sqlite/0013_certificates.sql"),
@@ -65,6 +66,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         11,
         include_str!("../migrations/postgres/0011_applications.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_vault_keys.sql"),
     ),
     (
         13,

@@ -9,9 +9,9 @@ use wid_core::federation::{CredentialError, DEFAULT_AUDIENCE};
 use wid_core::model::{
     AppFederatedCredential, AppServicePrincipal, Application, ApplicationPassword, Audit,
     Certificate, CertificateOperation, CertificateVersion, Cluster, ClusterKey,
-    DirectoryRoleAssignment, FederatedCredential, IdentityKey, IssuerKey, ManagedIdentity,
-    ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal, SigningKeyRecord, Subscription,
-    Tenant, User, Vault, VaultSettings,
+    DirectoryRoleAssignment, FederatedCredential, IdentityKey, IssuerKey, KeyVersion,
+    ManagedIdentity, PublicJwk, ResourceGroup, RoleAssignment, SecretVersion, ServicePrincipal,
+    SigningKeyRecord, Subscription, Tenant, User, Vault, VaultKey, VaultSettings,
 };
 use wid_core::password::SignInState;
 use wid_core::session::{DeviceCode, DeviceCodeState, RefreshToken};
@@ -94,6 +94,7 @@ conformance! {
         role_assignments_round_trip,
         vaults_soft_delete_and_names,
         secrets_versions_and_soft_delete,
+        keys_versions_soft_delete_and_rotation_policy,
         certificates_versions_operations_and_soft_delete,
         leases_have_one_holder,
         expired_soft_deletes_are_purged,
@@ -2280,6 +2281,207 @@ async fn secrets_versions_and_soft_delete(store: Store) {
     assert_eq!(store.secret("kv", "other", None).await.unwrap(), None);
 }
 
+fn key_version(v: &str, sealed: &[u8], at: i64) -> KeyVersion {
+    KeyVersion {
+        version: v.to_owned(),
+        kty: "EC".to_owned(),
+        crv: Some("P-256".to_owned()),
+        size: None,
+        key_ops: vec!["sign".to_owned(), "verify".to_owned()],
+        public_jwk: PublicJwk {
+            kty: "EC".to_owned(),
+            crv: Some("P-256".to_owned()),
+            x: Some("eA".to_owned()),
+            y: Some("eQ".to_owned()),
+            ..PublicJwk::default()
+        },
+        sealed_private_key: sealed.to_vec(),
+        tags: tags(&[]),
+        enabled: true,
+        nbf: None,
+        exp: None,
+        created: at,
+        updated: at,
+        exportable: false,
+        managed: false,
+    }
+}
+
+async fn keys_versions_soft_delete_and_rotation_policy(store: Store) {
+    store.put_resource_group(&group("rg")).await.unwrap();
+    store.put_vault(&vault("rg", "kv", SUB)).await.unwrap();
+    assert!(matches!(
+        store
+            .add_key_version("missing", "k", &key_version("a", b"x", 1))
+            .await,
+        Err(StoreError::VaultNotFound)
+    ));
+    store
+        .add_key_version("kv", "Signing-Key", &key_version("v1", b"one", 10))
+        .await
+        .unwrap();
+    let mut rsa = key_version("v2", b"two", 10);
+    rsa.kty = "RSA-HSM".to_owned();
+    rsa.crv = None;
+    rsa.size = Some(4096);
+    rsa.public_jwk = PublicJwk {
+        kty: "RSA".to_owned(),
+        n: Some("AQAB".to_owned()),
+        e: Some("AQAB".to_owned()),
+        ..PublicJwk::default()
+    };
+    rsa.managed = true;
+    rsa.tags = tags(&[("env", "prod")]);
+    rsa.nbf = Some(5);
+    rsa.exp = Some(500);
+    // Same second, later version: the sequence, not the clock, says which is newest.
+    let second = store
+        .add_key_version("KV", "signing-key", &rsa)
+        .await
+        .unwrap();
+    assert_eq!(second.name, "Signing-Key");
+    let latest = store.key("kv", "SIGNING-KEY", None).await.unwrap().unwrap();
+    assert_eq!(
+        latest,
+        VaultKey {
+            name: "Signing-Key".to_owned(),
+            deleted_at: None,
+            scheduled_purge_at: None,
+            version: rsa.clone(),
+        },
+        "every field round-trips"
+    );
+    let first = store
+        .key("kv", "signing-key", Some("V1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.version, key_version("v1", b"one", 10));
+    let versions: Vec<String> = store
+        .key_versions("kv", "signing-key")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.version.version)
+        .collect();
+    assert_eq!(versions, ["v1", "v2"]);
+    store
+        .add_key_version("kv", "other", &key_version("o1", b"o", 11))
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .keys("kv", false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(names, ["other", "Signing-Key"]);
+    let mut changed = key_version("v1", b"ignored", 10);
+    changed.kty = "RSA".to_owned();
+    changed.managed = true;
+    changed.enabled = false;
+    changed.key_ops = vec!["verify".to_owned()];
+    changed.tags = tags(&[("a", "b")]);
+    changed.exp = Some(99);
+    changed.updated = 20;
+    assert!(store
+        .update_key_version("kv", "signing-key", &changed)
+        .await
+        .unwrap());
+    assert!(!store
+        .update_key_version("kv", "signing-key", &key_version("nope", b"", 1))
+        .await
+        .unwrap());
+    let v1 = store
+        .key("kv", "signing-key", Some("v1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let mut expected = key_version("v1", b"one", 10);
+    expected.enabled = false;
+    expected.key_ops = vec!["verify".to_owned()];
+    expected.tags = tags(&[("a", "b")]);
+    expected.exp = Some(99);
+    expected.updated = 20;
+    assert_eq!(v1, expected, "key material, kty and managed never change");
+
+    assert_eq!(
+        store
+            .key_rotation_policy("kv", "signing-key")
+            .await
+            .unwrap(),
+        Some(None)
+    );
+    assert_eq!(store.key_rotation_policy("kv", "nope").await.unwrap(), None);
+    assert!(store
+        .set_key_rotation_policy("kv", "Signing-key", r#"{"lifetimeActions":[]}"#)
+        .await
+        .unwrap());
+    assert!(!store
+        .set_key_rotation_policy("kv", "nope", "{}")
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .key_rotation_policy("kv", "signing-key")
+            .await
+            .unwrap(),
+        Some(Some(r#"{"lifetimeActions":[]}"#.to_owned()))
+    );
+
+    assert!(store.delete_key("kv", "signing-key", 30, 40).await.unwrap());
+    assert!(!store.delete_key("kv", "signing-key", 30, 40).await.unwrap());
+    assert!(matches!(
+        store
+            .add_key_version("kv", "signing-key", &key_version("v3", b"3", 31))
+            .await,
+        Err(StoreError::KeyDeleted)
+    ));
+    assert!(store
+        .key_versions("kv", "signing-key")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .key_rotation_policy("kv", "signing-key")
+            .await
+            .unwrap(),
+        None,
+        "a deleted key has no policy to read"
+    );
+    let deleted = store.keys("kv", true).await.unwrap();
+    assert_eq!(
+        (
+            deleted.len(),
+            deleted[0].deleted_at,
+            deleted[0].scheduled_purge_at,
+            deleted[0].version.version.as_str()
+        ),
+        (1, Some(30), Some(40), "v2")
+    );
+    assert_eq!(store.keys("kv", false).await.unwrap().len(), 1);
+    assert!(store.recover_key("kv", "signing-key").await.unwrap());
+    assert!(!store.recover_key("kv", "signing-key").await.unwrap());
+    assert!(
+        !store.purge_key("kv", "signing-key").await.unwrap(),
+        "only deleted keys purge"
+    );
+    store.delete_key("kv", "signing-key", 30, 40).await.unwrap();
+    assert!(store.purge_key("kv", "signing-key").await.unwrap());
+    assert_eq!(store.key("kv", "signing-key", None).await.unwrap(), None);
+    assert_eq!(
+        store.key("kv", "signing-key", Some("v1")).await.unwrap(),
+        None
+    );
+    // Purging the vault takes its keys along.
+    store.soft_delete_vault("kv", 50, 60).await.unwrap();
+    store.purge_vault("kv").await.unwrap();
+    assert_eq!(store.key("kv", "other", None).await.unwrap(), None);
+}
+
 async fn leases_have_one_holder(store: Store) {
     assert!(store.try_lease("purge", "a", 100, 30).await.unwrap());
     assert!(
@@ -2315,7 +2517,13 @@ async fn expired_soft_deletes_are_purged(store: Store) {
     store.delete_secret("kv", "old", 10, 100).await.unwrap();
     store.delete_secret("kv", "recent", 10, 300).await.unwrap();
     store.soft_delete_vault("gone", 10, 150).await.unwrap();
-    assert_eq!(store.purge_expired(200).await.unwrap(), (1, 1));
+    store
+        .add_key_version("kv", "old-key", &key_version("k1", b"x", 1))
+        .await
+        .unwrap();
+    store.delete_key("kv", "old-key", 10, 100).await.unwrap();
+    assert_eq!(store.purge_expired(200).await.unwrap(), (2, 1));
+    assert_eq!(store.key("kv", "old-key", None).await.unwrap(), None);
     assert_eq!(store.secret("kv", "old", None).await.unwrap(), None);
     assert!(store.secret("kv", "recent", None).await.unwrap().is_some());
     assert!(store.secret("kv", "live", None).await.unwrap().is_some());

@@ -1,0 +1,38 @@
+-- Keys of key vaults, shaped like secrets: a soft-deleted key keeps its row, with deleted_at
+-- set, until it is purged; a version's sequence orders the versions (the newest is current).
+-- The public JWK is kept in the clear (it is public); the private key is PKCS#8 DER sealed
+-- with the vault's data key and never stored otherwise. key_ops is a JSON array of Key
+-- Vault operation names, rotation_policy the JSON of the key's rotation policy. managed
+-- marks a key that backs a certificate.
+CREATE TABLE keys (
+    vault_key          TEXT NOT NULL REFERENCES vaults (name_key) ON DELETE CASCADE,
+    name_key           TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    deleted_at         BIGINT,
+    scheduled_purge_at BIGINT,
+    rotation_policy    TEXT,
+    PRIMARY KEY (vault_key, name_key)
+);
+
+CREATE TABLE key_versions (
+    vault_key          TEXT NOT NULL,
+    name_key           TEXT NOT NULL,
+    version            TEXT NOT NULL,
+    sequence           BIGINT NOT NULL,
+    kty                TEXT NOT NULL,
+    crv                TEXT,
+    size               BIGINT,
+    key_ops            TEXT NOT NULL,
+    public_jwk         TEXT NOT NULL,
+    sealed_private_key BYTEA NOT NULL,
+    tags               TEXT NOT NULL,
+    enabled            BIGINT NOT NULL,
+    nbf                BIGINT,
+    exp                BIGINT,
+    created            BIGINT NOT NULL,
+    updated            BIGINT NOT NULL,
+    exportable         BIGINT NOT NULL,
+    managed            BIGINT NOT NULL,
+    PRIMARY KEY (vault_key, name_key, version),
+    FOREIGN KEY (vault_key, name_key) REFERENCES keys (vault_key, name_key) ON DELETE CASCADE
+);
