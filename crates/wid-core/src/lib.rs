@@ -24,4 +24,5 @@ pub mod session;
 pub mod timefmt;
 pub mod token;
 pub mod vault_access;
+pub mod vault_key;
 pub mod vault_secret;
