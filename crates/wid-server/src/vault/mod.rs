@@ -5,6 +5,7 @@
 
 mod auth;
 pub mod error;
+mod keys;
 mod secrets;
 
 use crate::state::AppState;
@@ -75,7 +76,9 @@ where
 }
 
 fn routes() -> Vec<Route> {
-    secrets::routes()
+    let mut r = secrets::routes();
+    r.extend(keys::routes());
+    r
 }
 
 /// The vault plane's routes and the RBAC data action each requires, for tests that walk
