@@ -25,4 +25,5 @@ pub mod timefmt;
 pub mod token;
 pub mod vault_access;
 pub mod vault_certificate;
+pub mod vault_key;
 pub mod vault_secret;

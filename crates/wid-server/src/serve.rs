@@ -146,6 +146,7 @@ pub async fn start_with_clock(
         clients: TtlCache::new(crate::cache::RESYNC),
         role_assignments: TtlCache::new(crate::cache::RESYNC),
         vaults: TtlCache::new(crate::cache::RESYNC),
+        vault_keys: TtlCache::new(crate::cache::RESYNC),
         verified_tokens: TtlCache::new(VERIFIED_TOKENS_FOR),
         metrics: Default::default(),
     });

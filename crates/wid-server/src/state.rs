@@ -34,6 +34,10 @@ pub struct Shared {
     pub role_assignments: TtlCache<Vec<RoleAssignment>>,
     /// Live vaults with their data keys opened (`None`: no such vault).
     pub vaults: TtlCache<Option<crate::vault::OpenVault>>,
+    /// Vault keys' private keys, parsed, by `vault/name/version`. A version's key material
+    /// never changes, and every operation reads the version from the store first (so a
+    /// deleted, disabled or expired key is refused before its cached key is used).
+    pub vault_keys: TtlCache<wid_core::vault_key::PrivateKey>,
     pub metrics: crate::metrics::Metrics,
     /// Key Vault bearer tokens whose signature, issuer and audience were verified.
     pub verified_tokens: TtlCache<crate::access_token::AccessClaims>,

@@ -82,6 +82,22 @@ impl VaultError {
         Self::new(StatusCode::CONFLICT, "Conflict", format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
     }
 
+    pub fn key_not_found(name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "KeyNotFound", format!("A key with (name/id) {name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"))
+    }
+
+    pub fn deleted_key_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "KeyNotFound",
+            format!("Deleted Key not found: {name}"),
+        )
+    }
+
+    pub fn key_deleted_but_recoverable(name: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", format!("Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "Conflict", message)
     }

@@ -6,6 +6,7 @@
 mod auth;
 mod certificates;
 pub mod error;
+mod keys;
 mod secrets;
 
 use crate::state::AppState;
@@ -78,6 +79,7 @@ where
 fn routes() -> Vec<Route> {
     let mut r = secrets::routes();
     r.extend(certificates::routes());
+    r.extend(keys::routes());
     r
 }
 
