@@ -24,6 +24,7 @@ mod rbac;
 mod refusals;
 mod resources;
 mod users;
+mod vault_certificates;
 mod vaults;
 
 const T0: i64 = 1_795_516_140;
