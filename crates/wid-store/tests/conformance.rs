@@ -1992,6 +1992,7 @@ fn version(v: &str, value: &[u8], at: i64) -> SecretVersion {
         exp: None,
         created: at,
         updated: at,
+        managed: false,
     }
 }
 
@@ -2204,6 +2205,22 @@ async fn secrets_versions_and_soft_delete(store: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(latest.version.sealed_value, b"two");
+    assert!(!latest.version.managed);
+    let backing = SecretVersion {
+        managed: true,
+        ..version("m1", b"pem", 11)
+    };
+    store.put_vault(&vault("rg", "kv-m", SUB)).await.unwrap();
+    store
+        .add_secret_version("kv-m", "cert-backed", &backing)
+        .await
+        .unwrap();
+    let stored = store
+        .secret("kv-m", "cert-backed", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.version.managed, "the managed flag is kept");
     assert_eq!(
         store
             .secret("kv", "db-password", Some("V1"))

@@ -345,6 +345,17 @@ async fn current_key(
     Ok(vc::import(value, None).ok().map(|i| i.material))
 }
 
+/// A certificate's backing secret takes its name: a secret of that name that backs no
+/// certificate keeps it.
+async fn name_free(state: &AppState, open: &OpenVault, name: &str) -> Result<(), VaultError> {
+    match state.store.secret(&open.vault.name, name, None).await? {
+        Some(s) if !s.version.managed => Err(VaultError::conflict(format!(
+            "A secret named {name} already exists in this vault; a certificate's backing secret cannot take its name."
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a version: the backing secret (private key and certificate) first, its version id
 /// shared by the certificate version.
 async fn write_version(
@@ -358,8 +369,9 @@ async fn write_version(
 ) -> Result<(), VaultError> {
     let facts = vc::facts(&m.der).map_err(refused)?;
     let value = vc::secret_value(&policy.secret_props.content_type, m).map_err(refused)?;
+    name_free(state, open, name).await?;
     let now = state.now();
-    let record = vault_secret::seal_new_version(
+    let mut record = vault_secret::seal_new_version(
         &open.data_key,
         &open.vault.name,
         name,
@@ -374,6 +386,7 @@ async fn write_version(
         now,
     )
     .map_err(|e| VaultError::bad_parameter(e.to_string()))?;
+    record.managed = true;
     let version = CertificateVersion {
         version: record.version.clone(),
         der: m.der.clone(),
@@ -436,6 +449,7 @@ async fn create(
     }
     .map_err(refused)?;
     policy.self_issued().map_err(refused)?;
+    name_free(&state, open, &name).await?;
     let op = CertificateOperation {
         request_id: wid_core::ids::random_uuid().simple().to_string(),
         status: "inProgress".to_owned(),

@@ -78,6 +78,16 @@ impl VaultError {
         Self::new(StatusCode::NOT_IMPLEMENTED, "NotSupported", message)
     }
 
+    /// A client's write, update or delete of a secret that backs a certificate.
+    pub fn secret_managed(operation: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("Operation \"{operation}\" is not allowed as this object's lifetime is managed by Key Vault."),
+        )
+        .inner("SecretManagedByKeyVault")
+    }
+
     pub fn deleted_but_recoverable(name: &str) -> Self {
         Self::new(StatusCode::CONFLICT, "Conflict", format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
     }

@@ -462,3 +462,118 @@ async fn every_certificate_route_under_every_role_scope_and_permission() {
     assert!(checked > 700, "{checked}");
     f.wid.stop().await;
 }
+
+/// A certificate's backing secret carries the certificate's key id and `managed`; Key Vault
+/// refuses to set, update or delete it through the secrets collection, and a certificate
+/// cannot take the name of a secret that backs none.
+#[tokio::test]
+async fn the_backing_secret_is_managed_by_its_certificate() {
+    let wid = Wid::start().await;
+    let sub = wid.sub_path("");
+    wid.group("rg1").await;
+    let id = format!("{sub}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1");
+    let admin_policy = json!({"tenantId": wid.creds.tenant_id, "objectId": wid.creds.object_id,
+        "permissions": {"certificates": ["all"], "secrets": ["all"]}});
+    put_vault(&wid, &id, false, json!([admin_policy])).await;
+    let port = wid.server.as_ref().unwrap().local_addr.port();
+    let suffix = wid.info().dns_suffix.clone();
+    let vault = Vault {
+        wid: &wid,
+        host: format!("kv1.vault.{suffix}:{port}"),
+        admin: wid
+            .token_for(&format!("https://vault.{suffix}:{port}/.default"))
+            .await,
+    };
+    let version = vault.fixtures().await;
+    let base = format!("https://kv1.vault.{suffix}:{port}");
+
+    let (status, secret) = vault.admin("GET", "/secrets/c1?api-version=7.5", "").await;
+    assert_eq!(status, 200, "{secret}");
+    assert_eq!(secret["managed"], true);
+    assert_eq!(secret["kid"], format!("{base}/keys/c1/{version}"));
+    assert_eq!(secret["id"], format!("{base}/secrets/c1/{version}"));
+    assert!(secret["value"]
+        .as_str()
+        .unwrap()
+        .contains("-----BEGIN PRIVATE KEY-----"));
+
+    let before = snapshot(&wid).await;
+    for (method, path, body, operation) in [
+        ("PUT", "/secrets/c1", json!({"value": "x"}), "set"),
+        (
+            "PATCH",
+            "/secrets/c1/",
+            json!({"tags": {"t": "1"}}),
+            "update",
+        ),
+        (
+            "PATCH",
+            &format!("/secrets/c1/{version}") as &str,
+            json!({"tags": {"t": "1"}}),
+            "update",
+        ),
+        ("DELETE", "/secrets/c1", Value::Null, "delete"),
+    ] {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let (status, answer) = vault
+            .admin(method, &format!("{path}?api-version=7.5"), &body)
+            .await;
+        assert_eq!(status, 403, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "Forbidden");
+        assert_eq!(
+            answer["error"]["innererror"]["code"],
+            "SecretManagedByKeyVault"
+        );
+        assert_eq!(
+            answer["error"]["message"],
+            format!("Operation \"{operation}\" is not allowed as this object's lifetime is managed by Key Vault.")
+        );
+    }
+    assert_eq!(
+        snapshot(&wid).await,
+        before,
+        "a refused request changed data"
+    );
+
+    // A plain secret keeps its name; it is neither managed nor taken over.
+    let (status, plain) = vault
+        .admin(
+            "PUT",
+            "/secrets/plain?api-version=7.5",
+            &json!({"value": "v"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        plain.get("managed").is_none() && plain.get("kid").is_none(),
+        "{plain}"
+    );
+    let (status, answer) = vault
+        .admin(
+            "POST",
+            "/certificates/plain/create?api-version=7.5",
+            &policy("CN=plain"),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (409, &json!("Conflict")),
+        "{answer}"
+    );
+
+    // Deleting the certificate deletes its backing secret; the secret stays managed.
+    let (status, _) = vault
+        .admin("DELETE", "/certificates/c1?api-version=7.5", "")
+        .await;
+    assert_eq!(status, 200);
+    let (status, deleted) = vault
+        .admin("GET", "/deletedsecrets/c1?api-version=7.5", "")
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["managed"], true);
+    wid.stop().await;
+}
