@@ -124,6 +124,18 @@ fn needs() -> Vec<Need> {
             "Microsoft.KeyVault/vaults/certificates/import/action",
             "import",
         ),
+        need(
+            "POST",
+            "/certificates/{name}/backup",
+            "Microsoft.KeyVault/vaults/certificates/backup/action",
+            "backup",
+        ),
+        need(
+            "POST",
+            "/certificates/restore",
+            "Microsoft.KeyVault/vaults/certificates/restore/action",
+            "restore",
+        ),
         need("GET", "/deletedcertificates", READ, "list"),
         need("GET", "/deletedcertificates/{name}", READ, "get"),
         need(
