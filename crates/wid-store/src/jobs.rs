@@ -34,12 +34,19 @@ impl Store {
         })
     }
 
-    /// Purges the soft-deleted secrets and vaults whose scheduled purge date has passed;
-    /// returns how many of each.
-    pub async fn purge_expired(&self, now: i64) -> Result<(u64, u64), StoreError> {
+    /// Purges the soft-deleted secrets, certificates and vaults whose scheduled purge date has
+    /// passed (a certificate's backing secret shares its dates, so they go together).
+    pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         let mut tx = self.begin_write().await?;
         let secrets = sqlx::query(
             "DELETE FROM secrets WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1",
+        )
+        .bind(now)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        let certificates = sqlx::query(
+            "DELETE FROM certificates WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1",
         )
         .bind(now)
         .execute(tx.conn())
@@ -57,6 +64,18 @@ impl Store {
         } else {
             tx.commit().await?;
         }
-        Ok((secrets, vaults))
+        Ok(Purged {
+            secrets,
+            certificates,
+            vaults,
+        })
     }
+}
+
+/// What one round of [`Store::purge_expired`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub secrets: u64,
+    pub certificates: u64,
+    pub vaults: u64,
 }

@@ -2331,13 +2331,39 @@ async fn expired_soft_deletes_are_purged(store: Store) {
     }
     store.delete_secret("kv", "old", 10, 100).await.unwrap();
     store.delete_secret("kv", "recent", 10, 300).await.unwrap();
+    for (name, purge_at) in [("old-cert", 100), ("recent-cert", 300)] {
+        store
+            .put_certificate("kv", name, "{}", 1, Some(&cert_version("v1", 1)))
+            .await
+            .unwrap();
+        store
+            .delete_certificate("kv", name, 10, purge_at)
+            .await
+            .unwrap();
+    }
     store.soft_delete_vault("gone", 10, 150).await.unwrap();
-    assert_eq!(store.purge_expired(200).await.unwrap(), (1, 1));
+    let purged = store.purge_expired(200).await.unwrap();
+    assert_eq!(
+        (purged.secrets, purged.certificates, purged.vaults),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        store.certificate("kv", "old-cert", None).await.unwrap(),
+        None
+    );
+    assert!(store
+        .certificate("kv", "recent-cert", None)
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(store.secret("kv", "old", None).await.unwrap(), None);
     assert!(store.secret("kv", "recent", None).await.unwrap().is_some());
     assert!(store.secret("kv", "live", None).await.unwrap().is_some());
     assert_eq!(store.vault("gone").await.unwrap(), None);
-    assert_eq!(store.purge_expired(200).await.unwrap(), (0, 0));
+    assert_eq!(
+        store.purge_expired(200).await.unwrap(),
+        wid_store::Purged::default()
+    );
 }
 
 async fn writes_bump_their_change_generation(store: Store) {

@@ -407,7 +407,9 @@ async fn write_version(
         updated: now,
     };
     let deleted = |e| match e {
-        wid_store::StoreError::SecretDeleted => VaultError::deleted_but_recoverable(name),
+        wid_store::StoreError::SecretDeleted => {
+            VaultError::deleted_but_recoverable("Certificate", name)
+        }
         other => other.into(),
     };
     state
@@ -446,7 +448,7 @@ async fn create(
         .certificate(&open.vault.name, &name, None)
         .await?;
     if existing.as_ref().is_some_and(|c| c.deleted_at.is_some()) {
-        return Err(VaultError::deleted_but_recoverable(&name));
+        return Err(VaultError::deleted_but_recoverable("Certificate", &name));
     }
     let policy = match (body.policy, &existing) {
         (Some(p), _) => Policy::resolve(p),
@@ -474,7 +476,9 @@ async fn create(
         tags: body.tags.unwrap_or_default(),
     };
     let deleted = |e| match e {
-        wid_store::StoreError::SecretDeleted => VaultError::deleted_but_recoverable(&name),
+        wid_store::StoreError::SecretDeleted => {
+            VaultError::deleted_but_recoverable("Certificate", &name)
+        }
         other => other.into(),
     };
     state
@@ -1047,7 +1051,7 @@ async fn restore(
     check_name(&name)?;
     let open = caller.open()?;
     match state.store.certificate(&open.vault.name, &name, None).await? {
-        Some(c) if c.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable(&name)),
+        Some(c) if c.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable("Certificate", &name)),
         Some(_) => {
             return Err(VaultError::conflict(format!(
                 "Certificate {name} already exists in this vault; restore only creates certificates that do not exist."

@@ -88,8 +88,10 @@ impl VaultError {
         .inner("SecretManagedByKeyVault")
     }
 
-    pub fn deleted_but_recoverable(name: &str) -> Self {
-        Self::new(StatusCode::CONFLICT, "Conflict", format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
+    /// `kind` is the object as Key Vault names it in the message: `Secret`, `Certificate`.
+    pub fn deleted_but_recoverable(kind: &str, name: &str) -> Self {
+        let lower = kind.to_ascii_lowercase();
+        Self::new(StatusCode::CONFLICT, "Conflict", format!("{kind} {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the {lower} can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {

@@ -189,7 +189,7 @@ async fn set(
         .await
     {
         Err(wid_store::StoreError::SecretDeleted) => {
-            return Err(VaultError::deleted_but_recoverable(&name))
+            return Err(VaultError::deleted_but_recoverable("Secret", &name))
         }
         other => other?,
     };
@@ -502,7 +502,7 @@ async fn restore(
         .to_owned();
     let open = caller.open()?;
     match state.store.secret(&open.vault.name, &name, None).await? {
-        Some(s) if s.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable(&name)),
+        Some(s) if s.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable("Secret", &name)),
         Some(_) => return Err(VaultError::conflict(format!("Secret {name} already exists in this vault; restore only creates secrets that do not exist."))),
         None => {}
     }

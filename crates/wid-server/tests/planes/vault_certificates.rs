@@ -587,5 +587,21 @@ async fn the_backing_secret_is_managed_by_its_certificate() {
         .await;
     assert_eq!(status, 200, "{deleted}");
     assert_eq!(deleted["managed"], true);
+    let (status, answer) = vault
+        .admin(
+            "POST",
+            "/certificates/c1/create?api-version=7.5",
+            &policy("CN=c1"),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer["error"]["innererror"]["code"],
+        "ObjectIsDeletedButRecoverable"
+    );
+    assert_eq!(
+        answer["error"]["message"],
+        "Certificate c1 is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the certificate can only be recovered or purged."
+    );
     wid.stop().await;
 }
