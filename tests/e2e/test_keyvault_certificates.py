@@ -112,6 +112,28 @@ PROGRAM = textwrap.dedent(
     back = secrets.get_secret("imported-pem").value
     out["imported_pem"] = [bytes(imp.cer) == ecert.public_bytes(serialization.Encoding.DER),
         pub(serialization.load_pem_private_key(back.encode(), None)) == pub(ek)]
+    managed = secrets.get_secret("imported-pem").properties
+    out["managed"] = [managed.managed, managed.key_id == imp.key_id]
+    try:
+        secrets.set_secret("imported-pem", "overwritten")
+    except HttpResponseError as e:
+        out["managed_set"] = [e.status_code, e.error.code]
+
+    # Backup, delete, purge, restore: every version with its private key comes back.
+    blob = certs.backup_certificate("imported-pem")
+    certs.begin_delete_certificate("imported-pem").result()
+    certs.purge_deleted_certificate("imported-pem")
+    restored = certs.restore_certificate_backup(blob)
+    out["restored"] = [restored.name, bytes(restored.cer) == bytes(imp.cer), restored.properties.version == imp.properties.version,
+        secrets.get_secret("imported-pem").value == back, restored.policy.content_type == CertificateContentType.pem]
+    try:
+        certs.restore_certificate_backup(blob)
+    except HttpResponseError as e:
+        out["restore_over_live"] = [e.status_code, e.error.code]
+    try:
+        certs.restore_certificate_backup(blob[:-8] + bytes(8))
+    except HttpResponseError as e:
+        out["restore_tampered"] = [e.status_code, e.error.code]
     other = ec.generate_private_key(ec.SECP256R1())
     crossed = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()) + ecert.public_bytes(serialization.Encoding.PEM)
     try:
@@ -182,6 +204,11 @@ def test_certificates_through_the_sdk(wid, tmp_path):
     assert out["wrong_password"] == [400, "BadParameter"]
     assert out["imported_pem"] == [True, True]
     assert out["crossed"] == [400, "BadParameter"]
+    assert out["managed"] == [True, True]
+    assert out["managed_set"] == [403, "Forbidden"]
+    assert out["restored"] == ["imported-pem", True, True, True, True]
+    assert out["restore_over_live"] == [409, "Conflict"]
+    assert out["restore_tampered"] == [400, "BadParameter"]
     assert out["deleted"] and out["deleted_listed"] and out["secret_gone"]
     assert out["recovered"] == ["ec-pem", True]
     assert out["purged"] is True

@@ -279,6 +279,9 @@ pub struct SecretVersion {
     pub exp: Option<i64>,
     pub created: i64,
     pub updated: i64,
+    /// The version backs a certificate: Key Vault writes, updates and deletes it with the
+    /// certificate and refuses to let a client do so through the secrets collection.
+    pub managed: bool,
 }
 
 /// A secret's name and deletion state, with one of its versions.

@@ -64,6 +64,7 @@ pub fn seal_new_version(
         exp: new.exp,
         created: now,
         updated: now,
+        managed: false,
     })
 }
 

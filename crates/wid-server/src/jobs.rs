@@ -27,10 +27,12 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
         let now = state.now();
         if holds(&state, PURGE_LEASE, &holder, now, ttl).await {
             match state.store.purge_expired(now).await {
-                Ok((0, 0)) => {}
-                Ok((objects, vaults)) => tracing::info!(
-                    objects,
-                    vaults,
+                Ok(p) if p == wid_store::Purged::default() => {}
+                Ok(p) => tracing::info!(
+                    secrets = p.secrets,
+                    keys = p.keys,
+                    certificates = p.certificates,
+                    vaults = p.vaults,
                     "purged soft-deleted items past their purge date"
                 ),
                 Err(e) => tracing::warn!(error = %e, "purging soft-deleted items failed"),

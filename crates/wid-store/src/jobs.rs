@@ -34,13 +34,14 @@ impl Store {
         })
     }
 
-    /// Purges the soft-deleted vault objects (secrets, keys) and vaults whose scheduled purge
-    /// date has passed; returns how many objects and how many vaults.
-    pub async fn purge_expired(&self, now: i64) -> Result<(u64, u64), StoreError> {
+    /// Purges the soft-deleted secrets, keys, certificates and vaults whose scheduled purge
+    /// date has passed (a certificate's backing secret and key share its dates, so they go
+    /// together).
+    pub async fn purge_expired(&self, now: i64) -> Result<Purged, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut objects = 0;
-        for table in ["secrets", "keys"] {
-            objects += sqlx::query(&format!(
+        let mut counts = [0; 3];
+        for (count, table) in counts.iter_mut().zip(["secrets", "keys", "certificates"]) {
+            *count = sqlx::query(&format!(
                 "DELETE FROM {table} WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1"
             ))
             .bind(now)
@@ -48,6 +49,7 @@ impl Store {
             .await?
             .rows_affected();
         }
+        let [secrets, keys, certificates] = counts;
         let vaults = sqlx::query(
             "DELETE FROM vaults WHERE deleted_at IS NOT NULL AND scheduled_purge_at <= $1",
         )
@@ -60,6 +62,20 @@ impl Store {
         } else {
             tx.commit().await?;
         }
-        Ok((objects, vaults))
+        Ok(Purged {
+            secrets,
+            keys,
+            certificates,
+            vaults,
+        })
     }
+}
+
+/// What one round of [`Store::purge_expired`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub secrets: u64,
+    pub keys: u64,
+    pub certificates: u64,
+    pub vaults: u64,
 }

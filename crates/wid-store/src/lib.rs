@@ -37,6 +37,7 @@ pub use backup::BackupSummary;
 pub use changes::Topic;
 pub use db::{Backend, Store};
 pub use error::StoreError;
+pub use jobs::Purged;
 pub use sealed::SealedValue;
 pub use sessions::Rotation;
 pub use users::UserChanges;

@@ -12,8 +12,8 @@ macro_rules! select_versions {
     ($where:literal) => {
         concat!(
             "SELECT s.name, s.deleted_at, s.scheduled_purge_at, v.version, v.sealed_value, \
-             v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated \
-             FROM secrets s JOIN secret_versions v ON v.vault_key = s.vault_key \
+             v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, \
+             v.managed FROM secrets s JOIN secret_versions v ON v.vault_key = s.vault_key \
              AND v.name_key = s.name_key WHERE ",
             $where
         )
@@ -67,9 +67,9 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO secret_versions (vault_key, name_key, version, sequence, sealed_value, \
-             content_type, tags, enabled, nbf, exp, created, updated) VALUES ($1, $2, $3, \
-             (SELECT COALESCE(MAX(sequence), 0) + 1 FROM secret_versions WHERE vault_key = $1 \
-             AND name_key = $2), $4, $5, $6, $7, $8, $9, $10, $11)",
+             content_type, tags, enabled, nbf, exp, created, updated, managed) VALUES ($1, $2, \
+             $3, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM secret_versions WHERE vault_key = $1 \
+             AND name_key = $2), $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(key(vault))
         .bind(key(name))
@@ -82,6 +82,7 @@ impl Store {
         .bind(v.exp)
         .bind(v.created)
         .bind(v.updated)
+        .bind(i64::from(v.managed))
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
@@ -258,6 +259,7 @@ fn secret(row: &AnyRow) -> Result<Secret, StoreError> {
             exp: row.try_get("exp")?,
             created: row.try_get("created")?,
             updated: row.try_get("updated")?,
+            managed: row.try_get::<i64, _>("managed")? != 0,
         },
     })
 }

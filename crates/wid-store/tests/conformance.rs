@@ -1993,6 +1993,7 @@ fn version(v: &str, value: &[u8], at: i64) -> SecretVersion {
         exp: None,
         created: at,
         updated: at,
+        managed: false,
     }
 }
 
@@ -2205,6 +2206,22 @@ async fn secrets_versions_and_soft_delete(store: Store) {
         .unwrap()
         .unwrap();
     assert_eq!(latest.version.sealed_value, b"two");
+    assert!(!latest.version.managed);
+    let backing = SecretVersion {
+        managed: true,
+        ..version("m1", b"pem", 11)
+    };
+    store.put_vault(&vault("rg", "kv-m", SUB)).await.unwrap();
+    store
+        .add_secret_version("kv-m", "cert-backed", &backing)
+        .await
+        .unwrap();
+    let stored = store
+        .secret("kv-m", "cert-backed", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.version.managed, "the managed flag is kept");
     assert_eq!(
         store
             .secret("kv", "db-password", Some("V1"))
@@ -2516,19 +2533,50 @@ async fn expired_soft_deletes_are_purged(store: Store) {
     }
     store.delete_secret("kv", "old", 10, 100).await.unwrap();
     store.delete_secret("kv", "recent", 10, 300).await.unwrap();
+    for (name, purge_at) in [("old-cert", 100), ("recent-cert", 300)] {
+        store
+            .put_certificate("kv", name, "{}", 1, Some(&cert_version("v1", 1)))
+            .await
+            .unwrap();
+        store
+            .delete_certificate("kv", name, 10, purge_at)
+            .await
+            .unwrap();
+    }
     store.soft_delete_vault("gone", 10, 150).await.unwrap();
     store
         .add_key_version("kv", "old-key", &key_version("k1", b"x", 1))
         .await
         .unwrap();
     store.delete_key("kv", "old-key", 10, 100).await.unwrap();
-    assert_eq!(store.purge_expired(200).await.unwrap(), (2, 1));
+    let purged = store.purge_expired(200).await.unwrap();
+    assert_eq!(
+        (
+            purged.secrets,
+            purged.keys,
+            purged.certificates,
+            purged.vaults
+        ),
+        (1, 1, 1, 1)
+    );
     assert_eq!(store.key("kv", "old-key", None).await.unwrap(), None);
+    assert_eq!(
+        store.certificate("kv", "old-cert", None).await.unwrap(),
+        None
+    );
+    assert!(store
+        .certificate("kv", "recent-cert", None)
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(store.secret("kv", "old", None).await.unwrap(), None);
     assert!(store.secret("kv", "recent", None).await.unwrap().is_some());
     assert!(store.secret("kv", "live", None).await.unwrap().is_some());
     assert_eq!(store.vault("gone").await.unwrap(), None);
-    assert_eq!(store.purge_expired(200).await.unwrap(), (0, 0));
+    assert_eq!(
+        store.purge_expired(200).await.unwrap(),
+        wid_store::Purged::default()
+    );
 }
 
 async fn writes_bump_their_change_generation(store: Store) {

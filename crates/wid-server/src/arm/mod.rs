@@ -537,7 +537,8 @@ fn routes() -> Routes {
     let r = role_routes!(r, identity!());
     let r = role_routes!(r, cluster!());
     let r = role_routes!(r, vault!());
-    role_routes!(r, concat!(vault!(), "/secrets/{secret}"))
+    let r = role_routes!(r, concat!(vault!(), "/secrets/{secret}"));
+    role_routes!(r, concat!(vault!(), "/certificates/{certificate}"))
 }
 
 /// The management plane's routes with their requirements, for tests that walk them.

@@ -12,12 +12,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::Json;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wid_core::model::{Certificate, CertificateOperation, CertificateVersion, Tags};
 use wid_core::vault_access::CertificateOp;
 use wid_core::vault_certificate::{self as vc, CertificateError, Policy, PolicyIn};
 use wid_core::vault_secret::{self, NewVersion};
+use zeroize::Zeroizing;
 
 /// Every certificates route with the operation its guard checks on the certificate it
 /// captures (`{name}`), or on the vault for routes that name none.
@@ -73,6 +74,7 @@ pub(super) fn routes() -> Vec<Route> {
             Op::ManageIssuers,
             unsupported,
         ),
+        route(Method::POST, "/certificates/restore", Op::Restore, restore),
         route(Method::GET, "/certificates/{name}", Op::Get, show_latest),
         route(Method::DELETE, "/certificates/{name}", Op::Delete, remove),
         route(Method::GET, "/certificates/{name}/", Op::Get, show_latest),
@@ -87,6 +89,12 @@ pub(super) fn routes() -> Vec<Route> {
             "/certificates/{name}/create",
             Op::Create,
             create,
+        ),
+        route(
+            Method::POST,
+            "/certificates/{name}/backup",
+            Op::Backup,
+            backup,
         ),
         route(
             Method::POST,
@@ -345,6 +353,17 @@ async fn current_key(
     Ok(vc::import(value, None).ok().map(|i| i.material))
 }
 
+/// A certificate's backing secret takes its name: a secret of that name that backs no
+/// certificate keeps it.
+async fn name_free(state: &AppState, open: &OpenVault, name: &str) -> Result<(), VaultError> {
+    match state.store.secret(&open.vault.name, name, None).await? {
+        Some(s) if !s.version.managed => Err(VaultError::conflict(format!(
+            "A secret named {name} already exists in this vault; a certificate's backing secret cannot take its name."
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a version: the backing secret (private key and certificate) first, its version id
 /// shared by the certificate version.
 async fn write_version(
@@ -358,8 +377,9 @@ async fn write_version(
 ) -> Result<(), VaultError> {
     let facts = vc::facts(&m.der).map_err(refused)?;
     let value = vc::secret_value(&policy.secret_props.content_type, m).map_err(refused)?;
+    name_free(state, open, name).await?;
     let now = state.now();
-    let record = vault_secret::seal_new_version(
+    let mut record = vault_secret::seal_new_version(
         &open.data_key,
         &open.vault.name,
         name,
@@ -374,6 +394,7 @@ async fn write_version(
         now,
     )
     .map_err(|e| VaultError::bad_parameter(e.to_string()))?;
+    record.managed = true;
     let version = CertificateVersion {
         version: record.version.clone(),
         der: m.der.clone(),
@@ -386,7 +407,9 @@ async fn write_version(
         updated: now,
     };
     let deleted = |e| match e {
-        wid_store::StoreError::SecretDeleted => VaultError::deleted_but_recoverable(name),
+        wid_store::StoreError::SecretDeleted => {
+            VaultError::deleted_but_recoverable("Certificate", name)
+        }
         other => other.into(),
     };
     state
@@ -425,7 +448,7 @@ async fn create(
         .certificate(&open.vault.name, &name, None)
         .await?;
     if existing.as_ref().is_some_and(|c| c.deleted_at.is_some()) {
-        return Err(VaultError::deleted_but_recoverable(&name));
+        return Err(VaultError::deleted_but_recoverable("Certificate", &name));
     }
     let policy = match (body.policy, &existing) {
         (Some(p), _) => Policy::resolve(p),
@@ -436,6 +459,7 @@ async fn create(
     }
     .map_err(refused)?;
     policy.self_issued().map_err(refused)?;
+    name_free(&state, open, &name).await?;
     let op = CertificateOperation {
         request_id: wid_core::ids::random_uuid().simple().to_string(),
         status: "inProgress".to_owned(),
@@ -452,7 +476,9 @@ async fn create(
         tags: body.tags.unwrap_or_default(),
     };
     let deleted = |e| match e {
-        wid_store::StoreError::SecretDeleted => VaultError::deleted_but_recoverable(&name),
+        wid_store::StoreError::SecretDeleted => {
+            VaultError::deleted_but_recoverable("Certificate", &name)
+        }
         other => other.into(),
     };
     state
@@ -913,4 +939,192 @@ async fn purge(
         .await?;
     state.store.purge_secret(&open.vault.name, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+const BACKUP_PURPOSE: &str = "certificate-backup";
+
+/// A certificate backup: the policy and every version with its backing secret's value (the
+/// private key), sealed with the installation's key-encryption key so that it restores
+/// into any vault of this installation and is opaque to whoever holds the blob. No `Debug`.
+#[derive(Serialize, Deserialize)]
+struct Backup {
+    name: String,
+    policy: String,
+    policy_created: i64,
+    policy_updated: i64,
+    versions: Vec<BackupVersion>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BackupVersion {
+    version: String,
+    der: String,
+    tags: Tags,
+    enabled: bool,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    created: i64,
+    updated: i64,
+    /// The backing secret's value: the certificate with its private key.
+    secret: String,
+}
+
+async fn backup(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, VaultError> {
+    let open = caller.open()?;
+    let c = issued(&state, open, &name, None).await?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut versions = Vec::new();
+    for c in state
+        .store
+        .certificate_versions(&open.vault.name, &name)
+        .await?
+    {
+        let Some(v) = c.version else { continue };
+        let secret = state
+            .store
+            .secret(&open.vault.name, &name, Some(&v.version))
+            .await?
+            .ok_or_else(|| {
+                tracing::error!("a certificate version has no backing secret");
+                VaultError::internal()
+            })?;
+        let plain = vault_secret::open_value(&open.data_key, &open.vault.name, &secret)
+            .map_err(|_| VaultError::internal())?;
+        versions.push(BackupVersion {
+            secret: String::from_utf8(plain.to_vec()).map_err(|_| VaultError::internal())?,
+            version: v.version,
+            der: b64.encode(&v.der),
+            tags: v.tags,
+            enabled: v.enabled,
+            nbf: v.nbf,
+            exp: v.exp,
+            created: v.created,
+            updated: v.updated,
+        });
+    }
+    let blob = Backup {
+        name: c.name,
+        policy: c.policy,
+        policy_created: c.policy_created,
+        policy_updated: c.policy_updated,
+        versions,
+    };
+    let plain = Zeroizing::new(serde_json::to_vec(&blob).map_err(|_| VaultError::internal())?);
+    for v in blob.versions {
+        drop(Zeroizing::new(v.secret));
+    }
+    let sealed = state
+        .kek
+        .seal(&plain, BACKUP_PURPOSE)
+        .map_err(|_| VaultError::internal())?;
+    Ok(Json(
+        json!({"value": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RestoreBody {
+    value: String,
+}
+
+/// Restores every version of a backed-up certificate with its backing secret, under a name
+/// no certificate or secret of this vault holds.
+async fn restore(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    body: Bytes,
+) -> Result<Json<Value>, VaultError> {
+    let body: RestoreBody = parse_json(&body)?;
+    let bad = || {
+        VaultError::bad_parameter("The backup blob is invalid or was made by another installation.")
+    };
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body.value.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let plain = state.kek.open(&sealed, BACKUP_PURPOSE).map_err(|_| bad())?;
+    let blob: Backup = serde_json::from_slice(&plain).map_err(|_| bad())?;
+    let name = blob.name;
+    check_name(&name)?;
+    let open = caller.open()?;
+    match state.store.certificate(&open.vault.name, &name, None).await? {
+        Some(c) if c.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable("Certificate", &name)),
+        Some(_) => {
+            return Err(VaultError::conflict(format!(
+                "Certificate {name} already exists in this vault; restore only creates certificates that do not exist."
+            )))
+        }
+        None => {}
+    }
+    if state
+        .store
+        .secret(&open.vault.name, &name, None)
+        .await?
+        .is_some()
+    {
+        return Err(VaultError::conflict(format!(
+            "A secret named {name} already exists in this vault; a certificate's backing secret cannot take its name."
+        )));
+    }
+    if blob.versions.is_empty() {
+        return Err(bad());
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for v in blob.versions {
+        let secret = Zeroizing::new(v.secret);
+        let der = b64.decode(&v.der).map_err(|_| bad())?;
+        let version = CertificateVersion {
+            x5t: vc::thumbprint(&der),
+            der,
+            version: v.version,
+            tags: v.tags,
+            enabled: v.enabled,
+            nbf: v.nbf,
+            exp: v.exp,
+            created: v.created,
+            updated: v.updated,
+        };
+        let record = wid_core::model::SecretVersion {
+            sealed_value: open
+                .data_key
+                .seal(
+                    secret.as_bytes(),
+                    &vault_secret::value_purpose(&open.vault.name, &name, &version.version),
+                )
+                .map_err(|_| VaultError::internal())?,
+            version: version.version.clone(),
+            content_type: Some(
+                serde_json::from_str::<Policy>(&blob.policy)
+                    .map_err(|_| bad())?
+                    .secret_props
+                    .content_type,
+            ),
+            tags: version.tags.clone(),
+            enabled: version.enabled,
+            nbf: version.nbf,
+            exp: version.exp,
+            created: version.created,
+            updated: version.updated,
+            managed: true,
+        };
+        state
+            .store
+            .put_certificate(
+                &open.vault.name,
+                &name,
+                &blob.policy,
+                blob.policy_created,
+                Some(&version),
+            )
+            .await?;
+        state
+            .store
+            .add_secret_version(&open.vault.name, &name, &record)
+            .await?;
+    }
+    let c = live(&state, open, &name, None).await?;
+    Ok(Json(bundle(&state, open, &c, true, true)?))
 }

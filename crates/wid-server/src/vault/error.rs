@@ -78,8 +78,20 @@ impl VaultError {
         Self::new(StatusCode::NOT_IMPLEMENTED, "NotSupported", message)
     }
 
-    pub fn deleted_but_recoverable(name: &str) -> Self {
-        Self::new(StatusCode::CONFLICT, "Conflict", format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
+    /// A client's write, update or delete of a secret that backs a certificate.
+    pub fn secret_managed(operation: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("Operation \"{operation}\" is not allowed as this object's lifetime is managed by Key Vault."),
+        )
+        .inner("SecretManagedByKeyVault")
+    }
+
+    /// `kind` is the object as Key Vault names it in the message: `Secret`, `Certificate`.
+    pub fn deleted_but_recoverable(kind: &str, name: &str) -> Self {
+        let lower = kind.to_ascii_lowercase();
+        Self::new(StatusCode::CONFLICT, "Conflict", format!("{kind} {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the {lower} can only be recovered or purged.")).inner("ObjectIsDeletedButRecoverable")
     }
 
     pub fn key_not_found(name: &str) -> Self {

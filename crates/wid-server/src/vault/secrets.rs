@@ -125,12 +125,29 @@ fn bundle(
     if !v.tags.is_empty() {
         out["tags"] = json!(v.tags);
     }
+    if v.managed {
+        out["kid"] = json!(format!("{base}/keys/{}/{}", s.name, v.version));
+        out["managed"] = json!(true);
+    }
     if let Some(deleted) = s.deleted_at {
         out["recoveryId"] = json!(format!("{base}/deletedsecrets/{}", s.name));
         out["deletedDate"] = json!(deleted);
         out["scheduledPurgeDate"] = json!(s.scheduled_purge_at);
     }
     out
+}
+
+/// Refuses `operation` on a secret that backs a certificate: only the certificate changes it.
+async fn unmanaged(
+    state: &AppState,
+    open: &OpenVault,
+    name: &str,
+    operation: &str,
+) -> Result<(), VaultError> {
+    match state.store.secret(&open.vault.name, name, None).await? {
+        Some(s) if s.version.managed => Err(VaultError::secret_managed(operation)),
+        _ => Ok(()),
+    }
 }
 
 fn open_value(open: &OpenVault, s: &Secret) -> Result<String, VaultError> {
@@ -150,6 +167,7 @@ async fn set(
     check_name(&name)?;
     let body: SecretSetParameters = parse_json(&body)?;
     let open = caller.open()?;
+    unmanaged(&state, open, &name, "set").await?;
     let attributes = body.attributes.unwrap_or_default();
     let new = NewVersion {
         value: &body.value.0,
@@ -171,7 +189,7 @@ async fn set(
         .await
     {
         Err(wid_store::StoreError::SecretDeleted) => {
-            return Err(VaultError::deleted_but_recoverable(&name))
+            return Err(VaultError::deleted_but_recoverable("Secret", &name))
         }
         other => other?,
     };
@@ -269,6 +287,9 @@ async fn update_secret(
         .await?
         .filter(|s| s.deleted_at.is_none())
         .ok_or_else(|| VaultError::secret_not_found(name))?;
+    if secret.version.managed {
+        return Err(VaultError::secret_managed("update"));
+    }
     let v = &mut secret.version;
     let a = body.attributes.unwrap_or_default();
     let change = VersionUpdate {
@@ -292,6 +313,7 @@ async fn remove(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
+    unmanaged(&state, open, &name, "delete").await?;
     let now = state.now();
     let purge_at = now + open.vault.settings.soft_delete_retention_in_days * DAY;
     if !state
@@ -480,7 +502,7 @@ async fn restore(
         .to_owned();
     let open = caller.open()?;
     match state.store.secret(&open.vault.name, &name, None).await? {
-        Some(s) if s.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable(&name)),
+        Some(s) if s.deleted_at.is_some() => return Err(VaultError::deleted_but_recoverable("Secret", &name)),
         Some(_) => return Err(VaultError::conflict(format!("Secret {name} already exists in this vault; restore only creates secrets that do not exist."))),
         None => {}
     }
@@ -509,6 +531,7 @@ async fn restore(
             exp: field("exp").as_i64(),
             created: field("created").as_i64().unwrap_or_default(),
             updated: field("updated").as_i64().unwrap_or_default(),
+            managed: false,
         };
         last = Some(
             state

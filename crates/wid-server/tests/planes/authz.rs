@@ -49,6 +49,7 @@ enum At {
     Cluster,
     Vault,
     Secret,
+    Certificate,
 }
 
 /// The matrix's entry for each declared route: a route the table does not know fails.
@@ -73,6 +74,7 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
             s if s.ends_with("managedClusters/{name}") => Cluster,
             s if s.ends_with("vaults/{name}") => Vault,
             s if s.ends_with("vaults/{name}/secrets/{secret}") => Secret,
+            s if s.ends_with("vaults/{name}/certificates/{certificate}") => Certificate,
             _ => return None,
         })
     };
@@ -188,6 +190,7 @@ struct Names {
     cluster: &'static str,
     vault: &'static str,
     secret: &'static str,
+    certificate: &'static str,
 }
 
 const KEYWORDS: Names = Names {
@@ -198,6 +201,7 @@ const KEYWORDS: Names = Names {
     cluster: "resourceGroups",
     vault: "providers",
     secret: "roleAssignments",
+    certificate: "providers",
 };
 
 const ORDINARY: Names = Names {
@@ -208,6 +212,7 @@ const ORDINARY: Names = Names {
     cluster: "c1",
     vault: "vault-one",
     secret: "s-1",
+    certificate: "c-1",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +255,7 @@ impl Matrix<'_> {
             ),
             At::Vault => vault.clone(),
             At::Secret => format!("{vault}/secrets/{}", n.secret),
+            At::Certificate => format!("{vault}/certificates/{}", n.certificate),
         }
     }
 
@@ -303,6 +309,7 @@ impl Matrix<'_> {
             .replace("{assignment}", &assignment)
             .replace("{definition}", READER)
             .replace("{secret}", n.secret)
+            .replace("{certificate}", n.certificate)
             .replace("{namespace}", "Microsoft.KeyVault");
         format!("{path}?{api_version}")
     }
@@ -381,7 +388,7 @@ pub(super) async fn unassign(wid: &Wid, scope: &str, name: &str) {
 }
 
 /// The database's content, less what background jobs touch.
-async fn snapshot(wid: &Wid) -> String {
+pub(super) async fn snapshot(wid: &Wid) -> String {
     let store =
         wid_store::Store::connect(&format!("sqlite://{}", wid.dir.join("wid.db").display()))
             .await
@@ -448,6 +455,7 @@ async fn fixtures(m: &Matrix<'_>) -> String {
         At::Cluster,
         At::Vault,
         At::Secret,
+        At::Certificate,
     ] {
         assign(wid, &percent(&m.id(at)), &victim(at), READER, bystander).await;
     }

@@ -24,6 +24,7 @@ mod rbac;
 mod refusals;
 mod resources;
 mod users;
+mod vault_certificates;
 mod vault_keys;
 mod vaults;
 

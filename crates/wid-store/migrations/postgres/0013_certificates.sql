@@ -47,3 +47,7 @@ CREATE TABLE certificate_operations (
     PRIMARY KEY (vault_key, name_key),
     FOREIGN KEY (vault_key, name_key) REFERENCES certificates (vault_key, name_key) ON DELETE CASCADE
 );
+
+-- A secret version that backs a certificate is managed: written, updated and deleted with
+-- the certificate only.
+ALTER TABLE secret_versions ADD COLUMN managed BIGINT NOT NULL DEFAULT 0;

@@ -100,7 +100,8 @@ fn az_secret(b: &Value) -> Value {
             "recoveryLevel": a["recoveryLevel"], "updated": time(&a["updated"]),
         },
         "contentType": b.get("contentType").cloned().unwrap_or(Value::Null),
-        "id": id, "kid": Value::Null, "managed": Value::Null, "name": name,
+        "id": id, "kid": b.get("kid").cloned().unwrap_or(Value::Null),
+        "managed": b.get("managed").cloned().unwrap_or(Value::Null), "name": name,
         "tags": b.get("tags").cloned().unwrap_or(Value::Null),
     });
     if let Some(v) = b.get("value") {
