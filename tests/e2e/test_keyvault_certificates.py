@@ -42,6 +42,12 @@ PROGRAM = textwrap.dedent(
     pfx = base64.b64decode(secrets.get_secret("default").value)
     key, cert, _ = pkcs12.load_key_and_certificates(pfx, None)
     out["default_pfx_matches"] = pub(key) == cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) and cert.public_bytes(serialization.Encoding.DER) == bytes(made.cer)
+    # The backing key: the certificate's public key, managed, at the certificate's version.
+    from azure.keyvault.keys import KeyClient
+    backing = KeyClient(os.environ["URL"], cred).get_key("default")
+    n = int.from_bytes(backing.key.n, "big")
+    out["backing_key"] = [backing.properties.managed, backing.id == made.key_id,
+        n == cert.public_key().public_numbers().n, backing.key.d is None]
 
     # EC P-384 with SANs as PEM.
     policy = CertificatePolicy(issuer_name=WellKnownIssuerNames.self, subject="CN=web.example, O=Contoso",
@@ -205,6 +211,7 @@ def test_certificates_through_the_sdk(wid, tmp_path):
     assert out["imported_pem"] == [True, True]
     assert out["crossed"] == [400, "BadParameter"]
     assert out["managed"] == [True, True]
+    assert out["backing_key"] == [True, True, True, True], out["backing_key"]
     assert out["managed_set"] == [403, "Forbidden"]
     assert out["restored"] == ["imported-pem", True, True, True, True]
     assert out["restore_over_live"] == [409, "Conflict"]

@@ -220,6 +220,20 @@ pub fn generate(kty: Kty, size: Option<u32>, crv: Option<&str>) -> Result<Materi
     }
 }
 
+/// The key of a PKCS#8 private key another plane made (a certificate's): RSA, or EC on
+/// whichever curve it is on.
+pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Material, KeyError> {
+    if let Ok(pair) = RsaKeyPair::from_pkcs8(pkcs8) {
+        return rsa_material(Kty::Rsa, &pair);
+    }
+    for curve in [Curve::P256, Curve::P384, Curve::P521] {
+        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(curve.signing(), pkcs8) {
+            return ec_material(Kty::Ec, curve, &pair);
+        }
+    }
+    Err(KeyError::Corrupt)
+}
+
 fn rsa_material(kty: Kty, pair: &RsaKeyPair) -> Result<Material, KeyError> {
     let public = pair.public_key();
     let pkcs8 = pair.as_der().map_err(|_| KeyError::Corrupt)?;

@@ -14,9 +14,10 @@ use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use wid_core::model::{Certificate, CertificateOperation, CertificateVersion, Tags};
+use wid_core::model::{Certificate, CertificateOperation, CertificateVersion, KeyVersion, Tags};
 use wid_core::vault_access::CertificateOp;
 use wid_core::vault_certificate::{self as vc, CertificateError, Policy, PolicyIn};
+use wid_core::vault_key;
 use wid_core::vault_secret::{self, NewVersion};
 use zeroize::Zeroizing;
 
@@ -353,14 +354,19 @@ async fn current_key(
     Ok(vc::import(value, None).ok().map(|i| i.material))
 }
 
-/// A certificate's backing secret takes its name: a secret of that name that backs no
-/// certificate keeps it.
+/// A certificate's backing secret and key take its name: a secret or key of that name that
+/// backs no certificate keeps it.
 async fn name_free(state: &AppState, open: &OpenVault, name: &str) -> Result<(), VaultError> {
     match state.store.secret(&open.vault.name, name, None).await? {
         Some(s) if !s.version.managed => Err(VaultError::conflict(format!(
             "A secret named {name} already exists in this vault; a certificate's backing secret cannot take its name."
         ))),
-        _ => Ok(()),
+        _ => match state.store.key(&open.vault.name, name, None).await? {
+            Some(k) if !k.version.managed => Err(VaultError::conflict(format!(
+                "A key named {name} already exists in this vault; a certificate's backing key cannot take its name."
+            ))),
+            _ => Ok(()),
+        },
     }
 }
 
@@ -428,7 +434,55 @@ async fn write_version(
         .add_secret_version(&open.vault.name, name, &record)
         .await
         .map_err(deleted)?;
-    Ok(())
+    write_backing_key(state, open, name, &version, &m.pkcs8).await
+}
+
+/// The key backing a certificate version: the same name and version id, its private key
+/// sealed like every vault key, `managed` so that it changes only through the certificate.
+async fn write_backing_key(
+    state: &AppState,
+    open: &OpenVault,
+    name: &str,
+    v: &CertificateVersion,
+    pkcs8: &[u8],
+) -> Result<(), VaultError> {
+    let m = vault_key::from_pkcs8(pkcs8).map_err(|e| {
+        tracing::error!(error = %e, "a certificate's private key is not a vault key");
+        VaultError::internal()
+    })?;
+    let record = KeyVersion {
+        version: v.version.clone(),
+        kty: m.kty.as_str().to_owned(),
+        crv: m.crv.map(|c| c.as_str().to_owned()),
+        size: m.size,
+        key_ops: vault_key::default_key_ops(m.kty),
+        public_jwk: m.public,
+        sealed_private_key: open
+            .data_key
+            .seal(
+                pkcs8,
+                &vault_key::private_key_purpose(&open.vault.name, name, &v.version),
+            )
+            .map_err(|_| VaultError::internal())?,
+        tags: v.tags.clone(),
+        enabled: v.enabled,
+        nbf: v.nbf,
+        exp: v.exp,
+        created: v.created,
+        updated: v.updated,
+        exportable: false,
+        managed: true,
+    };
+    match state
+        .store
+        .add_key_version(&open.vault.name, name, &record)
+        .await
+    {
+        Err(wid_store::StoreError::KeyDeleted) => {
+            Err(VaultError::deleted_but_recoverable("Certificate", name))
+        }
+        other => other.map(drop).map_err(Into::into),
+    }
 }
 
 /// Records the certificate (its policy) and an `inProgress` operation, as Key Vault
@@ -525,7 +579,8 @@ async fn run_operation(
     } else {
         let policy = stored_policy(c)?;
         let previous = current_key(state, open, &c.name).await?;
-        match vc::issue_self_signed(&policy, previous.as_ref(), state.now()) {
+        let (issuing, now) = (policy.clone(), state.now());
+        match blocking(move || vc::issue_self_signed(&issuing, previous.as_ref(), now)).await? {
             Ok(material) => {
                 write_version(
                     state,
@@ -554,6 +609,16 @@ async fn run_operation(
     Ok(op)
 }
 
+/// RSA key generation and a PFX's key derivation take up to seconds of CPU: they run off
+/// the async workers, so other requests keep being served meanwhile.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, VaultError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| VaultError::internal())
+}
+
 async fn import(
     State(state): State<AppState>,
     caller: VaultCaller,
@@ -561,9 +626,12 @@ async fn import(
     body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
     check_name(&name)?;
-    let body: ImportBody = parse_json(&body)?;
+    let mut body: ImportBody = parse_json(&body)?;
     let open = caller.open()?;
-    let imported = vc::import(&body.value, body.pwd.as_deref()).map_err(refused)?;
+    let (value, password) = (std::mem::take(&mut body.value), body.pwd.take());
+    let imported = blocking(move || vc::import(&value, password.as_deref()))
+        .await?
+        .map_err(refused)?;
     let facts = vc::facts(&imported.material.der).map_err(refused)?;
     let policy =
         vc::imported_policy(body.policy, &facts, imported.content_type).map_err(refused)?;
@@ -877,6 +945,10 @@ async fn remove(
         .store
         .delete_secret(&open.vault.name, &name, now, purge_at)
         .await?;
+    state
+        .store
+        .delete_key(&open.vault.name, &name, now, purge_at)
+        .await?;
     let c = deleted(&state, open, &name).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
 }
@@ -916,6 +988,7 @@ async fn recover(
         .recover_certificate(&open.vault.name, &name)
         .await?;
     state.store.recover_secret(&open.vault.name, &name).await?;
+    state.store.recover_key(&open.vault.name, &name).await?;
     let c = live(&state, open, &name, None).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
 }
@@ -938,6 +1011,8 @@ async fn purge(
         .purge_certificate(&open.vault.name, &name)
         .await?;
     state.store.purge_secret(&open.vault.name, &name).await?;
+    state.store.purge_key(&open.vault.name, &name).await?;
+    state.vault_keys.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1069,6 +1144,16 @@ async fn restore(
             "A secret named {name} already exists in this vault; a certificate's backing secret cannot take its name."
         )));
     }
+    if state
+        .store
+        .key(&open.vault.name, &name, None)
+        .await?
+        .is_some()
+    {
+        return Err(VaultError::conflict(format!(
+            "A key named {name} already exists in this vault; a certificate's backing key cannot take its name."
+        )));
+    }
     if blob.versions.is_empty() {
         return Err(bad());
     }
@@ -1124,6 +1209,8 @@ async fn restore(
             .store
             .add_secret_version(&open.vault.name, &name, &record)
             .await?;
+        let material = vc::import(&secret, None).map_err(|_| bad())?.material;
+        write_backing_key(&state, open, &name, &version, &material.pkcs8).await?;
     }
     let c = live(&state, open, &name, None).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
