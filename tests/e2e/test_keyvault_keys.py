@@ -12,6 +12,7 @@ import textwrap
 
 from test_cli_directory import cli_json, make_app
 from test_keyvault import in_vault_namespace
+from test_mgmt_resources import js_sdk
 from widtest import unique
 
 PROGRAM = textwrap.dedent(
@@ -246,3 +247,21 @@ def test_keys_through_the_sdk(wid, tmp_path):
     for op, versioned, unversioned in (("encrypt", 3, 3), ("wrapkey", 3, 3), ("verify", 4, 2)):
         counted = lambda suffix: sum(n for (route, status), n in grew.items() if status == 200 and route.endswith(suffix))
         assert (counted(f"/{{version}}/{op}"), counted(f"//{op}")) == (versioned, unversioned), (op, grew)
+
+
+def test_keys_through_the_javascript_sdk(wid, tmp_path):
+    js = js_sdk()
+    rg = unique("kvrg")
+    wid.cli("group", "create", "-n", rg, "-l", "eastus")
+    vault = unique("kvj")[:24]
+    wid.cli("keyvault", "create", "-n", vault, "-g", rg, "--enable-rbac-authorization")
+    me = wid.cli("ad", "signed-in-user", "show", "--query", "id", "-o", "tsv").stdout.strip()
+    wid.cli("role", "assignment", "create", "--assignee", me, "--role", "Key Vault Crypto Officer", "-g", rg)
+    url = wid.cli("keyvault", "show", "-n", vault, "--query", "properties.vaultUri", "-o", "tsv").stdout.strip()
+    c = wid.creds
+    env = {"NODE_EXTRA_CA_CERTS": wid.ca, "WID_URL": wid.url, "WID_TENANT": c["tenantId"], "WID_CLIENT_ID": c["clientId"],
+           "WID_CLIENT_SECRET": c["clientSecret"], "WID_VAULT_URL": url}
+    done = in_vault_namespace(wid, tmp_path, [vault], ["node", str(js / "keyvault_keys.mjs")], env=env)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"kty": "EC", "crv": "P-256", "alg": "ES256", "length": 64, "local": True, "sdk": True, "sdkOther": False}
