@@ -5,8 +5,10 @@ an independent implementation. The SDK does public-key operations (encrypt, veri
 itself when it can read the key; a principal that may use the key but not read it forces
 them onto the service, and wid's request counters show they arrived there."""
 
+import base64
 import json
 import re
+import sqlite3
 import sys
 import textwrap
 
@@ -20,7 +22,7 @@ PROGRAM = textwrap.dedent(
     import hashlib, json, os
     from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
     from azure.identity import ClientSecretCredential
-    from azure.keyvault.keys import (KeyClient, KeyCurveName, KeyRotationLifetimeAction, KeyRotationPolicy,
+    from azure.keyvault.keys import (JsonWebKey, KeyClient, KeyCurveName, KeyRotationLifetimeAction, KeyRotationPolicy,
         KeyRotationPolicyAction)
     from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm, KeyWrapAlgorithm, SignatureAlgorithm
     from cryptography.exceptions import InvalidSignature
@@ -144,6 +146,28 @@ PROGRAM = textwrap.dedent(
         ec_remote.verify(SignatureAlgorithm.es384, hashlib.sha384(b"other").digest(), sig).is_valid]
     out["service"] = service
 
+    # Import keys made by cryptography, RSA and EC with their private halves; the service signs with them.
+    def b(n, size=None):
+        return n.to_bytes(size or (n.bit_length() + 7) // 8, "big")
+    rk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rn = rk.private_numbers()
+    rsa_jwk = JsonWebKey(kty="RSA", n=b(rn.public_numbers.n), e=b(rn.public_numbers.e), d=b(rn.d), p=b(rn.p), q=b(rn.q),
+        dp=b(rn.dmp1), dq=b(rn.dmq1), qi=b(rn.iqmp))
+    ek = ec.generate_private_key(ec.SECP384R1())
+    en = ek.private_numbers()
+    ec_jwk = JsonWebKey(kty="EC", crv="P-384", x=b(en.public_numbers.x, 48), y=b(en.public_numbers.y, 48), d=b(en.private_value, 48))
+    imported_rsa = keys.import_key("imported-rsa", rsa_jwk, tags={"from": "cryptography"})
+    imported_ec = keys.import_key("imported-ec", ec_jwk)
+    digest = hashlib.sha256(b"imported").digest()
+    sig = CryptographyClient(imported_rsa, admin).sign(SignatureAlgorithm.ps256, digest).signature
+    rk.public_key().verify(sig, digest, padding.PSS(padding.MGF1(hashes.SHA256()), 32), utils.Prehashed(hashes.SHA256()))
+    digest = hashlib.sha384(b"imported").digest()
+    sig = CryptographyClient(imported_ec, admin).sign(SignatureAlgorithm.es384, digest).signature
+    ek.public_key().verify(utils.encode_dss_signature(num(sig[:48]), num(sig[48:])), digest, ec.ECDSA(utils.Prehashed(hashes.SHA384())))
+    out["imported"] = [imported_rsa.key.n == rsa_jwk.n, imported_rsa.key.d is None, imported_rsa.properties.tags,
+        imported_ec.key.x == ec_jwk.x, imported_ec.key.d is None]
+    out["imported_secrets"] = [b(rn.d).hex(), b(en.private_value, 48).hex()]
+
     # Rotation and its policy.
     rotated = keys.rotate_key("ec-P-256")
     out["rotated"] = [rotated.properties.version != made["ec-P-256"].properties.version,
@@ -241,6 +265,15 @@ def test_keys_through_the_sdk(wid, tmp_path):
     assert out["restored"] == [True, True, True]
     assert out["restore_over_live"] == [409, "Conflict"]
     assert out["deleted"] == [True, True] and out["gone"] and out["recovered"] and out["purged"]
+
+    assert out["imported"] == [True, True, {"from": "cryptography"}, True, True]
+    # At rest and in the log: the imported private keys are in no file of wid's.
+    sqlite3.connect(wid.data_dir / "wid.db").execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+    files = [p for p in wid.data_dir.iterdir() if p.is_file()] + [wid.data_dir.parent / f"{wid.data_dir.name}.log"]
+    for hexed in out["imported_secrets"]:
+        raw = bytes.fromhex(hexed)
+        for needle in (raw, base64.urlsafe_b64encode(raw).rstrip(b"=")[:40], hexed.encode()):
+            assert [p.name for p in files if needle in p.read_bytes()] == []
 
     grew = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
     # The listings above took more than one page each: the SDK followed nextLink.
