@@ -168,6 +168,26 @@ PROGRAM = textwrap.dedent(
         imported_ec.key.x == ec_jwk.x, imported_ec.key.d is None]
     out["imported_secrets"] = [b(rn.d).hex(), b(en.private_value, 48).hex()]
 
+    # What the service refuses: a disabled key (which can still be read), an operation the key does not
+    # allow, an algorithm of another key type, a digest of the wrong length. HSM kinds are kept in software.
+    def refused(call):
+        try:
+            call()
+        except HttpResponseError as e:
+            return [e.status_code, e.error.code]
+    keys.update_key_properties("rsa-3072", enabled=False)
+    out["disabled"] = [refused(lambda: crypto.decrypt(EncryptionAlgorithm.rsa_oaep, public(rsa_key.key).encrypt(b"x", OAEP["RSA-OAEP"]))),
+        keys.get_key("rsa-3072").properties.enabled]
+    keys.update_key_properties("rsa-3072", enabled=True)
+    restricted = keys.create_rsa_key("sign-only", size=2048, key_operations=["sign"])
+    out["not_allowed"] = refused(lambda: CryptographyClient(restricted, admin).decrypt(EncryptionAlgorithm.rsa_oaep,
+        public(restricted.key).encrypt(b"x", OAEP["RSA-OAEP"])))
+    out["hsm"] = val(keys.create_rsa_key("hsm", size=2048, hardware_protected=True).key_type)
+    out["rsa_on_ec"] = refused(lambda: CryptographyClient(made["ec-P-384"], admin).sign(SignatureAlgorithm.rs256, bytes(32)))
+    out["bad_digest"] = refused(lambda: CryptographyClient(made["ec-P-384"], admin).sign(SignatureAlgorithm.es384, bytes(32)))
+    from_client = keys.get_cryptography_client("ec-P-384")
+    out["from_client"] = from_client.sign(SignatureAlgorithm.es384, bytes(48)).key_id.startswith(made["ec-P-384"].id.rsplit("/", 1)[0])
+
     # Rotation and its policy.
     rotated = keys.rotate_key("ec-P-256")
     out["rotated"] = [rotated.properties.version != made["ec-P-256"].properties.version,
@@ -260,6 +280,11 @@ def test_keys_through_the_sdk(wid, tmp_path):
         expected[f"{label} verify"] = [True, False]
     expected["ec verify"] = [True, False]
     assert out["service"] == expected
+    assert out["disabled"] == [[403, "Forbidden"], False]
+    assert out["not_allowed"] == [403, "Forbidden"]
+    assert out["hsm"] == "RSA-HSM"
+    assert out["rsa_on_ec"] == [400, "BadParameter"] and out["bad_digest"] == [400, "BadParameter"]
+    assert out["from_client"] is True
     assert out["rotated"] == [True, 2, "P-256"]
     assert out["policy"] == ["P90D", "P90D", [["Rotate", "P30D"]]]
     assert out["restored"] == [True, True, True]
