@@ -83,7 +83,7 @@ def js_sdk() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not (node and npm):
         pytest.fail("these tests need Node.js and npm (Debian: apt-get install nodejs npm)")
-    if not (JS / "node_modules" / "@azure" / "arm-resources").is_dir():
+    if not all((JS / "node_modules" / name).is_dir() for name in json.loads((JS / "package.json").read_text())["dependencies"]):
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, capture_output=True, timeout=600)
     return JS
 
