@@ -145,7 +145,9 @@ fn snake(key: &str) -> String {
 
 fn snake_keys(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (snake(k), snake_keys(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (snake(k), snake_keys(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.iter().map(snake_keys).collect()),
         other => other.clone(),
     }
@@ -203,7 +205,11 @@ fn wire_policy(az: &Value) -> Result<Value> {
     );
     let sans = pick(
         &x["subject_alternative_names"],
-        &[("emails", "emails"), ("upns", "upns"), ("dns_names", "dns_names")],
+        &[
+            ("emails", "emails"),
+            ("upns", "upns"),
+            ("dns_names", "dns_names"),
+        ],
     );
     if sans.as_object().is_some_and(|o| !o.is_empty()) {
         x509["sans"] = sans;
@@ -224,7 +230,11 @@ fn wire_policy(az: &Value) -> Result<Value> {
         "attributes",
         pick(
             &p["attributes"],
-            &[("enabled", "enabled"), ("not_before", "nbf"), ("expires_on", "exp")],
+            &[
+                ("enabled", "enabled"),
+                ("not_before", "nbf"),
+                ("expires_on", "exp"),
+            ],
         ),
     );
     if let Some(actions) = p["lifetime_actions"].as_array() {
@@ -525,7 +535,10 @@ pub(super) async fn run(command: CertificateCommand, ctx: &Context) -> Result<Op
             version,
         } => {
             if file.exists() {
-                bail!("File or directory named '{}' already exists.", file.display());
+                bail!(
+                    "File or directory named '{}' already exists.",
+                    file.display()
+                );
             }
             let b = call(
                 c.vault_name,
@@ -593,7 +606,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(wire["issuer"], json!({"name": "Self", "cty": "x"}));
-        assert_eq!(wire["x509_props"]["sans"], json!({"dns_names": ["a.example"]}));
+        assert_eq!(
+            wire["x509_props"]["sans"],
+            json!({"dns_names": ["a.example"]})
+        );
         assert!(wire_policy(&json!([1])).is_err());
     }
 

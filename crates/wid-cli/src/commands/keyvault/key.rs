@@ -137,7 +137,9 @@ fn time(v: &Value) -> Value {
 }
 
 /// The JWK members az prints; binary ones become standard base64, as az's serializer writes bytes.
-const JWK_BINARY: [&str; 12] = ["n", "e", "d", "dp", "dq", "qi", "p", "q", "k", "t", "x", "y"];
+const JWK_BINARY: [&str; 12] = [
+    "n", "e", "d", "dp", "dq", "qi", "p", "q", "k", "t", "x", "y",
+];
 
 fn az_jwk(k: &Value) -> Value {
     let mut out = Map::new();
@@ -303,18 +305,14 @@ pub(super) async fn run(command: KeyCommand, ctx: &Context) -> Result<Option<Val
         KeyCommand::Show { key } => one(call(
             key.key.vault_name,
             Method::GET,
-            format!(
-                "/keys/{}/{}",
-                key.key.name,
-                key.version.unwrap_or_default()
-            ),
+            format!("/keys/{}/{}", key.key.name, key.version.unwrap_or_default()),
             None,
         )
         .await?),
         KeyCommand::List { vault_name } => many(list(vault_name, "/keys".to_owned()).await?),
-        KeyCommand::ListVersions { key } => many(
-            list(key.vault_name, format!("/keys/{}/versions", key.name)).await?,
-        ),
+        KeyCommand::ListVersions { key } => {
+            many(list(key.vault_name, format!("/keys/{}/versions", key.name)).await?)
+        }
         KeyCommand::ListDeleted { vault_name } => {
             many(list(vault_name, "/deletedkeys".to_owned()).await?)
         }
@@ -438,10 +436,14 @@ pub(super) async fn run(command: KeyCommand, ctx: &Context) -> Result<Option<Val
                 DataType::Base64 => STANDARD.encode(plain),
                 DataType::Plaintext => match String::from_utf8(plain) {
                     Ok(s) => s,
-                    Err(_) => bail!("the decrypted value is not UTF-8 text; use --data-type base64"),
+                    Err(_) => {
+                        bail!("the decrypted value is not UTF-8 text; use --data-type base64")
+                    }
                 },
             };
-            Ok(Some(json!({"algorithm": algorithm, "kid": r["kid"], "result": result})))
+            Ok(Some(
+                json!({"algorithm": algorithm, "kid": r["kid"], "result": result}),
+            ))
         }
     }
 }

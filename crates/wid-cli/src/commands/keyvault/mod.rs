@@ -5,8 +5,8 @@
 use super::{directory, parse_tags, resource_group_of};
 use crate::context::Context;
 use anyhow::{anyhow, bail, Result};
-use clap::Subcommand;
 use certificate::CertificateCommand;
+use clap::Subcommand;
 use key::KeyCommand;
 use secret::SecretCommand;
 use serde_json::{json, Value};
