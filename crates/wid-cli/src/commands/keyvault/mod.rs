@@ -5,11 +5,15 @@
 use super::{directory, parse_tags, resource_group_of};
 use crate::context::Context;
 use anyhow::{anyhow, bail, Result};
+use certificate::CertificateCommand;
 use clap::Subcommand;
+use key::KeyCommand;
 use secret::SecretCommand;
 use serde_json::{json, Value};
 use wid_client::Method;
 
+mod certificate;
+mod key;
 mod secret;
 
 const API: &str = "2024-11-01";
@@ -107,6 +111,12 @@ pub enum KeyvaultCommand {
     /// Manage secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Manage keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage certificates.
+    #[command(subcommand)]
+    Certificate(CertificateCommand),
 }
 
 #[derive(clap::Args)]
@@ -364,6 +374,8 @@ pub async fn run(command: KeyvaultCommand, ctx: &Context) -> Result<Option<Value
             Ok(Some(edited))
         }
         KeyvaultCommand::Secret(command) => secret::run(command, ctx).await,
+        KeyvaultCommand::Key(command) => key::run(command, ctx).await,
+        KeyvaultCommand::Certificate(command) => certificate::run(command, ctx).await,
     }
 }
 
