@@ -772,8 +772,15 @@ pub struct Imported {
 }
 
 /// Reads an import's `value`: PEM text (the certificate and its PKCS#8, PKCS#1 or SEC1
-/// key), or base64 of PEM text or of a PFX opened with `password`.
+/// key), or base64 of PEM text or of a PFX opened with `password`. A certificate wid cannot
+/// describe (validity, subject) is refused here, so that nothing accepted fails later.
 pub fn import(value: &str, password: Option<&str>) -> Result<Imported> {
+    let imported = read_import(value, password)?;
+    facts(&imported.material.der)?;
+    Ok(imported)
+}
+
+fn read_import(value: &str, password: Option<&str>) -> Result<Imported> {
     if value.len() > MAX_IMPORT_BYTES * 2 {
         return Err(import_err("the certificate is too large"));
     }
