@@ -26,6 +26,7 @@ mod resources;
 mod users;
 mod vault_certificates;
 mod vault_keys;
+mod vault_keys_at_rest;
 mod vault_keys_authz;
 mod vaults;
 

@@ -234,9 +234,7 @@ impl Vault<'_> {
                     .to_owned();
             }
         }
-        let (status, answer) = self
-            .admin("DELETE", "/keys/gone?api-version=7.5", "")
-            .await;
+        let (status, answer) = self.admin("DELETE", "/keys/gone?api-version=7.5", "").await;
         assert_eq!(status, 200, "{answer}");
         version
     }
@@ -253,9 +251,8 @@ fn request(n: &Need, version: &str, let_through: bool) -> (String, String, bool)
         "k1"
     };
     let names_object = n.template.contains("{name}");
-    let destructive = n.method == "DELETE"
-        || n.template.ends_with("/recover")
-        || n.template.ends_with("/rotate");
+    let destructive =
+        n.method == "DELETE" || n.template.ends_with("/recover") || n.template.ends_with("/rotate");
     let ghost = let_through && names_object && destructive;
     let name = if ghost { "ghost" } else { name };
     let path = format!(
