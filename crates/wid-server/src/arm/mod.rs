@@ -538,7 +538,8 @@ fn routes() -> Routes {
     let r = role_routes!(r, cluster!());
     let r = role_routes!(r, vault!());
     let r = role_routes!(r, concat!(vault!(), "/secrets/{secret}"));
-    role_routes!(r, concat!(vault!(), "/certificates/{certificate}"))
+    let r = role_routes!(r, concat!(vault!(), "/certificates/{certificate}"));
+    role_routes!(r, concat!(vault!(), "/keys/{key}"))
 }
 
 /// The management plane's routes with their requirements, for tests that walk them.

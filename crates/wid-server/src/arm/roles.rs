@@ -1,5 +1,5 @@
 //! `Microsoft.Authorization`: role assignments at any scope (subscription, group, resource,
-//! a single Key Vault secret or certificate) and the built-in role definitions. Their routes are registered
+//! a single Key Vault secret, certificate or key) and the built-in role definitions. Their routes are registered
 //! at every kind of scope (see `role_routes!` in the plane's router); the scope a request
 //! names is the one its route's guard authorized, built from the route's captures.
 

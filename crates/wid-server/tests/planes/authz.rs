@@ -50,6 +50,7 @@ enum At {
     Vault,
     Secret,
     Certificate,
+    Key,
 }
 
 /// The matrix's entry for each declared route: a route the table does not know fails.
@@ -75,6 +76,7 @@ fn entry(method: &Method, template: &str) -> Option<(Verb, Provider, At)> {
             s if s.ends_with("vaults/{name}") => Vault,
             s if s.ends_with("vaults/{name}/secrets/{secret}") => Secret,
             s if s.ends_with("vaults/{name}/certificates/{certificate}") => Certificate,
+            s if s.ends_with("vaults/{name}/keys/{key}") => Key,
             _ => return None,
         })
     };
@@ -191,6 +193,7 @@ struct Names {
     vault: &'static str,
     secret: &'static str,
     certificate: &'static str,
+    key: &'static str,
 }
 
 const KEYWORDS: Names = Names {
@@ -202,6 +205,7 @@ const KEYWORDS: Names = Names {
     vault: "providers",
     secret: "roleAssignments",
     certificate: "providers",
+    key: "roleAssignments",
 };
 
 const ORDINARY: Names = Names {
@@ -213,6 +217,7 @@ const ORDINARY: Names = Names {
     vault: "vault-one",
     secret: "s-1",
     certificate: "c-1",
+    key: "k-1",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +261,7 @@ impl Matrix<'_> {
             At::Vault => vault.clone(),
             At::Secret => format!("{vault}/secrets/{}", n.secret),
             At::Certificate => format!("{vault}/certificates/{}", n.certificate),
+            At::Key => format!("{vault}/keys/{}", n.key),
         }
     }
 
@@ -310,6 +316,7 @@ impl Matrix<'_> {
             .replace("{definition}", READER)
             .replace("{secret}", n.secret)
             .replace("{certificate}", n.certificate)
+            .replace("{key}", n.key)
             .replace("{namespace}", "Microsoft.KeyVault");
         format!("{path}?{api_version}")
     }
@@ -456,6 +463,7 @@ async fn fixtures(m: &Matrix<'_>) -> String {
         At::Vault,
         At::Secret,
         At::Certificate,
+        At::Key,
     ] {
         assign(wid, &percent(&m.id(at)), &victim(at), READER, bystander).await;
     }

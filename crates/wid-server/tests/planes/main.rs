@@ -26,6 +26,8 @@ mod resources;
 mod users;
 mod vault_certificates;
 mod vault_keys;
+mod vault_keys_at_rest;
+mod vault_keys_authz;
 mod vaults;
 
 const T0: i64 = 1_795_516_140;
