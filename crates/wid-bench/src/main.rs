@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use wid_client::WidClient;
 
 mod h1;
+mod keyvault;
 mod proxy;
 mod replicas;
 mod webhook;
@@ -42,6 +43,9 @@ enum Bench {
     /// Authenticated secret GET (token verification and RBAC on every request) and durable
     /// secret set, on a vault's data plane.
     Keyvault,
+    /// RS256 signatures of an RSA-2048 vault key made by the service, next to the machine's
+    /// RSA-2048 signing ceiling measured in the same run.
+    KeyvaultSign,
     /// AdmissionReviews of a 5 KB pod against `wid webhook` pinned to one core, and its memory.
     Webhook {
         /// The `wid` binary (default: next to this one).
@@ -598,116 +602,6 @@ async fn exchange(target: Arc<Target>, concurrency: usize, seconds: u64) -> Resu
     Ok(())
 }
 
-async fn keyvault(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()> {
-    let (rg, rg_path) = target.new_group().await?;
-    let arm = |method, path: String, body| target.arm(method, path, body);
-    let vault = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let sub = &target.subscription;
-    let made = arm(
-        Method::PUT,
-        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}?api-version=2024-11-01"),
-        Some(json!({"location": "eastus", "properties": {"tenantId": target.tenant, "sku": {"name": "standard"}, "enableRbacAuthorization": true}})),
-    )
-    .await?;
-    let vault_uri = made["properties"]["vaultUri"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no vault URI"))?
-        .to_owned();
-    let me = arm(
-        Method::GET,
-        format!("/v1.0/servicePrincipals/{}", target.client_id),
-        None,
-    )
-    .await?;
-    arm(
-        Method::PUT,
-        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01", uuid::Uuid::new_v4()),
-        Some(json!({"properties": {
-            "roleDefinitionId": format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7"),
-            "principalId": me["id"], "principalType": "ServicePrincipal"}})),
-    )
-    .await?;
-    // The vault host resolves to wid's own address, as the CLI pins it.
-    let url = url::Url::parse(&vault_uri)?;
-    let server = url::Url::parse(target.client.base_url())?;
-    let port = server.port_or_known_default().unwrap_or(443);
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(
-        server.host_str().unwrap_or("localhost"),
-        port,
-    ))?
-    .next()
-    .ok_or_else(|| anyhow!("cannot resolve {server}"))?;
-    let client = WidClient::with_resolve(
-        vault_uri.trim_end_matches('/'),
-        &target.ca,
-        &[(url.host_str().unwrap_or_default().to_owned(), addr)],
-    )?;
-    let token = target
-        .client
-        .token_with_secret(
-            &target.tenant,
-            &target.client_id,
-            &target.client_secret,
-            &format!("{}/.default", target.keyvault_resource),
-        )
-        .await?
-        .access_token;
-    let v = Arc::new((client, token));
-    v.0.arm(
-        Method::PUT,
-        "/secrets/bench?api-version=7.5",
-        &v.1,
-        Some(&json!({"value": "s3cret"})),
-        &[],
-    )
-    .await?;
-    let get = {
-        let v = v.clone();
-        move |_: usize, _: u64| {
-            let v = v.clone();
-            async move {
-                v.0.arm(
-                    Method::GET,
-                    "/secrets/bench/?api-version=7.5",
-                    &v.1,
-                    None,
-                    &[],
-                )
-                .await
-                .is_ok()
-            }
-        }
-    };
-    drive(concurrency, Duration::from_secs(1), get.clone()).await;
-    let mut report = drive(concurrency, Duration::from_secs(seconds), get).await;
-    report.print(
-        "GET secret (token verification + RBAC per request)",
-        concurrency,
-    );
-    let set = {
-        let v = v.clone();
-        move |w: usize, seq: u64| {
-            let v = v.clone();
-            async move {
-                let path = format!("/secrets/bench-w{w}?api-version=7.5");
-                v.0.arm(
-                    Method::PUT,
-                    &path,
-                    &v.1,
-                    Some(&json!({"value": format!("value {seq}")})),
-                    &[],
-                )
-                .await
-                .is_ok()
-            }
-        }
-    };
-    let mut report = drive(concurrency, Duration::from_secs(seconds), set).await;
-    report.print("SET secret (durable)", concurrency);
-    arm(Method::DELETE, rg_path, None).await?;
-    Ok(())
-}
-
 /// The load generator runs as a batch thread, which the kernel does not let preempt a
 /// running thread when it wakes up. Otherwise every response that wakes it interrupts the
 /// server mid-signature, a cost (a context switch, and a VM exit for the interrupt on a
@@ -756,6 +650,7 @@ async fn main() -> Result<()> {
         }
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
-        Bench::Keyvault => keyvault(target, cli.concurrency, cli.seconds).await,
+        Bench::Keyvault => keyvault::secrets(target, cli.concurrency, cli.seconds).await,
+        Bench::KeyvaultSign => keyvault::sign(target, cli.concurrency, cli.seconds).await,
     }
 }
