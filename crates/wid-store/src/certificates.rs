@@ -283,6 +283,84 @@ impl Store {
         .transpose()
     }
 
+    /// Claims the certificate's pending operation `request_id` at `now`: true when it is in
+    /// progress, and unclaimed or claimed before `stale_before`. Only the caller that claimed
+    /// it issues the certificate (or records its cancellation).
+    pub async fn claim_certificate_operation(
+        &self,
+        vault: &str,
+        name: &str,
+        request_id: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE certificate_operations SET claimed_at = $4 \
+             WHERE vault_key = $1 AND name_key = $2 AND request_id = $3 \
+             AND status = 'inProgress' AND cancellation_requested = 0 \
+             AND (claimed_at IS NULL OR claimed_at < $5)",
+        )
+        .bind(key(vault))
+        .bind(key(name))
+        .bind(request_id)
+        .bind(now)
+        .bind(stale_before)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Records how the in-progress operation `op.request_id` ended (its status, details and
+    /// error): false when it is no longer in progress or was replaced by another create, which
+    /// then keeps what it holds.
+    pub async fn finish_certificate_operation(
+        &self,
+        vault: &str,
+        name: &str,
+        op: &CertificateOperation,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE certificate_operations SET status = $4, status_details = $5, error = $6 \
+             WHERE vault_key = $1 AND name_key = $2 AND request_id = $3 AND status = 'inProgress'",
+        )
+        .bind(key(vault))
+        .bind(key(name))
+        .bind(&op.request_id)
+        .bind(&op.status)
+        .bind(&op.status_details)
+        .bind(&op.error)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Asks the certificate's operation to stop: false when there is none. An operation that
+    /// has ended keeps its status; one being issued may still complete.
+    pub async fn cancel_certificate_operation(
+        &self,
+        vault: &str,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE certificate_operations SET cancellation_requested = 1 \
+             WHERE vault_key = $1 AND name_key = $2",
+        )
+        .bind(key(vault))
+        .bind(key(name))
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
     pub async fn delete_certificate_operation(
         &self,
         vault: &str,

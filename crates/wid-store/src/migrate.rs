@@ -39,6 +39,10 @@ const SQLITE: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_certificates.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_certificate_operation_claims.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -74,6 +78,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         13,
         include_str!("../migrations/postgres/0013_certificates.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_certificate_operation_claims.sql"),
     ),
 ];
 

@@ -2059,6 +2059,86 @@ async fn certificates_versions_operations_and_soft_delete(store: Store) {
         Some(done)
     );
 
+    // A new create's operation: one claim at a time, a stale claim taken over, and the end
+    // recorded only for the operation that is still in progress.
+    let second = CertificateOperation {
+        request_id: "r2".into(),
+        status: "inProgress".into(),
+        status_details: None,
+        error: None,
+        csr: None,
+        cancellation_requested: false,
+        enabled: true,
+        tags: tags(&[]),
+    };
+    store
+        .put_certificate_operation("kv", "web", &second)
+        .await
+        .unwrap();
+    let claim = |request: &'static str, now: i64, stale_before: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_certificate_operation("kv", "WEB", request, now, stale_before)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        claim("r2", 100, 0).await,
+        "an unclaimed operation is claimed"
+    );
+    assert!(!claim("r2", 101, 1).await, "a fresh claim holds");
+    assert!(
+        !claim("r1", 500, 200).await,
+        "another request's id claims nothing"
+    );
+    assert!(claim("r2", 500, 200).await, "a stale claim is taken over");
+    assert!(store
+        .cancel_certificate_operation("kv", "web")
+        .await
+        .unwrap());
+    assert!(!store
+        .cancel_certificate_operation("kv", "none")
+        .await
+        .unwrap());
+    let stale_end = CertificateOperation {
+        request_id: "r1".into(),
+        status: "completed".into(),
+        ..second.clone()
+    };
+    assert!(!store
+        .finish_certificate_operation("kv", "web", &stale_end)
+        .await
+        .unwrap());
+    let cancelled = CertificateOperation {
+        status: "cancelled".into(),
+        status_details: Some("stopped".into()),
+        ..second.clone()
+    };
+    assert!(store
+        .finish_certificate_operation("kv", "web", &cancelled)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .finish_certificate_operation("kv", "web", &second)
+            .await
+            .unwrap(),
+        "an ended operation stays as it ended"
+    );
+    assert!(
+        !claim("r2", 1000, 900).await,
+        "an ended operation is not claimed"
+    );
+    assert_eq!(
+        store.certificate_operation("kv", "web").await.unwrap(),
+        Some(CertificateOperation {
+            cancellation_requested: true,
+            ..cancelled
+        })
+    );
+
     store
         .put_certificate("kv", "web", "{\"p\":2}", 10, Some(&cert_version("v1", 10)))
         .await

@@ -5,7 +5,7 @@
 
 use super::auth::{OpenVault, VaultCaller};
 use super::error::VaultError;
-use super::{base_url, page, parse_json, route, Paging, Route, DAY};
+use super::{base_url, blocking, page, parse_json, route, Paging, Route, DAY};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -562,8 +562,14 @@ async fn create(
     ))
 }
 
+/// How long a claim on a pending operation holds: far beyond an RSA-4096 issuance, so only
+/// a replica that stopped mid-issuance loses its claim.
+const ISSUANCE_CLAIM_SECONDS: i64 = 300;
+
 /// Runs a pending operation: issues the certificate under the stored policy (a cancelled
-/// operation issues nothing) and records how it ended.
+/// operation issues nothing) and records how it ended. Concurrent polls, on this replica or
+/// another, issue it once: the poll that claims the operation issues, the others answer that
+/// it is still in progress.
 async fn run_operation(
     state: &AppState,
     open: &OpenVault,
@@ -573,13 +579,27 @@ async fn run_operation(
     if op.status != "inProgress" {
         return Ok(op);
     }
+    let (vault, now) = (&open.vault.name, state.now());
+    if !state
+        .store
+        .claim_certificate_operation(
+            vault,
+            &c.name,
+            &op.request_id,
+            now,
+            now - ISSUANCE_CLAIM_SECONDS,
+        )
+        .await?
+    {
+        return Ok(op);
+    }
     if op.cancellation_requested {
         op.status = "cancelled".to_owned();
         op.status_details = Some("The operation was cancelled.".to_owned());
     } else {
         let policy = stored_policy(c)?;
         let previous = current_key(state, open, &c.name).await?;
-        let (issuing, now) = (policy.clone(), state.now());
+        let issuing = policy.clone();
         match blocking(move || vc::issue_self_signed(&issuing, previous.as_ref(), now)).await? {
             Ok(material) => {
                 write_version(
@@ -602,21 +622,19 @@ async fn run_operation(
             }
         }
     }
-    state
+    if state
         .store
-        .put_certificate_operation(&open.vault.name, &c.name, &op)
-        .await?;
-    Ok(op)
-}
-
-/// RSA key generation and a PFX's key derivation take up to seconds of CPU: they run off
-/// the async workers, so other requests keep being served meanwhile.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, VaultError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| VaultError::internal())
+        .finish_certificate_operation(vault, &c.name, &op)
+        .await?
+    {
+        return Ok(op);
+    }
+    // Another poll ended it first, or a new create replaced it: answer what is stored.
+    Ok(state
+        .store
+        .certificate_operation(vault, &c.name)
+        .await?
+        .unwrap_or(op))
 }
 
 async fn import(
@@ -837,11 +855,13 @@ async fn cancel_operation(
     let body: CancelBody = parse_json(&body)?;
     let open = caller.open()?;
     let (c, mut op) = operation(&state, open, &name).await?;
-    op.cancellation_requested = op.cancellation_requested || body.cancellation_requested;
-    state
-        .store
-        .put_certificate_operation(&open.vault.name, &name, &op)
-        .await?;
+    if body.cancellation_requested {
+        state
+            .store
+            .cancel_certificate_operation(&open.vault.name, &name)
+            .await?;
+        op = operation(&state, open, &name).await?.1;
+    }
     let issuer = stored_policy(&c)?.issuer.name;
     Ok(Json(operation_body(&state, open, &c.name, &issuer, &op)))
 }

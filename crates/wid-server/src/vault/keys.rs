@@ -4,7 +4,7 @@
 
 use super::auth::{OpenVault, VaultCaller};
 use super::error::VaultError;
-use super::{base_url, page, parse_json, route, Paging, Route, DAY};
+use super::{base_url, blocking, page, parse_json, route, Paging, Route, DAY};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -375,7 +375,8 @@ async fn create(
     }
     let kty = Kty::parse(&body.kty)?;
     refuse_managed(&state, open, &name, "create").await?;
-    let m = vault_key::generate(kty, body.key_size, body.crv.as_deref())?;
+    let (size, crv) = (body.key_size, body.crv.clone());
+    let m = blocking(move || vault_key::generate(kty, size, crv.as_deref())).await??;
     let settings = Settings {
         key_ops: body
             .key_ops
@@ -779,7 +780,8 @@ async fn rotate(
     let current = live(&state, open, &name, None).await?;
     refuse_managed(&state, open, &name, "rotate").await?;
     let v = &current.version;
-    let m = vault_key::generate(Kty::parse(&v.kty)?, v.size, v.crv.as_deref())?;
+    let (kty, size, crv) = (Kty::parse(&v.kty)?, v.size, v.crv.clone());
+    let m = blocking(move || vault_key::generate(kty, size, crv.as_deref())).await??;
     let settings = Settings {
         key_ops: v.key_ops.clone(),
         attributes: Attributes::default(),

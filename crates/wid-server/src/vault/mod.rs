@@ -215,3 +215,13 @@ pub(crate) fn page(
     });
     Ok(Json(json!({"value": value, "nextLink": next})))
 }
+
+/// RSA key generation and a PFX's key derivation take up to seconds of CPU: they run off
+/// the async workers, so other requests keep being served meanwhile.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, VaultError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| VaultError::internal())
+}

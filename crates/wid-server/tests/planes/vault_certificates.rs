@@ -605,3 +605,72 @@ async fn the_backing_secret_is_managed_by_its_certificate() {
     );
     wid.stop().await;
 }
+
+/// Polls that arrive together while a create is pending issue the certificate once: every
+/// poll answers in progress or completed, and the certificate has one version.
+#[tokio::test]
+async fn concurrent_polls_issue_a_pending_certificate_once() {
+    let wid = Wid::start().await;
+    let sub = wid.sub_path("");
+    wid.group("rg1").await;
+    let id = format!("{sub}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1");
+    let admin_policy = json!({"tenantId": wid.creds.tenant_id, "objectId": wid.creds.object_id,
+        "permissions": {"certificates": ["all"]}});
+    put_vault(&wid, &id, false, json!([admin_policy])).await;
+    let port = wid.server.as_ref().unwrap().local_addr.port();
+    let suffix = wid.info().dns_suffix.clone();
+    let vault = Vault {
+        wid: &wid,
+        host: format!("kv1.vault.{suffix}:{port}"),
+        admin: wid
+            .token_for(&format!("https://vault.{suffix}:{port}/.default"))
+            .await,
+    };
+    // RSA keys take long enough to generate that the polls overlap the issuance.
+    let rsa = json!({"policy": {
+        "key_props": {"exportable": true, "kty": "RSA", "key_size": 2048, "reuse_key": false},
+        "secret_props": {"contentType": "application/x-pkcs12"},
+        "x509_props": {"subject": "CN=race", "validity_months": 12},
+        "issuer": {"name": "Self"},
+    }});
+    let (status, answer) = vault
+        .admin(
+            "POST",
+            "/certificates/race/create?api-version=7.5",
+            &rsa.to_string(),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let polls = futures_util::future::join_all(
+        (0..8).map(|_| vault.admin("GET", "/certificates/race/pending?api-version=7.5", "")),
+    )
+    .await;
+    for (status, answer) in &polls {
+        assert_eq!(*status, 200, "{answer}");
+        assert!(
+            answer["status"] == "inProgress" || answer["status"] == "completed",
+            "{answer}"
+        );
+    }
+    let mut done = false;
+    for _ in 0..100 {
+        let (_, answer) = vault
+            .admin("GET", "/certificates/race/pending?api-version=7.5", "")
+            .await;
+        if answer["status"] == "completed" {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(done, "the operation never completed");
+    let (status, versions) = vault
+        .admin("GET", "/certificates/race/versions?api-version=7.5", "")
+        .await;
+    assert_eq!(status, 200, "{versions}");
+    assert_eq!(
+        versions["value"].as_array().map(Vec::len),
+        Some(1),
+        "{versions}"
+    );
+}
