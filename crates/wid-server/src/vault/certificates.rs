@@ -5,6 +5,7 @@
 
 use super::auth::{OpenVault, VaultCaller};
 use super::error::VaultError;
+use super::versioned::{self, At, Versioned};
 use super::{base_url, blocking, page, parse_json, route, Paging, Route, DAY};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -76,15 +77,10 @@ pub(super) fn routes() -> Vec<Route> {
             unsupported,
         ),
         route(Method::POST, "/certificates/restore", Op::Restore, restore),
-        route(Method::GET, "/certificates/{name}", Op::Get, show_latest),
+        route(Method::GET, "/certificates/{name}", Op::Get, show),
         route(Method::DELETE, "/certificates/{name}", Op::Delete, remove),
-        route(Method::GET, "/certificates/{name}/", Op::Get, show_latest),
-        route(
-            Method::PATCH,
-            "/certificates/{name}/",
-            Op::Update,
-            update_latest,
-        ),
+        route(Method::GET, "/certificates/{name}/", Op::Get, show),
+        route(Method::PATCH, "/certificates/{name}/", Op::Update, update),
         route(
             Method::POST,
             "/certificates/{name}/create",
@@ -137,7 +133,7 @@ pub(super) fn routes() -> Vec<Route> {
             Method::GET,
             "/certificates/{name}/versions",
             Op::List,
-            list_versions,
+            versioned::list_versions::<Certificate>,
         ),
         route(Method::GET, "/certificates/{name}/{version}", Op::Get, show),
         route(
@@ -150,25 +146,25 @@ pub(super) fn routes() -> Vec<Route> {
             Method::GET,
             "/deletedcertificates",
             Op::ListDeleted,
-            list_deleted,
+            versioned::list_deleted::<Certificate>,
         ),
         route(
             Method::GET,
             "/deletedcertificates/{name}",
             Op::GetDeleted,
-            show_deleted,
+            versioned::show_deleted::<Certificate>,
         ),
         route(
             Method::DELETE,
             "/deletedcertificates/{name}",
             Op::Purge,
-            purge,
+            versioned::purge::<Certificate>,
         ),
         route(
             Method::POST,
             "/deletedcertificates/{name}/recover",
             Op::Recover,
-            recover,
+            versioned::recover::<Certificate>,
         ),
     ]
 }
@@ -664,22 +660,8 @@ async fn import(
         body.tags.unwrap_or_default(),
     )
     .await?;
-    let c = live(&state, open, &name, None).await?;
+    let c: Certificate = versioned::live(&state, open, &name, None).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
-}
-
-async fn live(
-    state: &AppState,
-    open: &OpenVault,
-    name: &str,
-    version: Option<&str>,
-) -> Result<Certificate, VaultError> {
-    state
-        .store
-        .certificate(&open.vault.name, name, version)
-        .await?
-        .filter(|c| c.deleted_at.is_none())
-        .ok_or_else(|| VaultError::certificate_not_found(name))
 }
 
 /// A live certificate with at least one issued version.
@@ -689,62 +671,33 @@ async fn issued(
     name: &str,
     version: Option<&str>,
 ) -> Result<Certificate, VaultError> {
-    Some(live(state, open, name, version).await?)
+    Some(versioned::live::<Certificate>(state, open, name, version).await?)
         .filter(|c| c.version.is_some())
         .ok_or_else(|| VaultError::certificate_not_found(name))
-}
-
-async fn show_latest(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let c = issued(&state, open, &name, None).await?;
-    Ok(Json(bundle(&state, open, &c, true, true)?))
 }
 
 async fn show(
     State(state): State<AppState>,
     caller: VaultCaller,
-    Path((name, version)): Path<(String, String)>,
+    Path(at): Path<At>,
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
-    let version = Some(version.as_str()).filter(|v| !v.is_empty());
-    let c = issued(&state, open, &name, version).await?;
+    let c = issued(&state, open, &at.name, at.version()).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
-}
-
-async fn update_latest(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, VaultError> {
-    update_certificate(&state, &caller, &name, None, &body).await
-}
-
-async fn update(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path((name, version)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<Value>, VaultError> {
-    update_certificate(&state, &caller, &name, Some(&version), &body).await
 }
 
 /// Tags and `enabled` of a version (and of its backing secret's version), and the policy
 /// when the body has one.
-async fn update_certificate(
-    state: &AppState,
-    caller: &VaultCaller,
-    name: &str,
-    version: Option<&str>,
-    body: &Bytes,
+async fn update(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(at): Path<At>,
+    body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
-    let body: UpdateBody = parse_json(body)?;
+    let body: UpdateBody = parse_json(&body)?;
     let open = caller.open()?;
-    let mut c = issued(state, open, name, version).await?;
+    let (state, name) = (&state, at.name.as_str());
+    let mut c = issued(state, open, name, at.version()).await?;
     let now = state.now();
     if let Some(p) = body.policy {
         let policy = stored_policy(&c)?.update(p).map_err(refused)?;
@@ -789,7 +742,7 @@ async fn show_policy(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
-    let c = live(&state, open, &name, None).await?;
+    let c: Certificate = versioned::live(&state, open, &name, None).await?;
     Ok(Json(policy_body(&state, open, &c)?))
 }
 
@@ -801,7 +754,7 @@ async fn update_policy(
 ) -> Result<Json<Value>, VaultError> {
     let change: PolicyIn = parse_json(&body)?;
     let open = caller.open()?;
-    let mut c = live(&state, open, &name, None).await?;
+    let mut c: Certificate = versioned::live(&state, open, &name, None).await?;
     let policy = stored_policy(&c)?.update(change).map_err(refused)?;
     c.policy = policy_json(&policy)?;
     let now = state.now();
@@ -818,7 +771,7 @@ async fn operation(
     open: &OpenVault,
     name: &str,
 ) -> Result<(Certificate, CertificateOperation), VaultError> {
-    let c = live(state, open, name, None).await?;
+    let c: Certificate = versioned::live(state, open, name, None).await?;
     let op = state
         .store
         .certificate_operation(&open.vault.name, name)
@@ -897,52 +850,12 @@ async fn list(
     let open = caller.open()?;
     let pending = q.include_pending.as_deref() == Some("true");
     let mut items = Vec::new();
-    for c in state.store.certificates(&open.vault.name, false).await? {
+    for c in Certificate::load_all(&state, &open.vault.name, false).await? {
         if c.version.is_some() || pending {
-            items.push(bundle(&state, open, &c, false, false)?);
+            items.push(c.item(&state, open, false)?);
         }
     }
-    page(&state, open, "/certificates", &q.paging, items)
-}
-
-async fn list_versions(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let versions = state
-        .store
-        .certificate_versions(&open.vault.name, &name)
-        .await?;
-    if versions.is_empty() {
-        return Err(VaultError::certificate_not_found(&name));
-    }
-    let mut items = Vec::with_capacity(versions.len());
-    for c in &versions {
-        items.push(bundle(&state, open, c, false, true)?);
-    }
-    page(
-        &state,
-        open,
-        &format!("/certificates/{name}/versions"),
-        &paging,
-        items,
-    )
-}
-
-async fn list_deleted(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let mut items = Vec::new();
-    for c in state.store.certificates(&open.vault.name, true).await? {
-        items.push(bundle(&state, open, &c, false, false)?);
-    }
-    page(&state, open, "/deletedcertificates", &paging, items)
+    page(&state, open, Certificate::PATH, &q.paging, items)
 }
 
 /// Deleting a certificate deletes its backing secret with it, as Key Vault does.
@@ -969,71 +882,8 @@ async fn remove(
         .store
         .delete_key(&open.vault.name, &name, now, purge_at)
         .await?;
-    let c = deleted(&state, open, &name).await?;
+    let c: Certificate = versioned::deleted(&state, open, &name).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
-}
-
-async fn deleted(
-    state: &AppState,
-    open: &OpenVault,
-    name: &str,
-) -> Result<Certificate, VaultError> {
-    state
-        .store
-        .certificate(&open.vault.name, name, None)
-        .await?
-        .filter(|c| c.deleted_at.is_some())
-        .ok_or_else(|| VaultError::deleted_certificate_not_found(name))
-}
-
-async fn show_deleted(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let c = deleted(&state, open, &name).await?;
-    Ok(Json(bundle(&state, open, &c, true, true)?))
-}
-
-async fn recover(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    deleted(&state, open, &name).await?;
-    state
-        .store
-        .recover_certificate(&open.vault.name, &name)
-        .await?;
-    state.store.recover_secret(&open.vault.name, &name).await?;
-    state.store.recover_key(&open.vault.name, &name).await?;
-    let c = live(&state, open, &name, None).await?;
-    Ok(Json(bundle(&state, open, &c, true, true)?))
-}
-
-async fn purge(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<StatusCode, VaultError> {
-    let open = caller.open()?;
-    deleted(&state, open, &name).await?;
-    if open.vault.settings.enable_purge_protection {
-        return Err(VaultError::forbidden(
-            "ForbiddenByPolicy",
-            format!("Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed. Certificate: {name}"),
-        ));
-    }
-    state
-        .store
-        .purge_certificate(&open.vault.name, &name)
-        .await?;
-    state.store.purge_secret(&open.vault.name, &name).await?;
-    state.store.purge_key(&open.vault.name, &name).await?;
-    state.vault_keys.clear();
-    Ok(StatusCode::NO_CONTENT)
 }
 
 const BACKUP_PURPOSE: &str = "certificate-backup";
@@ -1232,6 +1082,80 @@ async fn restore(
         let material = vc::import(&secret, None).map_err(|_| bad())?.material;
         write_backing_key(&state, open, &name, &version, &material.pkcs8).await?;
     }
-    let c = live(&state, open, &name, None).await?;
+    let c: Certificate = versioned::live(&state, open, &name, None).await?;
     Ok(Json(bundle(&state, open, &c, true, true)?))
+}
+
+impl Versioned for Certificate {
+    const PATH: &'static str = "/certificates";
+    const DELETED_PATH: &'static str = "/deletedcertificates";
+    const NOUN: &'static str = "Certificate";
+
+    fn not_found(name: &str) -> VaultError {
+        VaultError::certificate_not_found(name)
+    }
+
+    fn deleted_not_found(name: &str) -> VaultError {
+        VaultError::deleted_certificate_not_found(name)
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    async fn load(
+        state: &AppState,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Self>, VaultError> {
+        Ok(state.store.certificate(vault, name, version).await?)
+    }
+
+    async fn load_all(
+        state: &AppState,
+        vault: &str,
+        deleted: bool,
+    ) -> Result<Vec<Self>, VaultError> {
+        Ok(state.store.certificates(vault, deleted).await?)
+    }
+
+    async fn load_versions(
+        state: &AppState,
+        vault: &str,
+        name: &str,
+    ) -> Result<Vec<Self>, VaultError> {
+        Ok(state.store.certificate_versions(vault, name).await?)
+    }
+
+    /// The backing secret and key come back with their certificate.
+    async fn recover_stored(state: &AppState, vault: &str, name: &str) -> Result<(), VaultError> {
+        state.store.recover_certificate(vault, name).await?;
+        state.store.recover_secret(vault, name).await?;
+        state.store.recover_key(vault, name).await?;
+        Ok(())
+    }
+
+    /// The backing secret and key go with their certificate, the key's parsed private keys
+    /// with them.
+    async fn purge_stored(state: &AppState, vault: &str, name: &str) -> Result<(), VaultError> {
+        state.store.purge_certificate(vault, name).await?;
+        state.store.purge_secret(vault, name).await?;
+        state.store.purge_key(vault, name).await?;
+        state.vault_keys.clear();
+        Ok(())
+    }
+
+    fn item(
+        &self,
+        state: &AppState,
+        open: &OpenVault,
+        with_version: bool,
+    ) -> Result<Value, VaultError> {
+        bundle(state, open, self, false, with_version)
+    }
+
+    fn bundle(&self, state: &AppState, open: &OpenVault) -> Result<Value, VaultError> {
+        bundle(state, open, self, true, true)
+    }
 }

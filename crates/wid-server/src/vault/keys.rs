@@ -4,11 +4,12 @@
 
 use super::auth::{OpenVault, VaultCaller};
 use super::error::VaultError;
-use super::{base_url, blocking, page, parse_json, route, Paging, Route, DAY};
+use super::versioned::{self, At, Versioned};
+use super::{base_url, blocking, parse_json, route, Route, DAY};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -25,19 +26,24 @@ use zeroize::Zeroizing;
 /// with an empty version segment (`/keys/{name}//sign`), served by the same handlers.
 pub(super) fn routes() -> Vec<Route> {
     let mut routes = vec![
-        route(Method::GET, "/keys", KeyOp::List, list),
+        route(
+            Method::GET,
+            "/keys",
+            KeyOp::List,
+            versioned::list::<VaultKey>,
+        ),
         route(Method::POST, "/keys/restore", KeyOp::Restore, restore),
-        route(Method::GET, "/keys/{name}", KeyOp::Get, show_latest),
+        route(Method::GET, "/keys/{name}", KeyOp::Get, show),
         route(Method::PUT, "/keys/{name}", KeyOp::Import, import),
         route(Method::DELETE, "/keys/{name}", KeyOp::Delete, remove),
-        route(Method::GET, "/keys/{name}/", KeyOp::Get, show_latest),
-        route(Method::PATCH, "/keys/{name}/", KeyOp::Update, update_latest),
+        route(Method::GET, "/keys/{name}/", KeyOp::Get, show),
+        route(Method::PATCH, "/keys/{name}/", KeyOp::Update, update),
         route(Method::POST, "/keys/{name}/create", KeyOp::Create, create),
         route(
             Method::GET,
             "/keys/{name}/versions",
             KeyOp::List,
-            list_versions,
+            versioned::list_versions::<VaultKey>,
         ),
         route(Method::POST, "/keys/{name}/backup", KeyOp::Backup, backup),
         route(Method::POST, "/keys/{name}/rotate", KeyOp::Rotate, rotate),
@@ -64,20 +70,25 @@ pub(super) fn routes() -> Vec<Route> {
             Method::GET,
             "/deletedkeys",
             KeyOp::ListDeleted,
-            list_deleted,
+            versioned::list_deleted::<VaultKey>,
         ),
         route(
             Method::GET,
             "/deletedkeys/{name}",
             KeyOp::GetDeleted,
-            show_deleted,
+            versioned::show_deleted::<VaultKey>,
         ),
-        route(Method::DELETE, "/deletedkeys/{name}", KeyOp::Purge, purge),
+        route(
+            Method::DELETE,
+            "/deletedkeys/{name}",
+            KeyOp::Purge,
+            versioned::purge::<VaultKey>,
+        ),
         route(
             Method::POST,
             "/deletedkeys/{name}/recover",
             KeyOp::Recover,
-            recover,
+            versioned::recover::<VaultKey>,
         ),
     ];
     routes.extend([
@@ -87,19 +98,14 @@ pub(super) fn routes() -> Vec<Route> {
             KeyOp::Sign,
             sign,
         ),
-        route(Method::POST, "/keys/{name}//sign", KeyOp::Sign, sign_latest),
+        route(Method::POST, "/keys/{name}//sign", KeyOp::Sign, sign),
         route(
             Method::POST,
             "/keys/{name}/{version}/verify",
             KeyOp::Verify,
             verify,
         ),
-        route(
-            Method::POST,
-            "/keys/{name}//verify",
-            KeyOp::Verify,
-            verify_latest,
-        ),
+        route(Method::POST, "/keys/{name}//verify", KeyOp::Verify, verify),
         route(
             Method::POST,
             "/keys/{name}/{version}/encrypt",
@@ -110,7 +116,7 @@ pub(super) fn routes() -> Vec<Route> {
             Method::POST,
             "/keys/{name}//encrypt",
             KeyOp::Encrypt,
-            encrypt_latest,
+            encrypt,
         ),
         route(
             Method::POST,
@@ -122,7 +128,7 @@ pub(super) fn routes() -> Vec<Route> {
             Method::POST,
             "/keys/{name}//decrypt",
             KeyOp::Decrypt,
-            decrypt_latest,
+            decrypt,
         ),
         route(
             Method::POST,
@@ -130,12 +136,7 @@ pub(super) fn routes() -> Vec<Route> {
             KeyOp::WrapKey,
             wrap,
         ),
-        route(
-            Method::POST,
-            "/keys/{name}//wrapkey",
-            KeyOp::WrapKey,
-            wrap_latest,
-        ),
+        route(Method::POST, "/keys/{name}//wrapkey", KeyOp::WrapKey, wrap),
         route(
             Method::POST,
             "/keys/{name}/{version}/unwrapkey",
@@ -146,7 +147,7 @@ pub(super) fn routes() -> Vec<Route> {
             Method::POST,
             "/keys/{name}//unwrapkey",
             KeyOp::UnwrapKey,
-            unwrap_latest,
+            unwrap,
         ),
     ]);
     routes
@@ -412,73 +413,26 @@ async fn import(
     Ok(Json(bundle(&state, open, &stored)))
 }
 
-/// A live version (the newest when `version` is empty or absent).
-async fn live(
-    state: &AppState,
-    open: &OpenVault,
-    name: &str,
-    version: Option<&str>,
-) -> Result<VaultKey, VaultError> {
-    let version = version.filter(|v| !v.is_empty());
-    state
-        .store
-        .key(&open.vault.name, name, version)
-        .await?
-        .filter(|k| k.deleted_at.is_none())
-        .ok_or_else(|| VaultError::key_not_found(name))
-}
-
-async fn show_latest(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    Ok(Json(bundle(
-        &state,
-        open,
-        &live(&state, open, &name, None).await?,
-    )))
-}
-
 async fn show(
     State(state): State<AppState>,
     caller: VaultCaller,
-    Path((name, version)): Path<(String, String)>,
+    Path(at): Path<At>,
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
-    let k = live(&state, open, &name, Some(&version)).await?;
+    let k: VaultKey = versioned::live(&state, open, &at.name, at.version()).await?;
     Ok(Json(bundle(&state, open, &k)))
-}
-
-async fn update_latest(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, VaultError> {
-    update_key(&state, &caller, &name, None, &body).await
 }
 
 async fn update(
     State(state): State<AppState>,
     caller: VaultCaller,
-    Path((name, version)): Path<(String, String)>,
+    Path(at): Path<At>,
     body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
-    update_key(&state, &caller, &name, Some(&version), &body).await
-}
-
-async fn update_key(
-    state: &AppState,
-    caller: &VaultCaller,
-    name: &str,
-    version: Option<&str>,
-    body: &Bytes,
-) -> Result<Json<Value>, VaultError> {
-    let body: UpdateBody = parse_json(body)?;
+    let body: UpdateBody = parse_json(&body)?;
     let open = caller.open()?;
-    let mut k = live(state, open, name, version).await?;
+    let name = &at.name;
+    let mut k: VaultKey = versioned::live(&state, open, name, at.version()).await?;
     let v = &mut k.version;
     if let Some(ops) = body.key_ops {
         vault_key::check_key_ops(&ops)?;
@@ -496,7 +450,7 @@ async fn update_key(
         .store
         .update_key_version(&open.vault.name, name, v)
         .await?;
-    Ok(Json(bundle(state, open, &k)))
+    Ok(Json(bundle(&state, open, &k)))
 }
 
 async fn remove(
@@ -515,120 +469,8 @@ async fn remove(
     {
         return Err(VaultError::key_not_found(&name));
     }
-    let k = state
-        .store
-        .key(&open.vault.name, &name, None)
-        .await?
-        .ok_or_else(|| VaultError::key_not_found(&name))?;
+    let k: VaultKey = versioned::deleted(&state, open, &name).await?;
     Ok(Json(bundle(&state, open, &k)))
-}
-
-async fn list(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    list_keys(&state, &caller, &paging, false).await
-}
-
-async fn list_deleted(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    list_keys(&state, &caller, &paging, true).await
-}
-
-async fn list_keys(
-    state: &AppState,
-    caller: &VaultCaller,
-    paging: &Paging,
-    deleted: bool,
-) -> Result<Json<Value>, VaultError> {
-    let path = if deleted { "/deletedkeys" } else { "/keys" };
-    let open = caller.open()?;
-    let items = state
-        .store
-        .keys(&open.vault.name, deleted)
-        .await?
-        .iter()
-        .map(|k| item(state, open, k, false))
-        .collect();
-    page(state, open, path, paging, items)
-}
-
-async fn list_versions(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let versions = state.store.key_versions(&open.vault.name, &name).await?;
-    if versions.is_empty() {
-        return Err(VaultError::key_not_found(&name));
-    }
-    let items = versions
-        .iter()
-        .map(|k| item(&state, open, k, true))
-        .collect();
-    page(
-        &state,
-        open,
-        &format!("/keys/{name}/versions"),
-        &paging,
-        items,
-    )
-}
-
-async fn deleted(state: &AppState, open: &OpenVault, name: &str) -> Result<VaultKey, VaultError> {
-    state
-        .store
-        .key(&open.vault.name, name, None)
-        .await?
-        .filter(|k| k.deleted_at.is_some())
-        .ok_or_else(|| VaultError::deleted_key_not_found(name))
-}
-
-async fn show_deleted(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let k = deleted(&state, open, &name).await?;
-    Ok(Json(bundle(&state, open, &k)))
-}
-
-async fn recover(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    deleted(&state, open, &name).await?;
-    state.store.recover_key(&open.vault.name, &name).await?;
-    let k = live(&state, open, &name, None).await?;
-    Ok(Json(bundle(&state, open, &k)))
-}
-
-/// Purge protection keeps deleted keys until their scheduled purge date.
-async fn purge(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<StatusCode, VaultError> {
-    let open = caller.open()?;
-    deleted(&state, open, &name).await?;
-    if open.vault.settings.enable_purge_protection {
-        return Err(VaultError::forbidden(
-            "ForbiddenByPolicy",
-            format!("Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed. Key: {name}"),
-        ));
-    }
-    state.store.purge_key(&open.vault.name, &name).await?;
-    state.vault_keys.clear();
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The parsed private key of a version, opened from its seal once and then cached.
@@ -703,14 +545,13 @@ impl Crypto {
 async fn operate(
     state: &AppState,
     caller: &VaultCaller,
-    name: &str,
-    version: Option<&str>,
+    at: &At,
     crypto: Crypto,
     body: &Bytes,
 ) -> Result<Json<Value>, VaultError> {
     let body: OperationBody = parse_json(body)?;
     let open = caller.open()?;
-    let k = live(state, open, name, version).await?;
+    let k: VaultKey = versioned::live(state, open, &at.name, at.version()).await?;
     vault_key::check_usable(&k.version, crypto.op(), state.now())?;
     let key = private_key(state, open, &k).await?;
     let kid = key_id(state, open, &k);
@@ -738,35 +579,27 @@ async fn operate(
     Ok(Json(json!({"kid": kid, "value": B64.encode(out)})))
 }
 
+/// One handler per operation, for the versioned key id and the unversioned one alike.
 macro_rules! crypto_handlers {
-    ($($versioned:ident, $latest:ident => $crypto:expr;)*) => {$(
-        async fn $versioned(
+    ($($handler:ident => $crypto:expr;)*) => {$(
+        async fn $handler(
             State(state): State<AppState>,
             caller: VaultCaller,
-            Path((name, version)): Path<(String, String)>,
+            Path(at): Path<At>,
             body: Bytes,
         ) -> Result<Json<Value>, VaultError> {
-            operate(&state, &caller, &name, Some(&version), $crypto, &body).await
-        }
-
-        async fn $latest(
-            State(state): State<AppState>,
-            caller: VaultCaller,
-            Path(name): Path<String>,
-            body: Bytes,
-        ) -> Result<Json<Value>, VaultError> {
-            operate(&state, &caller, &name, None, $crypto, &body).await
+            operate(&state, &caller, &at, $crypto, &body).await
         }
     )*};
 }
 
 crypto_handlers! {
-    sign, sign_latest => Crypto::Sign;
-    verify, verify_latest => Crypto::Verify;
-    encrypt, encrypt_latest => Crypto::Encrypt;
-    decrypt, decrypt_latest => Crypto::Decrypt;
-    wrap, wrap_latest => Crypto::Wrap;
-    unwrap, unwrap_latest => Crypto::Unwrap;
+    sign => Crypto::Sign;
+    verify => Crypto::Verify;
+    encrypt => Crypto::Encrypt;
+    decrypt => Crypto::Decrypt;
+    wrap => Crypto::Wrap;
+    unwrap => Crypto::Unwrap;
 }
 
 /// Rotation makes a new version like the newest one: same type, size or curve, key_ops and
@@ -777,7 +610,7 @@ async fn rotate(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
-    let current = live(&state, open, &name, None).await?;
+    let current: VaultKey = versioned::live(&state, open, &name, None).await?;
     refuse_managed(&state, open, &name, "rotate").await?;
     let v = &current.version;
     let (kty, size, crv) = (Kty::parse(&v.kty)?, v.size, v.crv.clone());
@@ -1038,4 +871,72 @@ async fn restore(
     }
     let k = last.ok_or_else(bad)?;
     Ok(Json(bundle(&state, open, &k)))
+}
+
+impl Versioned for VaultKey {
+    const PATH: &'static str = "/keys";
+    const DELETED_PATH: &'static str = "/deletedkeys";
+    const NOUN: &'static str = "Key";
+
+    fn not_found(name: &str) -> VaultError {
+        VaultError::key_not_found(name)
+    }
+
+    fn deleted_not_found(name: &str) -> VaultError {
+        VaultError::deleted_key_not_found(name)
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    async fn load(
+        state: &AppState,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Self>, VaultError> {
+        Ok(state.store.key(vault, name, version).await?)
+    }
+
+    async fn load_all(
+        state: &AppState,
+        vault: &str,
+        deleted: bool,
+    ) -> Result<Vec<Self>, VaultError> {
+        Ok(state.store.keys(vault, deleted).await?)
+    }
+
+    async fn load_versions(
+        state: &AppState,
+        vault: &str,
+        name: &str,
+    ) -> Result<Vec<Self>, VaultError> {
+        Ok(state.store.key_versions(vault, name).await?)
+    }
+
+    async fn recover_stored(state: &AppState, vault: &str, name: &str) -> Result<(), VaultError> {
+        state.store.recover_key(vault, name).await?;
+        Ok(())
+    }
+
+    /// A purged key's parsed private keys leave the cache with it.
+    async fn purge_stored(state: &AppState, vault: &str, name: &str) -> Result<(), VaultError> {
+        state.store.purge_key(vault, name).await?;
+        state.vault_keys.clear();
+        Ok(())
+    }
+
+    fn item(
+        &self,
+        state: &AppState,
+        open: &OpenVault,
+        with_version: bool,
+    ) -> Result<Value, VaultError> {
+        Ok(item(state, open, self, with_version))
+    }
+
+    fn bundle(&self, state: &AppState, open: &OpenVault) -> Result<Value, VaultError> {
+        Ok(bundle(state, open, self))
+    }
 }

@@ -8,6 +8,7 @@ mod certificates;
 pub mod error;
 mod keys;
 mod secrets;
+mod versioned;
 
 use crate::state::AppState;
 use axum::body::Bytes;

@@ -3,11 +3,12 @@
 
 use super::auth::{OpenVault, VaultCaller};
 use super::error::VaultError;
-use super::{base_url, page, parse_json, route, Paging, Route, DAY};
+use super::versioned::{self, At, Versioned};
+use super::{base_url, parse_json, route, Route, DAY};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::Json;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -20,23 +21,23 @@ use wid_types::keyvault::{SecretRestoreParameters, SecretSetParameters, SecretUp
 /// (`{name}`), or on the vault for routes that name none.
 pub(super) fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/secrets", SecretOp::List, list),
+        route(
+            Method::GET,
+            "/secrets",
+            SecretOp::List,
+            versioned::list::<Secret>,
+        ),
         route(Method::POST, "/secrets/restore", SecretOp::Restore, restore),
-        route(Method::GET, "/secrets/{name}", SecretOp::Get, show_latest),
+        route(Method::GET, "/secrets/{name}", SecretOp::Get, show),
         route(Method::PUT, "/secrets/{name}", SecretOp::Set, set),
         route(Method::DELETE, "/secrets/{name}", SecretOp::Delete, remove),
-        route(Method::GET, "/secrets/{name}/", SecretOp::Get, show_latest),
-        route(
-            Method::PATCH,
-            "/secrets/{name}/",
-            SecretOp::Update,
-            update_latest,
-        ),
+        route(Method::GET, "/secrets/{name}/", SecretOp::Get, show),
+        route(Method::PATCH, "/secrets/{name}/", SecretOp::Update, update),
         route(
             Method::GET,
             "/secrets/{name}/versions",
             SecretOp::List,
-            list_versions,
+            versioned::list_versions::<Secret>,
         ),
         route(
             Method::POST,
@@ -60,25 +61,25 @@ pub(super) fn routes() -> Vec<Route> {
             Method::GET,
             "/deletedsecrets",
             SecretOp::ListDeleted,
-            list_deleted,
+            versioned::list_deleted::<Secret>,
         ),
         route(
             Method::GET,
             "/deletedsecrets/{name}",
             SecretOp::GetDeleted,
-            show_deleted,
+            versioned::show_deleted::<Secret>,
         ),
         route(
             Method::DELETE,
             "/deletedsecrets/{name}",
             SecretOp::Purge,
-            purge,
+            versioned::purge::<Secret>,
         ),
         route(
             Method::POST,
             "/deletedsecrets/{name}/recover",
             SecretOp::Recover,
-            recover,
+            versioned::recover::<Secret>,
         ),
     ]
 }
@@ -210,12 +211,7 @@ async fn readable(
     name: &str,
     version: Option<&str>,
 ) -> Result<(Secret, String), VaultError> {
-    let secret = state
-        .store
-        .secret(&open.vault.name, name, version)
-        .await?
-        .filter(|s| s.deleted_at.is_none())
-        .ok_or_else(|| VaultError::secret_not_found(name))?;
+    let secret: Secret = versioned::live(state, open, name, version).await?;
     if !secret.version.enabled {
         return Err(VaultError::forbidden(
             "SecretDisabled",
@@ -226,67 +222,26 @@ async fn readable(
     Ok((secret, value))
 }
 
-async fn show_latest(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    get_secret(&state, &caller, &name, None).await
-}
-
 async fn show(
     State(state): State<AppState>,
     caller: VaultCaller,
-    Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, VaultError> {
-    let version = Some(version.as_str()).filter(|v| !v.is_empty());
-    get_secret(&state, &caller, &name, version).await
-}
-
-async fn get_secret(
-    state: &AppState,
-    caller: &VaultCaller,
-    name: &str,
-    version: Option<&str>,
+    Path(at): Path<At>,
 ) -> Result<Json<Value>, VaultError> {
     let open = caller.open()?;
-    let (secret, value) = readable(state, open, name, version).await?;
-    Ok(Json(bundle(state, open, &secret, Some(&value), true)))
-}
-
-async fn update_latest(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, VaultError> {
-    update_secret(&state, &caller, &name, None, &body).await
+    let (secret, value) = readable(&state, open, &at.name, at.version()).await?;
+    Ok(Json(bundle(&state, open, &secret, Some(&value), true)))
 }
 
 async fn update(
     State(state): State<AppState>,
     caller: VaultCaller,
-    Path((name, version)): Path<(String, String)>,
+    Path(at): Path<At>,
     body: Bytes,
 ) -> Result<Json<Value>, VaultError> {
-    update_secret(&state, &caller, &name, Some(&version), &body).await
-}
-
-async fn update_secret(
-    state: &AppState,
-    caller: &VaultCaller,
-    name: &str,
-    version: Option<&str>,
-    body: &Bytes,
-) -> Result<Json<Value>, VaultError> {
-    let body: SecretUpdateParameters = parse_json(body)?;
+    let body: SecretUpdateParameters = parse_json(&body)?;
     let open = caller.open()?;
-    let mut secret = state
-        .store
-        .secret(&open.vault.name, name, version)
-        .await?
-        .filter(|s| s.deleted_at.is_none())
-        .ok_or_else(|| VaultError::secret_not_found(name))?;
+    let name = &at.name;
+    let mut secret: Secret = versioned::live(&state, open, name, at.version()).await?;
     if secret.version.managed {
         return Err(VaultError::secret_managed("update"));
     }
@@ -304,7 +259,7 @@ async fn update_secret(
         .store
         .update_secret_version(&open.vault.name, name, v)
         .await?;
-    Ok(Json(bundle(state, open, &secret, None, true)))
+    Ok(Json(bundle(&state, open, &secret, None, true)))
 }
 
 async fn remove(
@@ -323,128 +278,8 @@ async fn remove(
     {
         return Err(VaultError::secret_not_found(&name));
     }
-    let secret = state
-        .store
-        .secret(&open.vault.name, &name, None)
-        .await?
-        .ok_or_else(|| VaultError::secret_not_found(&name))?;
+    let secret: Secret = versioned::deleted(&state, open, &name).await?;
     Ok(Json(bundle(&state, open, &secret, None, true)))
-}
-
-async fn list(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    list_secrets(&state, &caller, &paging, false).await
-}
-
-/// The newest version of each live (or, with `deleted`, soft-deleted) secret, paged.
-async fn list_secrets(
-    state: &AppState,
-    caller: &VaultCaller,
-    paging: &Paging,
-    deleted: bool,
-) -> Result<Json<Value>, VaultError> {
-    let path = if deleted {
-        "/deletedsecrets"
-    } else {
-        "/secrets"
-    };
-    let open = caller.open()?;
-    let items = state
-        .store
-        .secrets(&open.vault.name, deleted)
-        .await?
-        .iter()
-        .map(|s| bundle(state, open, s, None, false))
-        .collect();
-    page(state, open, path, paging, items)
-}
-
-async fn list_versions(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let versions = state.store.secret_versions(&open.vault.name, &name).await?;
-    if versions.is_empty() {
-        return Err(VaultError::secret_not_found(&name));
-    }
-    let items = versions
-        .iter()
-        .map(|s| bundle(&state, open, s, None, true))
-        .collect();
-    page(
-        &state,
-        open,
-        &format!("/secrets/{name}/versions"),
-        &paging,
-        items,
-    )
-}
-
-async fn list_deleted(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Query(paging): Query<Paging>,
-) -> Result<Json<Value>, VaultError> {
-    list_secrets(&state, &caller, &paging, true).await
-}
-
-async fn deleted(state: &AppState, open: &OpenVault, name: &str) -> Result<Secret, VaultError> {
-    state
-        .store
-        .secret(&open.vault.name, name, None)
-        .await?
-        .filter(|s| s.deleted_at.is_some())
-        .ok_or_else(|| VaultError::deleted_secret_not_found(name))
-}
-
-async fn show_deleted(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    let secret = deleted(&state, open, &name).await?;
-    Ok(Json(bundle(&state, open, &secret, None, true)))
-}
-
-async fn recover(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, VaultError> {
-    let open = caller.open()?;
-    deleted(&state, open, &name).await?;
-    state.store.recover_secret(&open.vault.name, &name).await?;
-    let secret = state
-        .store
-        .secret(&open.vault.name, &name, None)
-        .await?
-        .ok_or_else(|| VaultError::secret_not_found(&name))?;
-    Ok(Json(bundle(&state, open, &secret, None, true)))
-}
-
-/// Purge protection keeps deleted secrets until their scheduled purge date.
-async fn purge(
-    State(state): State<AppState>,
-    caller: VaultCaller,
-    Path(name): Path<String>,
-) -> Result<StatusCode, VaultError> {
-    let open = caller.open()?;
-    deleted(&state, open, &name).await?;
-    if open.vault.settings.enable_purge_protection {
-        return Err(VaultError::forbidden(
-            "ForbiddenByPolicy",
-            format!("Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed. Secret: {name}"),
-        ));
-    }
-    state.store.purge_secret(&open.vault.name, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 const BACKUP_PURPOSE: &str = "secret-backup";
@@ -542,4 +377,70 @@ async fn restore(
     }
     let secret = last.ok_or_else(bad)?;
     Ok(Json(bundle(&state, open, &secret, None, true)))
+}
+
+impl Versioned for Secret {
+    const PATH: &'static str = "/secrets";
+    const DELETED_PATH: &'static str = "/deletedsecrets";
+    const NOUN: &'static str = "Secret";
+
+    fn not_found(name: &str) -> VaultError {
+        VaultError::secret_not_found(name)
+    }
+
+    fn deleted_not_found(name: &str) -> VaultError {
+        VaultError::deleted_secret_not_found(name)
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    async fn load(
+        state: &AppState,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Self>, VaultError> {
+        Ok(state.store.secret(vault, name, version).await?)
+    }
+
+    async fn load_all(
+        state: &AppState,
+        vault: &str,
+        deleted: bool,
+    ) -> Result<Vec<Self>, VaultError> {
+        Ok(state.store.secrets(vault, deleted).await?)
+    }
+
+    async fn load_versions(
+        state: &AppState,
+        vault: &str,
+        name: &str,
+    ) -> Result<Vec<Self>, VaultError> {
+        Ok(state.store.secret_versions(vault, name).await?)
+    }
+
+    async fn recover_stored(state: &AppState, vault: &str, name: &str) -> Result<(), VaultError> {
+        state.store.recover_secret(vault, name).await?;
+        Ok(())
+    }
+
+    async fn purge_stored(state: &AppState, vault: &str, name: &str) -> Result<(), VaultError> {
+        state.store.purge_secret(vault, name).await?;
+        Ok(())
+    }
+
+    fn item(
+        &self,
+        state: &AppState,
+        open: &OpenVault,
+        with_version: bool,
+    ) -> Result<Value, VaultError> {
+        Ok(bundle(state, open, self, None, with_version))
+    }
+
+    fn bundle(&self, state: &AppState, open: &OpenVault) -> Result<Value, VaultError> {
+        Ok(bundle(state, open, self, None, true))
+    }
 }
