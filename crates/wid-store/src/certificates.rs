@@ -298,8 +298,7 @@ impl Store {
         let n = sqlx::query(
             "UPDATE certificate_operations SET claimed_at = $4 \
              WHERE vault_key = $1 AND name_key = $2 AND request_id = $3 \
-             AND status = 'inProgress' AND cancellation_requested = 0 \
-             AND (claimed_at IS NULL OR claimed_at < $5)",
+             AND status = 'inProgress' AND (claimed_at IS NULL OR claimed_at < $5)",
         )
         .bind(key(vault))
         .bind(key(name))

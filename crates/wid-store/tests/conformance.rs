@@ -2102,6 +2102,10 @@ async fn certificates_versions_operations_and_soft_delete(store: Store) {
         .cancel_certificate_operation("kv", "none")
         .await
         .unwrap());
+    assert!(
+        claim("r2", 800, 700).await,
+        "a cancelled operation is claimed to record its end"
+    );
     let stale_end = CertificateOperation {
         request_id: "r1".into(),
         status: "completed".into(),

@@ -607,9 +607,10 @@ async fn the_backing_secret_is_managed_by_its_certificate() {
 }
 
 /// Polls that arrive together while a create is pending issue the certificate once: every
-/// poll answers in progress or completed, and the certificate has one version.
+/// poll answers in progress or completed, and the certificate has one version. A create
+/// cancelled before its first poll ends cancelled, with no version.
 #[tokio::test]
-async fn concurrent_polls_issue_a_pending_certificate_once() {
+async fn a_pending_certificate_is_issued_once_or_cancelled() {
     let wid = Wid::start().await;
     let sub = wid.sub_path("");
     wid.group("rg1").await;
@@ -673,4 +674,39 @@ async fn concurrent_polls_issue_a_pending_certificate_once() {
         Some(1),
         "{versions}"
     );
+
+    // A cancellation before the first poll: the poll records it and issues nothing.
+    let (status, answer) = vault
+        .admin(
+            "POST",
+            "/certificates/stopped/create?api-version=7.5",
+            &rsa.to_string(),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let (status, answer) = vault
+        .admin(
+            "PATCH",
+            "/certificates/stopped/pending?api-version=7.5",
+            &json!({"cancellation_requested": true}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["cancellation_requested"], true, "{answer}");
+    let (status, answer) = vault
+        .admin("GET", "/certificates/stopped/pending?api-version=7.5", "")
+        .await;
+    assert_eq!(
+        (status, &answer["status"]),
+        (200, &json!("cancelled")),
+        "{answer}"
+    );
+    let (status, answer) = vault
+        .admin("GET", "/certificates/stopped?api-version=7.5", "")
+        .await;
+    assert_eq!(status, 404, "a cancelled create issued a version: {answer}");
+    let (_, answer) = vault
+        .admin("GET", "/certificates/stopped/pending?api-version=7.5", "")
+        .await;
+    assert_eq!(answer["status"], "cancelled", "{answer}");
 }
