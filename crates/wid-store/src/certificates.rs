@@ -3,6 +3,7 @@
 //! backing secrets, sealed like every secret.
 
 use crate::codec::{self, key};
+use crate::soft_delete::Collection;
 use crate::{Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -386,52 +387,17 @@ impl Store {
         now: i64,
         purge_at: i64,
     ) -> Result<bool, StoreError> {
-        self.set_certificate_deletion(vault, name, "deleted_at IS NULL", Some((now, purge_at)))
+        self.soft_delete(Collection::Certificates, vault, name, now, purge_at)
             .await
     }
 
     pub async fn recover_certificate(&self, vault: &str, name: &str) -> Result<bool, StoreError> {
-        self.set_certificate_deletion(vault, name, "deleted_at IS NOT NULL", None)
-            .await
-    }
-
-    async fn set_certificate_deletion(
-        &self,
-        vault: &str,
-        name: &str,
-        condition: &str,
-        deletion: Option<(i64, i64)>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query(&format!(
-            "UPDATE certificates SET deleted_at = $3, scheduled_purge_at = $4 \
-             WHERE vault_key = $1 AND name_key = $2 AND {condition}"
-        ))
-        .bind(key(vault))
-        .bind(key(name))
-        .bind(deletion.map(|d| d.0))
-        .bind(deletion.map(|d| d.1))
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
+        self.undelete(Collection::Certificates, vault, name).await
     }
 
     /// Removes a soft-deleted certificate, its versions and operation for good.
     pub async fn purge_certificate(&self, vault: &str, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query(
-            "DELETE FROM certificates WHERE vault_key = $1 AND name_key = $2 \
-             AND deleted_at IS NOT NULL",
-        )
-        .bind(key(vault))
-        .bind(key(name))
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
+        self.purge(Collection::Certificates, vault, name).await
     }
 }
 

@@ -27,6 +27,7 @@ mod sealed;
 mod secrets;
 mod sessions;
 mod settings;
+mod soft_delete;
 mod tenancy;
 mod users;
 mod vault_keys;

@@ -2,6 +2,7 @@
 //! keys arrive sealed and leave sealed; the store never sees them in the clear.
 
 use crate::codec::{self, key};
+use crate::soft_delete::Collection;
 use crate::{Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -199,51 +200,17 @@ impl Store {
         now: i64,
         purge_at: i64,
     ) -> Result<bool, StoreError> {
-        self.set_key_deletion(vault, name, "deleted_at IS NULL", Some((now, purge_at)))
+        self.soft_delete(Collection::Keys, vault, name, now, purge_at)
             .await
     }
 
     pub async fn recover_key(&self, vault: &str, name: &str) -> Result<bool, StoreError> {
-        self.set_key_deletion(vault, name, "deleted_at IS NOT NULL", None)
-            .await
-    }
-
-    async fn set_key_deletion(
-        &self,
-        vault: &str,
-        name: &str,
-        condition: &str,
-        deletion: Option<(i64, i64)>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query(&format!(
-            "UPDATE keys SET deleted_at = $3, scheduled_purge_at = $4 \
-             WHERE vault_key = $1 AND name_key = $2 AND {condition}"
-        ))
-        .bind(key(vault))
-        .bind(key(name))
-        .bind(deletion.map(|d| d.0))
-        .bind(deletion.map(|d| d.1))
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
+        self.undelete(Collection::Keys, vault, name).await
     }
 
     /// Removes a soft-deleted key and its versions for good.
     pub async fn purge_key(&self, vault: &str, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query(
-            "DELETE FROM keys WHERE vault_key = $1 AND name_key = $2 AND deleted_at IS NOT NULL",
-        )
-        .bind(key(vault))
-        .bind(key(name))
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
+        self.purge(Collection::Keys, vault, name).await
     }
 
     /// The JSON of a key's rotation policy: `Ok(None)` if there is no such key (deleted or
