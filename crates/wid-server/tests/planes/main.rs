@@ -28,6 +28,7 @@ mod vault_certificates;
 mod vault_keys;
 mod vault_keys_at_rest;
 mod vault_keys_authz;
+mod vault_matrix;
 mod vaults;
 
 const T0: i64 = 1_795_516_140;

@@ -1,21 +1,18 @@
-//! Authorization of Key Vault's certificates collection: every declared certificates route,
-//! sent by a workload under every certificate-relevant role at every scope, and on an
-//! access-policy vault under each certificate permission alone. What each route needs is
-//! stated here from Key Vault's RBAC guide and access-policy reference, not read from the
-//! server's declarations, so a wrong mapping there fails here.
+//! Key Vault's certificates collection: its authorization by the shared matrix
+//! (`vault_matrix`), with what each certificates route needs stated from Key Vault's RBAC
+//! guide and access-policy reference; the backing secret a certificate manages; and the
+//! create operation under concurrent polls and cancellation.
 
-use super::authz::{assign, send, snapshot, unassign, KV_ADMIN};
-use super::exchange::Federation;
+use super::authz::{snapshot, KV_ADMIN};
+use super::vault_matrix::{
+    self, need, put_vault, Collection, Need, Vault, KV_READER, KV_SECRETS_OFFICER, OWNER,
+};
 use super::Wid;
-use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use wid_core::vault_access::VaultOp;
 
-const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 const KV_CERTIFICATES_OFFICER: &str = "a4417e6f-fecd-4de8-b567-7b0420556985";
 const KV_CERTIFICATE_USER: &str = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba";
-const KV_READER: &str = "21090545-7ca7-4776-b22c-e363652d74d2";
-const KV_SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 
 /// Every access-policy certificate permission wid knows, each tried alone.
 const PERMISSIONS: &[&str] = &[
@@ -33,29 +30,6 @@ const PERMISSIONS: &[&str] = &[
     "getissuers",
     "manageissuers",
 ];
-
-/// One certificates route: the data action RBAC checks and the access-policy permission,
-/// as Key Vault documents them.
-struct Need {
-    method: &'static str,
-    template: &'static str,
-    action: &'static str,
-    permission: &'static str,
-}
-
-const fn need(
-    method: &'static str,
-    template: &'static str,
-    action: &'static str,
-    permission: &'static str,
-) -> Need {
-    Need {
-        method,
-        template,
-        action,
-        permission,
-    }
-}
 
 const READ: &str = "Microsoft.KeyVault/vaults/certificates/read";
 const UPDATE: &str = "Microsoft.KeyVault/vaults/certificates/update/action";
@@ -183,23 +157,40 @@ fn policy(subject: &str) -> String {
     .to_string()
 }
 
-/// The vault under test and an admin's way into it.
-struct Vault<'a> {
-    wid: &'a Wid,
-    host: String,
-    admin: String,
-}
+struct Certificates;
 
-impl Vault<'_> {
-    async fn admin(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
-        send(self.wid, &self.host, method, path, &self.admin, body).await
+impl Collection for Certificates {
+    const PATH: &'static str = "certificates";
+    const DELETED_PATH: &'static str = "/deletedcertificates";
+    const OBJECT: &'static str = "c1";
+    const ROLES: &'static [&'static str] = &[
+        KV_CERTIFICATES_OFFICER,
+        KV_CERTIFICATE_USER,
+        KV_READER,
+        KV_ADMIN,
+        KV_SECRETS_OFFICER,
+        OWNER,
+    ];
+    const PERMISSIONS: &'static [&'static str] = PERMISSIONS;
+    const AT_LEAST: usize = 700;
+
+    fn needs() -> Vec<Need> {
+        needs()
+    }
+
+    fn role_permits(role: &str, action: &str) -> bool {
+        role_permits(role, action)
+    }
+
+    fn declares(op: &VaultOp) -> bool {
+        matches!(op, VaultOp::Certificate(_))
     }
 
     /// Issues `c1` (its create operation completed) and the deleted `gone`; returns `c1`'s
     /// version.
-    async fn fixtures(&self) -> String {
+    async fn fixtures(vault: &Vault<'_>) -> String {
         for name in ["c1", "gone"] {
-            let (status, answer) = self
+            let (status, answer) = vault
                 .admin(
                     "POST",
                     &format!("/certificates/{name}/create?api-version=7.5"),
@@ -207,7 +198,7 @@ impl Vault<'_> {
                 )
                 .await;
             assert_eq!(status, 202, "{answer}");
-            let (status, answer) = self
+            let (status, answer) = vault
                 .admin(
                     "GET",
                     &format!("/certificates/{name}/pending?api-version=7.5"),
@@ -216,11 +207,11 @@ impl Vault<'_> {
                 .await;
             assert_eq!(answer["status"], "completed", "{status} {answer}");
         }
-        let (status, answer) = self
+        let (status, answer) = vault
             .admin("DELETE", "/certificates/gone?api-version=7.5", "")
             .await;
         assert_eq!(status, 200, "{answer}");
-        let (status, answer) = self
+        let (status, answer) = vault
             .admin("GET", "/certificates/c1?api-version=7.5", "")
             .await;
         assert_eq!(status, 200, "{answer}");
@@ -234,245 +225,12 @@ impl Vault<'_> {
     }
 }
 
-/// The request a route's entry becomes, and whether it names `ghost`. Refused or not, it
-/// must change nothing: when the caller is let through, a destructive route names `ghost`,
-/// which does not exist, and a write carries a body that does not parse.
-fn request(n: &Need, version: &str, let_through: bool) -> (String, String, bool) {
-    let name = if n.template.starts_with("/deletedcertificates") {
-        "gone"
-    } else {
-        "c1"
-    };
-    let names_object = n.template.contains("{name}");
-    let destructive = n.method == "DELETE" || n.template.ends_with("/recover");
-    let ghost = let_through && names_object && destructive;
-    let name = if ghost { "ghost" } else { name };
-    let path = format!(
-        "{}?api-version=7.5",
-        n.template
-            .replace("{name}", name)
-            .replace("{version}", version)
-            .replace("{issuer}", "Self")
-    );
-    let body = match n.method {
-        "PUT" | "PATCH" | "POST" if let_through && !destructive => "{".to_owned(),
-        "PUT" | "PATCH" | "POST" => json!({"tags": {"taken": "yes"}}).to_string(),
-        _ => String::new(),
-    };
-    (path, body, ghost)
-}
-
-/// Sends every route as the workload; `expected(need)` says whether it may pass. With a
-/// grant on `c1` alone (`on_c1`), a destructive route redirected to `ghost` is refused.
-async fn walk(
-    vault: &Vault<'_>,
-    token: &str,
-    version: &str,
-    case: &str,
-    refusal: &str,
-    on_c1: bool,
-    expected: impl Fn(&Need) -> bool,
-) -> usize {
-    let before = snapshot(vault.wid).await;
-    let mut checked = 0;
-    for n in needs() {
-        let (path, body, ghost) = request(&n, version, expected(&n));
-        let allowed = expected(&n) && !(on_c1 && ghost);
-        let (status, answer) = send(vault.wid, &vault.host, n.method, &path, token, &body).await;
-        if allowed {
-            assert_ne!(
-                status, 403,
-                "{case}: {} {path} was refused: {answer}",
-                n.method
-            );
-        } else {
-            assert_eq!(
-                (status, answer["error"]["innererror"]["code"].as_str()),
-                (403, Some(refusal)),
-                "{case}: {} {path} was let through: {answer}",
-                n.method
-            );
-        }
-        checked += 1;
-    }
-    assert_eq!(
-        snapshot(vault.wid).await,
-        before,
-        "{case}: a request changed stored data"
-    );
-    checked
-}
-
-fn declared() -> BTreeSet<String> {
-    wid_server::vault_route_table()
-        .iter()
-        .filter(|(_, _, op)| matches!(op, wid_core::vault_access::VaultOp::Certificate(_)))
-        .map(|(method, path, _)| format!("{method} {path}"))
-        .collect()
-}
-
-async fn put_vault(wid: &Wid, id: &str, rbac: bool, policies: Value) {
-    let made = wid
-        .arm(
-            Method::PUT,
-            &format!("{id}?api-version=2024-11-01"),
-            Some(
-                json!({"location": "eastus", "properties": {"tenantId": wid.creds.tenant_id,
-                "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": rbac,
-                "accessPolicies": policies}}),
-            ),
-        )
-        .await
-        .unwrap();
-    assert!(made.status == 200 || made.status == 201, "{id}");
-}
-
 /// Every certificates route under each certificate-relevant role at the vault, at the
 /// certificate it names, at another certificate and at another group; then under each
 /// access-policy permission alone. Refused requests change nothing.
 #[tokio::test]
 async fn every_certificate_route_under_every_role_scope_and_permission() {
-    let f = Federation::start(None, None).await;
-    let wid = &f.wid;
-    let sent: BTreeSet<String> = needs()
-        .iter()
-        .map(|n| format!("{} {}", n.method, n.template))
-        .collect();
-    assert_eq!(
-        sent,
-        declared(),
-        "the matrix sends every certificates route"
-    );
-
-    for group in ["rg1", "rg2"] {
-        wid.group(group).await;
-    }
-    let sub = wid.sub_path("");
-    let rbac_vault = format!("{sub}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1");
-    put_vault(wid, &rbac_vault, true, json!([])).await;
-    assign(
-        wid,
-        &sub,
-        "eeeeeeee-0000-4000-8000-000000000001",
-        KV_ADMIN,
-        &wid.creds.object_id,
-    )
-    .await;
-    let port = wid.server.as_ref().unwrap().local_addr.port();
-    let suffix = wid.info().dns_suffix.clone();
-    let kv_scope = format!("https://vault.{suffix}:{port}/.default");
-    let admin = wid.token_for(&kv_scope).await;
-    let (status, answer) = f
-        .exchange_as(
-            &wid.creds.tenant_id,
-            &f.client_id,
-            &f.sign(&f.claims()),
-            &kv_scope,
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    let mi = answer["access_token"].as_str().unwrap().to_owned();
-
-    let kv1 = Vault {
-        wid,
-        host: format!("kv1.vault.{suffix}:{port}"),
-        admin: admin.clone(),
-    };
-    let version = kv1.fixtures().await;
-    let mut checked = walk(
-        &kv1,
-        &mi,
-        &version,
-        "no grant",
-        "ForbiddenByRbac",
-        false,
-        |_| false,
-    )
-    .await;
-    let grant = "eeeeeeee-0000-4000-8000-000000000002";
-    for role in [
-        KV_CERTIFICATES_OFFICER,
-        KV_CERTIFICATE_USER,
-        KV_READER,
-        KV_ADMIN,
-        KV_SECRETS_OFFICER,
-        OWNER,
-    ] {
-        for (scope, reach) in [
-            (rbac_vault.clone(), "vault"),
-            (format!("{rbac_vault}/certificates/c1"), "c1"),
-            (format!("{rbac_vault}/certificates/other"), "none"),
-            (format!("{sub}/resourceGroups/rg2"), "none"),
-        ] {
-            assign(wid, &scope, grant, role, &f.principal_id).await;
-            let case = format!("{role} at {scope}");
-            checked += walk(
-                &kv1,
-                &mi,
-                &version,
-                &case,
-                "ForbiddenByRbac",
-                reach == "c1",
-                |n| {
-                    // An assignment on a certificate reaches routes naming it, and no list,
-                    // no deleted certificate, nothing named on the vault.
-                    let reached = match reach {
-                        "vault" => true,
-                        "c1" => n.template.starts_with("/certificates/{name}"),
-                        _ => false,
-                    };
-                    reached && role_permits(role, n.action)
-                },
-            )
-            .await;
-            unassign(wid, &scope, grant).await;
-        }
-    }
-
-    let policy_vault = format!("{sub}/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv2");
-    let admin_policy = json!({"tenantId": wid.creds.tenant_id, "objectId": wid.creds.object_id,
-        "permissions": {"certificates": ["all"], "secrets": ["all"]}});
-    put_vault(wid, &policy_vault, false, json!([admin_policy.clone()])).await;
-    let kv2 = Vault {
-        wid,
-        host: format!("kv2.vault.{suffix}:{port}"),
-        admin,
-    };
-    let version = kv2.fixtures().await;
-    checked += walk(
-        &kv2,
-        &mi,
-        &version,
-        "no policy",
-        "ForbiddenByPolicy",
-        false,
-        |_| false,
-    )
-    .await;
-    for permission in PERMISSIONS {
-        let workload = json!({"tenantId": wid.creds.tenant_id, "objectId": f.principal_id,
-            "permissions": {"certificates": [permission], "secrets": ["all"], "keys": ["all"]}});
-        put_vault(
-            wid,
-            &policy_vault,
-            false,
-            json!([admin_policy.clone(), workload]),
-        )
-        .await;
-        let case = format!("access policy {permission}");
-        checked += walk(
-            &kv2,
-            &mi,
-            &version,
-            &case,
-            "ForbiddenByPolicy",
-            false,
-            |n| n.permission == *permission,
-        )
-        .await;
-    }
-    assert!(checked > 700, "{checked}");
-    f.wid.stop().await;
+    vault_matrix::run::<Certificates>().await;
 }
 
 /// A certificate's backing secret carries the certificate's key id and `managed`; Key Vault
@@ -496,7 +254,7 @@ async fn the_backing_secret_is_managed_by_its_certificate() {
             .token_for(&format!("https://vault.{suffix}:{port}/.default"))
             .await,
     };
-    let version = vault.fixtures().await;
+    let version = Certificates::fixtures(&vault).await;
     let base = format!("https://kv1.vault.{suffix}:{port}");
 
     let (status, secret) = vault.admin("GET", "/secrets/c1?api-version=7.5", "").await;
