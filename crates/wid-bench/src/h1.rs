@@ -33,6 +33,18 @@ impl Request {
         bytes.extend_from_slice(body.as_bytes());
         Request { bytes }
     }
+
+    /// A JSON POST to `path` on `host` with a bearer token, as the Key Vault SDKs send one.
+    pub fn json_post(host: &str, path: &str, token: &str, body: &serde_json::Value) -> Request {
+        let body = body.to_string();
+        let mut bytes = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(body.as_bytes());
+        Request { bytes }
+    }
 }
 
 pub struct Connection {
@@ -48,9 +60,24 @@ impl Connection {
             .host_str()
             .ok_or_else(|| anyhow!("{base_url} has no host"))?;
         let port = url.port_or_known_default().unwrap_or(443);
-        let tcp = TcpStream::connect((host, port))
+        let addr = tokio::net::lookup_host((host, port))
             .await
-            .with_context(|| format!("connecting to {host}:{port}"))?;
+            .with_context(|| format!("resolving {host}"))?
+            .next()
+            .ok_or_else(|| anyhow!("{host} resolves to nothing"))?;
+        Connection::open_at(host, addr, tls).await
+    }
+
+    /// A TLS connection to `addr` for the server named `host`, as a client that pins a name
+    /// to an address (the CLI does for vault hosts) opens it.
+    pub async fn open_at(
+        host: &str,
+        addr: std::net::SocketAddr,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<Connection> {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
         tcp.set_nodelay(true)?;
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())?;
         let tls = tokio_rustls::TlsConnector::from(tls)

@@ -80,6 +80,8 @@ struct Target {
     ca: Vec<u8>,
     client_id: String,
     client_secret: String,
+    /// The service principal's object id, what role assignments name.
+    object_id: String,
     keyvault_resource: String,
 }
 
@@ -157,6 +159,7 @@ async fn connect(data_dir: &std::path::Path) -> Result<Target> {
         ),
         client_id: field(&creds, "clientId")?,
         client_secret: field(&creds, "clientSecret")?,
+        object_id: field(&creds, "objectId")?,
         ca,
     })
 }
