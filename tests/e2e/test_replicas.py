@@ -185,6 +185,18 @@ def read_secret(server: WidServer, public_url: str, vault: str, name: str, token
     )
 
 
+def vault_call(server: WidServer, public_url: str, vault: str, method: str, path: str, token: str, body=None) -> requests.Response:
+    """Any Key Vault request sent to one replica, named by its Host header as in read_secret."""
+    port = urlparse(public_url).port
+    return server.session().request(
+        method,
+        f"{server.url}{path}?api-version=7.6",
+        json=body,
+        headers={"Host": f"{vault}.vault.wid.localhost:{port}", "Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
 def test_changes_on_one_replica_take_effect_on_the_others_within_the_bound(replicas):
     r = replicas(3)
     a, b, c = r[0], r[1], r[2]
@@ -231,7 +243,29 @@ def test_changes_on_one_replica_take_effect_on_the_others_within_the_bound(repli
 
     a.cli("role", "assignment", "delete", "--ids", granted["id"])
     revoked_after = until(lambda: read_secret(b, r.public_url, vault, "db", kv_token).status_code == 403, "a role assignment removed on A refused on B")
-    print(f"propagation: credential created {created_after:.2f} s, deleted {deleted_after:.2f} s, role assignment removed {revoked_after:.2f} s")
+
+    # A key B has signed with (and so cached) and C then disables is refused on B.
+    a.cli(
+        "role", "assignment", "create", "--assignee-object-id", principal_id, "--assignee-principal-type", "ServicePrincipal",
+        "--role", "Key Vault Crypto Officer", "--scope", vault_id,
+    )
+    until(
+        lambda: vault_call(b, r.public_url, vault, "POST", "/keys/hot/create", kv_token, {"kty": "EC", "crv": "P-256"}).status_code == 200,
+        "a key created through B once the grant reached it",
+    )
+    digest = {"alg": "ES256", "value": "A" * 43}
+    signed = vault_call(b, r.public_url, vault, "POST", "/keys/hot//sign", kv_token, digest)
+    assert signed.status_code == 200, signed.text
+    disabled = vault_call(c, r.public_url, vault, "PATCH", "/keys/hot/", kv_token, {"attributes": {"enabled": False}})
+    assert disabled.status_code == 200, disabled.text
+    disabled_after = until(
+        lambda: vault_call(b, r.public_url, vault, "POST", "/keys/hot//sign", kv_token, digest).status_code == 403,
+        "a key disabled on C refused on B",
+    )
+    print(
+        f"propagation: credential created {created_after:.2f} s, deleted {deleted_after:.2f} s, role assignment removed {revoked_after:.2f} s, "
+        f"key disabled {disabled_after:.2f} s"
+    )
 
 
 def test_structured_logs_carry_request_ids_and_no_secret(replicas):

@@ -72,7 +72,11 @@ pub fn forget(state: &AppState, topic: Topic) {
     match topic {
         Topic::Credentials => state.clients.clear(),
         Topic::RoleAssignments => state.role_assignments.clear(),
-        Topic::Vaults => state.vaults.clear(),
+        Topic::Vaults => {
+            state.vaults.clear();
+            state.key_versions.clear();
+        }
+        Topic::VaultKeys => state.key_versions.clear(),
         Topic::IssuerKeys => state.issuer_keys.invalidate_all(),
         Topic::SigningKeys => {
             let state = state.clone();

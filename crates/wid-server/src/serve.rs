@@ -147,6 +147,7 @@ pub async fn start_with_clock(
         role_assignments: TtlCache::new(crate::cache::RESYNC),
         vaults: TtlCache::new(crate::cache::RESYNC),
         vault_keys: TtlCache::new(crate::cache::RESYNC),
+        key_versions: TtlCache::new(crate::cache::RESYNC),
         verified_tokens: TtlCache::new(VERIFIED_TOKENS_FOR),
         metrics: Default::default(),
     });

@@ -35,9 +35,12 @@ pub struct Shared {
     /// Live vaults with their data keys opened (`None`: no such vault).
     pub vaults: TtlCache<Option<crate::vault::OpenVault>>,
     /// Vault keys' private keys, parsed, by `vault/name/version`. A version's key material
-    /// never changes, and every operation reads the version from the store first (so a
-    /// deleted, disabled or expired key is refused before its cached key is used).
+    /// never changes, and every operation reads the version first (so a deleted, disabled or
+    /// expired key is refused before its cached key is used).
     pub vault_keys: TtlCache<wid_core::vault_key::PrivateKey>,
+    /// What the crypto operations read of a key, by `vault/name/version` (`vault/name/` for
+    /// the newest version; `None`: no such key), dropped when any key changes.
+    pub key_versions: TtlCache<Option<wid_core::model::VaultKey>>,
     pub metrics: crate::metrics::Metrics,
     /// Key Vault bearer tokens whose signature, issuer and audience were verified.
     pub verified_tokens: TtlCache<crate::access_token::AccessClaims>,

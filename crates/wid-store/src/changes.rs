@@ -20,15 +20,18 @@ pub enum Topic {
     IssuerKeys,
     /// Tenants' token-signing keys.
     SigningKeys,
+    /// Vaults' keys and their versions (what the crypto operations read).
+    VaultKeys,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Credentials,
         Topic::RoleAssignments,
         Topic::Vaults,
         Topic::IssuerKeys,
         Topic::SigningKeys,
+        Topic::VaultKeys,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Topic {
             Topic::Vaults => "vaults",
             Topic::IssuerKeys => "issuer-keys",
             Topic::SigningKeys => "signing-keys",
+            Topic::VaultKeys => "vault-keys",
         }
     }
 

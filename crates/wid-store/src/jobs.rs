@@ -57,11 +57,13 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        if vaults > 0 {
-            tx.commit_changing(&[Topic::Vaults]).await?;
-        } else {
-            tx.commit().await?;
-        }
+        let changed: &[Topic] = match (vaults > 0, keys > 0) {
+            (true, true) => &[Topic::Vaults, Topic::VaultKeys],
+            (true, false) => &[Topic::Vaults],
+            (false, true) => &[Topic::VaultKeys],
+            (false, false) => &[],
+        };
+        tx.commit_changing(changed).await?;
         Ok(Purged {
             secrets,
             keys,

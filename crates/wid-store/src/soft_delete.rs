@@ -2,6 +2,7 @@
 //! statements on each collection's table. Versions (and a certificate's operation) belong to
 //! their object's row and go with it on purge by foreign key.
 
+use crate::changes::Topic;
 use crate::codec::key;
 use crate::{Store, StoreError};
 
@@ -19,6 +20,14 @@ impl Collection {
             Collection::Secrets => "secrets",
             Collection::Keys => "keys",
             Collection::Certificates => "certificates",
+        }
+    }
+
+    /// What replicas cache of the collection, dropped when it changes.
+    fn cached(self) -> &'static [Topic] {
+        match self {
+            Collection::Keys => &[Topic::VaultKeys],
+            Collection::Secrets | Collection::Certificates => &[],
         }
     }
 }
@@ -70,7 +79,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(c.cached()).await?;
         Ok(n > 0)
     }
 
@@ -92,7 +101,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(c.cached()).await?;
         Ok(n > 0)
     }
 }

@@ -1,6 +1,7 @@
 //! Keys of key vaults: versions, soft delete, recovery, purge and rotation policies. Private
 //! keys arrive sealed and leave sealed; the store never sees them in the clear.
 
+use crate::changes::Topic;
 use crate::codec::{self, key};
 use crate::soft_delete::Collection;
 use crate::{Store, StoreError};
@@ -92,7 +93,7 @@ impl Store {
         .bind(i64::from(v.managed))
         .execute(tx.conn())
         .await?;
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::VaultKeys]).await?;
         Ok(VaultKey {
             name: stored_name,
             deleted_at: None,
@@ -188,7 +189,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::VaultKeys]).await?;
         Ok(n > 0)
     }
 
@@ -251,7 +252,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        tx.commit().await?;
+        tx.commit_changing(&[Topic::VaultKeys]).await?;
         Ok(n > 0)
     }
 }

@@ -473,6 +473,29 @@ async fn remove(
     Ok(Json(bundle(&state, open, &k)))
 }
 
+/// A live key version as the crypto operations read it: from the replica's cache, which every
+/// change to a key empties (on the other replicas within the coherence bound), so an
+/// operation on a hot key costs no database read. Writes read the store, never this cache.
+async fn cached_live(state: &AppState, open: &OpenVault, at: &At) -> Result<VaultKey, VaultError> {
+    let cache_key = format!(
+        "{}/{}/{}",
+        open.vault.name.to_ascii_lowercase(),
+        at.name.to_ascii_lowercase(),
+        at.version().unwrap_or_default()
+    );
+    let found = state
+        .key_versions
+        .get_or_load(&cache_key, || {
+            VaultKey::load(state, &open.vault.name, &at.name, at.version())
+        })
+        .await?;
+    found
+        .as_ref()
+        .clone()
+        .filter(|k| !k.is_deleted())
+        .ok_or_else(|| VaultKey::not_found(&at.name))
+}
+
 /// The parsed private key of a version, opened from its seal once and then cached.
 async fn private_key(
     state: &AppState,
@@ -551,7 +574,7 @@ async fn operate(
 ) -> Result<Json<Value>, VaultError> {
     let body: OperationBody = parse_json(body)?;
     let open = caller.open()?;
-    let k: VaultKey = versioned::live(state, open, &at.name, at.version()).await?;
+    let k = cached_live(state, open, at).await?;
     vault_key::check_usable(&k.version, crypto.op(), state.now())?;
     let key = private_key(state, open, &k).await?;
     let kid = key_id(state, open, &k);
