@@ -119,10 +119,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
+    std::fs::File::open(directory_of(path))?.sync_all()?;
     Ok(())
+}
+
+/// The directory whose entry a rename into `path` changes: a bare file name's parent is empty,
+/// which names no directory to open, so it is the current one.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -146,4 +153,26 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T, mode: u32) -> std::io::R
     let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     write_atomic(path, &bytes, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_of_a_bare_file_name_is_the_current_one() {
+        for (path, directory) in [
+            ("c1.pem", "."),
+            ("./c1.pem", "."),
+            ("out/c1.pem", "out"),
+            ("/tmp/c1.pem", "/tmp"),
+            ("/c1.pem", "/"),
+        ] {
+            assert_eq!(
+                directory_of(Path::new(path)),
+                Path::new(directory),
+                "{path}"
+            );
+        }
+    }
 }
