@@ -39,6 +39,7 @@ pub enum Encoding {
 pub enum CertificateCommand {
     /// Print the default policy az prints, for `create -p`.
     GetDefaultPolicy,
+    /// Create a certificate under a policy (self-signed), waiting for the operation to end.
     Create {
         #[command(flatten)]
         certificate: CertificateName,
@@ -50,16 +51,19 @@ pub enum CertificateCommand {
         #[arg(long, num_args = 0..)]
         tags: Vec<String>,
     },
+    /// Get a certificate's information.
     Show {
         #[command(flatten)]
         certificate: CertificateName,
         #[arg(short = 'v', long)]
         version: Option<String>,
     },
+    /// List the certificates of a vault.
     List {
         #[arg(long)]
         vault_name: String,
     },
+    /// Import a certificate with its private key (PEM or PFX).
     Import {
         #[command(flatten)]
         certificate: CertificateName,
@@ -75,6 +79,7 @@ pub enum CertificateCommand {
         #[arg(long, num_args = 0..)]
         tags: Vec<String>,
     },
+    /// Download the public part of a certificate (PEM or DER).
     Download {
         #[command(flatten)]
         certificate: CertificateName,
@@ -85,6 +90,7 @@ pub enum CertificateCommand {
         #[arg(short = 'v', long)]
         version: Option<String>,
     },
+    /// Delete a certificate with its backing secret and key, soft-deleted.
     Delete {
         #[command(flatten)]
         certificate: CertificateName,

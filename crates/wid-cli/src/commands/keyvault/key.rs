@@ -42,6 +42,7 @@ pub enum DataType {
 
 #[derive(Subcommand)]
 pub enum KeyCommand {
+    /// Create a new key, or a new version of it, and return its parameters.
     Create {
         #[command(flatten)]
         key: KeyName,
@@ -60,34 +61,42 @@ pub enum KeyCommand {
         #[arg(long, num_args = 0..)]
         tags: Vec<String>,
     },
+    /// Get a key's attributes and, if it is a public key, its public material.
     Show {
         #[command(flatten)]
         key: KeyVersion,
     },
+    /// List the keys of a vault.
     List {
         #[arg(long)]
         vault_name: String,
     },
+    /// List the versions of a key.
     ListVersions {
         #[command(flatten)]
         key: KeyName,
     },
+    /// List the deleted keys of a vault, recoverable or purgeable.
     ListDeleted {
         #[arg(long)]
         vault_name: String,
     },
+    /// Delete a key of any type, soft-deleted until its scheduled purge date.
     Delete {
         #[command(flatten)]
         key: KeyName,
     },
+    /// Recover a deleted key to its latest version.
     Recover {
         #[command(flatten)]
         key: KeyName,
     },
+    /// Permanently delete a deleted key (refused under purge protection).
     Purge {
         #[command(flatten)]
         key: KeyName,
     },
+    /// Create a signature of a digest with a key, in the vault.
     Sign {
         #[command(flatten)]
         key: KeyVersion,
@@ -97,6 +106,7 @@ pub enum KeyCommand {
         #[arg(long)]
         digest: String,
     },
+    /// Verify a signature of a digest with a key, in the vault.
     Verify {
         #[command(flatten)]
         key: KeyVersion,
@@ -107,6 +117,7 @@ pub enum KeyCommand {
         #[arg(long)]
         signature: String,
     },
+    /// Encrypt a value with a key, in the vault.
     Encrypt {
         #[command(flatten)]
         key: KeyVersion,
@@ -117,6 +128,7 @@ pub enum KeyCommand {
         #[arg(long, value_enum, default_value = "base64")]
         data_type: DataType,
     },
+    /// Decrypt a value with a key, in the vault.
     Decrypt {
         #[command(flatten)]
         key: KeyVersion,
