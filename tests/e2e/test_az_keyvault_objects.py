@@ -1,6 +1,6 @@
 """Keys and certificates through the real Azure CLI (azure-cli from PyPI, unmodified), signed in
 as the bootstrap service principal by `wid cloud register-az`, on an RBAC vault (az's default)
-where it holds Key Vault Administrator."""
+where it holds Key Vault Administrator; and the same scripts with `az` replaced by `wid`."""
 
 import base64
 import hashlib
@@ -12,27 +12,54 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 import datetime
+import os
+import subprocess
+from pathlib import Path
 
-from widtest import Az, unique
+import pytest
+
+from widtest import Az, unique, wid_bin
 
 
-def vault_for(az: Az) -> str:
+class WidCli:
+    """Runs the same scripts as `Az.run` with `az` meaning this wid's CLI, which reaches vault
+    hosts without /etc/hosts."""
+
+    def __init__(self, wid, tmp_path: Path):
+        self.wid, self.tmp = wid, tmp_path
+        bin_dir = tmp_path / "wid-as-az"
+        bin_dir.mkdir()
+        (bin_dir / "az").symlink_to(wid_bin())
+        self.env = {**os.environ, "WID_DATA_DIR": str(wid.data_dir), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+    def run(self, script: str, vaults=()) -> dict:
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"script failed ({done.returncode}):\n{script}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+        return {name: value for name, sep, value in (line.partition("=") for line in done.stdout.splitlines()) if sep and name.isupper()}
+
+
+@pytest.fixture(params=["az", "wid"])
+def cli(request, wid, tmp_path):
+    return Az(wid, tmp_path) if request.param == "az" else WidCli(wid, tmp_path)
+
+
+def vault_for(cli) -> str:
     vault = unique("kvobj")
     rg = unique("rg-kvobj-")
-    # az makes RBAC vaults by default: the signed-in principal gives itself the data plane.
-    az.run(f"""
+    # An RBAC vault (az's default, asked for explicitly of wid) where the signed-in principal
+    # gives itself the data plane.
+    cli.run(f"""
 az group create -n {rg} -l eastus -o none
-ID=$(az keyvault create -n {vault} -g {rg} --query id -o tsv)
-az role assignment create --assignee {az.wid.creds["clientId"]} --role "Key Vault Administrator" --scope "$ID" -o none
+ID=$(az keyvault create -n {vault} -g {rg} --enable-rbac-authorization true --query id -o tsv)
+az role assignment create --assignee {cli.wid.creds["clientId"]} --role "Key Vault Administrator" --scope "$ID" -o none
 """)
     return vault
 
 
-def test_keys_with_az(wid, tmp_path):
-    az = Az(wid, tmp_path)
-    vault = vault_for(az)
+def test_keys_with_az(cli, tmp_path):
+    vault = vault_for(cli)
     digest = base64.b64encode(hashlib.sha256(b"signed by the vault").digest()).decode()
-    out = az.run(
+    out = cli.run(
         f"""
 echo "CREATED=$(az keyvault key create --vault-name {vault} -n k1 --kty RSA --size 2048 --ops sign verify encrypt decrypt -o json | tr -d '\\n')"
 echo "SHOWN=$(az keyvault key show --vault-name {vault} -n k1 -o json | tr -d '\\n')"
@@ -62,8 +89,9 @@ echo "DELETED_LEFT=$(az keyvault key list-deleted --vault-name {vault} --query '
     public = rsa.RSAPublicNumbers(e, n).public_key()
     public.verify(base64.b64decode(out["SIG"]), b"signed by the vault", padding.PKCS1v15(), hashes.SHA256())
     assert out["VALID"] == "true"
-    # az prints the plaintext bytes with Python's repr (its transformer returns bytes as they are).
-    assert out["PLAIN"] == "b'a plain secret'"
+    # az prints the plaintext bytes with Python's repr (its transformer returns bytes as they
+    # are); wid prints the text.
+    assert out["PLAIN"] == ("b'a plain secret'" if isinstance(cli, Az) else "a plain secret")
     assert out["DELETED"].endswith("/deletedkeys/k1") and out["GONE"] == "0"
     assert out["RECOVERED"].startswith(created["key"]["kid"].rsplit("/", 1)[0])
     assert out["DELETED_LEFT"] == "0"
@@ -82,11 +110,10 @@ def pfx(tmp_path, password: bytes):
     return path, cert
 
 
-def test_certificates_with_az(wid, tmp_path):
-    az = Az(wid, tmp_path)
-    vault = vault_for(az)
+def test_certificates_with_az(cli, tmp_path):
+    vault = vault_for(cli)
     path, imported = pfx(tmp_path, b"pfx-pass")
-    out = az.run(
+    out = cli.run(
         f"""
 az keyvault certificate get-default-policy > policy.json
 echo "CREATED=$(az keyvault certificate create --vault-name {vault} -n c1 -p @policy.json --query status -o tsv)"
