@@ -330,8 +330,11 @@ def test_serviceaccount_create_federates_and_prints_or_applies(wid, tmp_path):
     printed = wid.cli("serviceaccount", "create", "--name", "web", "--namespace", "apps", "--identity-name", identity, "-g", rg, "--cluster", cluster).stdout
     import yaml
     manifest = yaml.safe_load(printed)
+    # As azwi makes it: labelled for the webhook, annotated with the client and tenant ids.
+    annotations = {"azure.workload.identity/client-id": client_id, "azure.workload.identity/tenant-id": wid.creds["tenantId"]}
     assert manifest == {"apiVersion": "v1", "kind": "ServiceAccount",
-                        "metadata": {"annotations": {"azure.workload.identity/client-id": client_id}, "name": "web", "namespace": "apps"}}
+                        "metadata": {"annotations": annotations, "labels": {"azure.workload.identity/use": "true"},
+                                     "name": "web", "namespace": "apps"}}
     fic = json.loads(wid.cli("identity", "federated-credential", "show", "--name", "apps-web", "--identity-name", identity, "-g", rg).stdout)
     issuer = wid.cli("aks", "show", "-g", rg, "-n", cluster, "--query", "oidcIssuerProfile.issuerUrl", "-o", "tsv").stdout.strip()
     assert (fic["issuer"], fic["subject"], fic["audiences"]) == (issuer, "system:serviceaccount:apps:web", ["api://AzureADTokenExchange"])
@@ -344,7 +347,7 @@ def test_serviceaccount_create_federates_and_prints_or_applies(wid, tmp_path):
         done = wid.cli("serviceaccount", "create", "--name", "web", "--namespace", "apps", "--identity-name", identity, "-g", rg,
                        "--cluster", cluster, "--kubeconfig", str(kubeconfig))
         assert f"serviceaccount/web {expected}" in done.stderr
-    assert api.accounts[("apps", "web")]["metadata"]["annotations"] == {"azure.workload.identity/client-id": client_id}
+    assert api.accounts[("apps", "web")]["metadata"]["annotations"] == annotations
     writes = [p for p, _ in api.requests if p.startswith(("POST", "PATCH"))]
     assert writes == ["POST /api/v1/namespaces/apps/serviceaccounts", "PATCH /api/v1/namespaces/apps/serviceaccounts/web"]
 

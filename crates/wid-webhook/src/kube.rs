@@ -300,6 +300,7 @@ impl KubeClient {
         &self,
         namespace: &str,
         name: &str,
+        labels: &Annotations,
         annotations: &Annotations,
     ) -> Result<bool, KubeError> {
         let collection = format!("/api/v1/namespaces/{namespace}/serviceaccounts");
@@ -310,13 +311,14 @@ impl KubeClient {
                 reqwest::Method::POST,
                 collection.clone(),
                 serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": name, "namespace": namespace, "annotations": annotations}}),
+                    "metadata": {"name": name, "namespace": namespace, "labels": labels,
+                        "annotations": annotations}}),
                 "application/json",
             ),
             Some(_) => (
                 reqwest::Method::PATCH,
                 format!("{collection}/{name}"),
-                serde_json::json!({"metadata": {"annotations": annotations}}),
+                serde_json::json!({"metadata": {"labels": labels, "annotations": annotations}}),
                 "application/merge-patch+json",
             ),
         };

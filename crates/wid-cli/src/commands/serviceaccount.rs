@@ -157,11 +157,12 @@ pub fn identity_credential_name(namespace: &str, name: &str) -> String {
         .collect()
 }
 
-/// The ServiceAccount manifest the service-account phase prints.
-pub fn manifest(name: &str, namespace: &str, client_id: &str) -> String {
+/// The ServiceAccount manifest the service-account phase prints: labelled for the webhook and
+/// annotated with the client and tenant ids, as azwi makes it.
+pub fn manifest(name: &str, namespace: &str, client_id: &str, tenant_id: &str) -> String {
+    use wid_webhook::mutate::{CLIENT_ID_ANNOTATION, TENANT_ID_ANNOTATION, USE_LABEL};
     format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    {}: \"{client_id}\"\n  name: \"{name}\"\n  namespace: \"{namespace}\"\n",
-        wid_webhook::mutate::CLIENT_ID_ANNOTATION
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    {CLIENT_ID_ANNOTATION}: \"{client_id}\"\n    {TENANT_ID_ANNOTATION}: \"{tenant_id}\"\n  labels:\n    {USE_LABEL}: \"true\"\n  name: \"{name}\"\n  namespace: \"{namespace}\"\n"
     )
 }
 
@@ -324,16 +325,19 @@ impl Run<'_> {
 
     async fn service_account(&mut self, principal: &Principal) -> Result<()> {
         let client_id = self.client_id(principal).await?;
+        let tenant_id = self.ctx.server.tenant_id.as_str();
         let a = self.args;
         match &a.kubeconfig {
             Some(path) => {
                 let client = wid_webhook::kube::KubeClient::from_kubeconfig(path)?;
-                let annotations = BTreeMap::from([(
-                    wid_webhook::mutate::CLIENT_ID_ANNOTATION.to_owned(),
-                    client_id,
-                )]);
+                use wid_webhook::mutate::{CLIENT_ID_ANNOTATION, TENANT_ID_ANNOTATION, USE_LABEL};
+                let labels = BTreeMap::from([(USE_LABEL.to_owned(), "true".to_owned())]);
+                let annotations = BTreeMap::from([
+                    (CLIENT_ID_ANNOTATION.to_owned(), client_id),
+                    (TENANT_ID_ANNOTATION.to_owned(), tenant_id.to_owned()),
+                ]);
                 let created = client
-                    .apply_service_account(&a.namespace, &a.name, &annotations)
+                    .apply_service_account(&a.namespace, &a.name, &labels, &annotations)
                     .await?;
                 eprintln!(
                     "serviceaccount/{} {}",
@@ -341,7 +345,7 @@ impl Run<'_> {
                     if created { "created" } else { "configured" }
                 );
             }
-            None => print!("{}", manifest(&a.name, &a.namespace, &client_id)),
+            None => print!("{}", manifest(&a.name, &a.namespace, &client_id, tenant_id)),
         }
         Ok(())
     }
@@ -551,12 +555,15 @@ mod tests {
     }
 
     #[test]
-    fn manifest_carries_the_client_id() {
-        let m = manifest("web", "apps", "cid");
-        assert!(
-            m.contains("azure.workload.identity/client-id: \"cid\""),
-            "{m}"
-        );
+    fn manifest_carries_the_client_and_tenant_ids_and_the_label() {
+        let m = manifest("web", "apps", "cid", "tid");
+        for line in [
+            "    azure.workload.identity/client-id: \"cid\"",
+            "    azure.workload.identity/tenant-id: \"tid\"",
+            "  labels:\n    azure.workload.identity/use: \"true\"",
+        ] {
+            assert!(m.contains(line), "{line} in {m}");
+        }
         assert!(m.contains("name: \"web\"") && m.contains("namespace: \"apps\""));
     }
 }
