@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from test_keyvault import WORKLOAD, in_vault_namespace
-from widtest import unique
+from widtest import Az, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kube-apiserver"
@@ -186,3 +186,23 @@ def test_wid_serviceaccount_create_applies_the_annotated_service_account(wid, ku
     assert annotations["azure.workload.identity/client-id"] == made["clientId"]
     assert annotations["azure.workload.identity/tenant-id"] == wid.creds["tenantId"]
     assert stored["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+
+
+def test_get_credentials_of_the_attached_api_server_is_a_kubeconfig_kubectl_uses(wid, kube, tmp_path):
+    rg, cluster, issuer = new_cluster(wid)
+    exported = json.loads(wid.cli("aks", "oidc-issuer", "export-signing-key", "-g", rg, "-n", cluster,
+                                  "--output-dir", str(tmp_path / "sa")).stdout)
+    api = kube(issuer, Path(exported["privateKeyFile"]), [Path(exported["publicKeyFile"])])
+    api.kubectl("create", "namespace", "attached")
+    # The script's kubeconfig names its CA and client files relative to itself: attaching
+    # inlines them, so the kubeconfig works wherever it is written.
+    wid.cli("aks", "update", "-g", rg, "-n", cluster, "--attach-kubeconfig", api.kubeconfig)
+    from_wid = tmp_path / "from-wid" / "config"
+    wid.cli("aks", "get-credentials", "-g", rg, "-n", cluster, "-f", str(from_wid))
+    az = Az(wid, tmp_path)
+    from_az = tmp_path / "from-az" / "config"
+    az.run(f"az aks get-credentials -g {rg} -n {cluster} -f {from_az} -o none")
+    for written in (from_wid, from_az):
+        done = subprocess.run(["kubectl", "--kubeconfig", str(written), "get", "namespace", "attached", "-o", "name"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout.strip() == "namespace/attached", (written, done.stderr)

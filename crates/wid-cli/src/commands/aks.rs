@@ -285,6 +285,9 @@ fn ssh_public_key(value: Option<&str>, generate: bool) -> Result<Option<String>>
 fn kubeconfig_value(file: &Path) -> Result<String> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading the kubeconfig {}", file.display()))?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let text = kubeconfig::inline_files(&text, |named| Ok(std::fs::read(dir.join(named))?))
+        .with_context(|| format!("{} is not usable", file.display()))?;
     kubeconfig::validate(&text).with_context(|| format!("{} is not usable", file.display()))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(text))
 }

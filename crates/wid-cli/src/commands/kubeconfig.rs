@@ -31,6 +31,52 @@ pub fn validate(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The members of a cluster and a user that name a file, and the member that holds the
+/// file's content instead.
+const FILE_MEMBERS: [(&str, &str, &str); 3] = [
+    (
+        "clusters",
+        "certificate-authority",
+        "certificate-authority-data",
+    ),
+    ("users", "client-certificate", "client-certificate-data"),
+    ("users", "client-key", "client-key-data"),
+];
+
+/// The kubeconfig with the files it names (CA, client certificate and key) replaced by their
+/// base64 content, read by `read` (which resolves a relative path as kubectl does, against
+/// the kubeconfig's directory): an attached kubeconfig is handed out elsewhere, where those
+/// paths mean nothing.
+pub fn inline_files(text: &str, read: impl Fn(&str) -> Result<Vec<u8>>) -> Result<String> {
+    use base64::Engine;
+    let mut config = parse(text, "the kubeconfig")?;
+    for (list, file_member, data_member) in FILE_MEMBERS {
+        let inner = if list == "clusters" {
+            "cluster"
+        } else {
+            "user"
+        };
+        let Some(Value::Sequence(entries)) = config.get_mut(list) else {
+            continue;
+        };
+        for entry in entries {
+            let Some(Value::Mapping(m)) = entry.get_mut(inner) else {
+                continue;
+            };
+            if let Some(file) = m.remove(file_member) {
+                let file = file
+                    .as_str()
+                    .with_context(|| format!("{file_member} is not a path"))?;
+                let content =
+                    read(file).with_context(|| format!("reading {file_member} {file}"))?;
+                let data = base64::engine::general_purpose::STANDARD.encode(content);
+                m.insert(data_member.into(), Value::String(data));
+            }
+        }
+    }
+    Ok(serde_yaml_ng::to_string(&config)?)
+}
+
 /// `addition` merged into `existing` (empty: none yet) as az merges it: clusters, users and
 /// contexts by name, an entry of the same name replaced only when it is identical or
 /// `overwrite` is set, a context whose user is `clusterAdmin…` renamed `…-admin`, and
@@ -130,6 +176,37 @@ mod tests {
 
     fn doc(text: &str) -> Value {
         serde_yaml_ng::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn files_a_kubeconfig_names_are_inlined() {
+        let text = "apiVersion: v1\nclusters:\n- name: c\n  cluster: {server: 'https://a:6443', certificate-authority: pki/ca.crt}\n- name: d\n  cluster: {server: 'https://b', certificate-authority-data: QUJD}\nusers:\n- name: u\n  user: {client-certificate: pki/admin.crt, client-key: /abs/admin.key}\n- name: t\n  user: {token: x}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\n";
+        let read = |path: &str| -> Result<Vec<u8>> {
+            match path {
+                "pki/ca.crt" => Ok(b"CA".to_vec()),
+                "pki/admin.crt" => Ok(b"CERT".to_vec()),
+                "/abs/admin.key" => Ok(b"KEY".to_vec()),
+                other => bail!("no {other}"),
+            }
+        };
+        let out = doc(&inline_files(text, read).unwrap());
+        let cluster = &out["clusters"][0]["cluster"];
+        assert_eq!(cluster["certificate-authority-data"], "Q0E=");
+        assert!(cluster.get("certificate-authority").is_none());
+        assert_eq!(
+            out["clusters"][1]["cluster"]["certificate-authority-data"],
+            "QUJD"
+        );
+        let user = &out["users"][0]["user"];
+        assert_eq!(
+            (&user["client-certificate-data"], &user["client-key-data"]),
+            (&Value::from("Q0VSVA=="), &Value::from("S0VZ"))
+        );
+        assert!(user.get("client-key").is_none() && user.get("client-certificate").is_none());
+        assert_eq!(out["users"][1]["user"]["token"], "x");
+        let missing = "clusters:\n- name: c\n  cluster: {certificate-authority: gone.crt}\n";
+        let e = inline_files(missing, read).unwrap_err();
+        assert!(format!("{e:#}").contains("gone.crt"), "{e:#}");
     }
 
     #[test]
