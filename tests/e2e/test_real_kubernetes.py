@@ -29,8 +29,12 @@ class KubeApiServer:
     with a cluster-admin kubeconfig."""
 
     def __init__(self, directory: Path, issuer: str, signing_key: Path, public_keys: list[Path]):
-        self.dir = directory
-        args = [str(SCRIPT), "start", str(directory), "--issuer", issuer, "--signing-key", str(signing_key)]
+        self.dir, self.issuer = directory, issuer
+        self.restart(signing_key, public_keys)
+
+    def restart(self, signing_key: Path, public_keys: list[Path]):
+        """(Re)starts the API server on the same etcd data, with these keys."""
+        args = [str(SCRIPT), "start", str(self.dir), "--issuer", self.issuer, "--signing-key", str(signing_key)]
         for key in public_keys:
             args += ["--key-file", str(key)]
         done = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -206,3 +210,34 @@ def test_get_credentials_of_the_attached_api_server_is_a_kubeconfig_kubectl_uses
         done = subprocess.run(["kubectl", "--kubeconfig", str(written), "get", "namespace", "attached", "-o", "name"],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and done.stdout.strip() == "namespace/attached", (written, done.stderr)
+
+
+def test_signing_keys_rotate_end_to_end(wid, kube, tmp_path):
+    """Rotate in wid, restart the API server with the new key (verifying with both), and old
+    tokens keep working until their key is removed, then fail with AADSTS7000272."""
+    rg, cluster, issuer = new_cluster(wid)
+    old = json.loads(wid.cli("aks", "oidc-issuer", "export-signing-key", "-g", rg, "-n", cluster,
+                             "--output-dir", str(tmp_path / "old")).stdout)
+    api = kube(issuer, Path(old["privateKeyFile"]), [Path(old["publicKeyFile"])])
+    api.kubectl("create", "serviceaccount", "rotating-sa")
+    who = identity_with_a_secret(wid, rg, issuer, "system:serviceaccount:default:rotating-sa")
+    old_token = token_request(api, "default", "rotating-sa")
+
+    wid.cli("aks", "oidc-issuer", "rotate-signing-keys", "-g", rg, "-n", cluster)
+    new = json.loads(wid.cli("aks", "oidc-issuer", "export-signing-key", "-g", rg, "-n", cluster,
+                             "--output-dir", str(tmp_path / "new")).stdout)
+    assert new["kid"] != old["kid"]
+    api.restart(Path(new["privateKeyFile"]), [Path(new["publicKeyFile"]), Path(old["publicKeyFile"])])
+    new_token = token_request(api, "default", "rotating-sa")
+    api_kids = {k["kid"] for k in json.loads(api.kubectl("get", "--raw", "/openid/v1/jwks").stdout)["keys"]}
+    assert api_kids == {old["kid"], new["kid"]}
+
+    for token in (old_token, new_token):
+        done = read_secret_with(wid, tmp_path, token, who)
+        assert done.returncode == 0 and "secret=from-the-real-api-server" in done.stdout, done.stderr
+
+    wid.cli("aks", "oidc-issuer", "remove-key", "-g", rg, "-n", cluster, "--kid", old["kid"])
+    refused = read_secret_with(wid, tmp_path, old_token, who)
+    assert refused.returncode != 0 and "AADSTS7000272" in refused.stderr, refused.stderr
+    done = read_secret_with(wid, tmp_path, new_token, who)
+    assert done.returncode == 0 and "secret=from-the-real-api-server" in done.stdout, done.stderr
