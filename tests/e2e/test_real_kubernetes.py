@@ -6,21 +6,26 @@ WorkloadIdentityCredential and read a Key Vault secret."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import yaml
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from test_keyvault import WORKLOAD, in_vault_namespace
-from widtest import Az, unique
+from widtest import Az, free_port, unique, wid_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kube-apiserver"
+GOLDEN = ROOT / "crates" / "wid-webhook" / "tests" / "golden"
 AUDIENCE = "api://AzureADTokenExchange"
 
 
@@ -28,8 +33,8 @@ class KubeApiServer:
     """etcd and kube-apiserver started by scripts/kube-apiserver in a directory of their own,
     with a cluster-admin kubeconfig."""
 
-    def __init__(self, directory: Path, issuer: str, signing_key: Path, public_keys: list[Path]):
-        self.dir, self.issuer = directory, issuer
+    def __init__(self, directory: Path, issuer: str, signing_key: Path, public_keys: list[Path], extra: list[str]):
+        self.dir, self.issuer, self.extra = directory, issuer, extra
         self.restart(signing_key, public_keys)
 
     def restart(self, signing_key: Path, public_keys: list[Path]):
@@ -37,6 +42,7 @@ class KubeApiServer:
         args = [str(SCRIPT), "start", str(self.dir), "--issuer", self.issuer, "--signing-key", str(signing_key)]
         for key in public_keys:
             args += ["--key-file", str(key)]
+        args += ["--", *self.extra]
         done = subprocess.run(args, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"scripts/kube-apiserver start failed:\n{done.stderr}"
         self.kubeconfig = done.stdout.strip().splitlines()[-1]
@@ -67,8 +73,8 @@ def kube_binary():
 def kube(kube_binary, tmp_path):
     started = []
 
-    def start(issuer: str, signing_key: Path, public_keys: list[Path]) -> KubeApiServer:
-        server = KubeApiServer(tmp_path / f"kube{len(started)}", issuer, signing_key, public_keys)
+    def start(issuer: str, signing_key: Path, public_keys: list[Path], extra: list[str] = ()) -> KubeApiServer:
+        server = KubeApiServer(tmp_path / f"kube{len(started)}", issuer, signing_key, public_keys, list(extra))
         started.append(server)
         return server
 
@@ -241,3 +247,141 @@ def test_signing_keys_rotate_end_to_end(wid, kube, tmp_path):
     assert refused.returncode != 0 and "AADSTS7000272" in refused.stderr, refused.stderr
     done = read_secret_with(wid, tmp_path, new_token, who)
     assert done.returncode == 0 and "secret=from-the-real-api-server" in done.stdout, done.stderr
+
+
+def serving_certificate(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A CA and the webhook's serving certificate for 127.0.0.1 (the API server, in Go, wants a
+    subjectAltName)."""
+    ca_key, ca, key, cert = (tmp_path / n for n in ("hook-ca.key", "hook-ca.crt", "hook.key", "hook.crt"))
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "1",
+        "-subj", "/CN=hook-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    csr = tmp_path / "hook.csr"
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=wid-webhook")
+    ext = tmp_path / "hook.ext"
+    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-days", "1",
+        "-out", str(cert), "-extfile", str(ext))
+    return ca, cert, key
+
+
+def service_account_kubeconfig(api: KubeApiServer, namespace: str, name: str, path: Path) -> Path:
+    """A kubeconfig that authenticates as a ServiceAccount with a TokenRequest token, as the
+    webhook's pod would be authenticated in the cluster."""
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}}
+    token = json.loads(api.kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                                   "-f", "-", stdin=json.dumps(request)).stdout)["status"]["token"]
+    admin = yaml.safe_load(Path(api.kubeconfig).read_text())
+    server = admin["clusters"][0]["cluster"]["server"]
+    ca = (Path(api.kubeconfig).parent / admin["clusters"][0]["cluster"]["certificate-authority"]).resolve()
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "c", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa"}}],
+    }))
+    return path
+
+
+def pod(name: str, service_account: str, labelled: bool = True) -> str:
+    labels = {"azure.workload.identity/use": "true"} if labelled else {}
+    return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": name, "namespace": "team-a", "labels": labels},
+                       "spec": {"serviceAccountName": service_account,
+                                "containers": [{"name": "app", "image": "registry.example/app:1"}]}})
+
+
+def env_of(stored: dict) -> dict:
+    return {e["name"]: e.get("value") for e in stored["spec"]["containers"][0].get("env", [])}
+
+
+def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path):
+    """`wid webhook manifests` applied with kubectl (RBAC, the webhook's ServiceAccount, the
+    MutatingWebhookConfiguration pointed at the webhook on loopback: without kube-proxy a
+    Service cannot route), `wid webhook` authenticated as that ServiceAccount, and pods made
+    with kubectl stored mutated as azure-workload-identity v1.6 mutates them."""
+    rg, cluster, issuer = new_cluster(wid)
+    exported = json.loads(wid.cli("aks", "oidc-issuer", "export-signing-key", "-g", rg, "-n", cluster,
+                                  "--output-dir", str(tmp_path / "sa")).stdout)
+    keys = (Path(exported["privateKeyFile"]), [Path(exported["publicKeyFile"])])
+    api = kube(issuer, *keys)
+    ca, cert, key = serving_certificate(tmp_path)
+    tenant = wid.creds["tenantId"]
+    printed = wid.cli("webhook", "manifests", "--tenant-id", tenant, "--image", "wid:test", "--ca-bundle", str(ca),
+                      "--authority-host", f"{wid.url}/").stdout
+    docs = [d for d in yaml.safe_load_all(printed) if d]
+    port = free_port()
+    applied = []
+    for doc in docs:
+        # Kubernetes 1.20 has no policy/v1; nothing runs the Deployment without a kubelet.
+        if doc["kind"] in ("PodDisruptionBudget", "Deployment"):
+            continue
+        if doc["kind"] == "MutatingWebhookConfiguration":
+            for hook in doc["webhooks"]:
+                path = hook["clientConfig"].pop("service")["path"]
+                hook["clientConfig"]["url"] = f"https://127.0.0.1:{port}{path}"
+        applied.append(doc["kind"])
+        api.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
+    assert sorted(applied) == ["ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "Namespace",
+                               "Service", "ServiceAccount"]
+    hook_config = service_account_kubeconfig(api, "wid-system", "wid-webhook", tmp_path / "webhook.kubeconfig")
+    # The manifests' ClusterRole is all the webhook gets: reading service accounts, nothing else.
+    can = lambda verb, what: api.kubectl("auth", "can-i", verb, what, "--as", "system:serviceaccount:wid-system:wid-webhook",
+                                        check=False).stdout.strip()
+    assert (can("watch", "serviceaccounts"), can("create", "pods"), can("get", "secrets")) == ("yes", "no", "no")
+
+    api.kubectl("create", "namespace", "team-a")
+    api.kubectl("create", "serviceaccount", "workload-identity-sa", "-n", "team-a")
+    api.kubectl("annotate", "serviceaccount", "workload-identity-sa", "-n", "team-a",
+                "azure.workload.identity/client-id=11111111-1111-1111-1111-111111111111")
+    log = open(tmp_path / "webhook.log", "wb")
+    proc = subprocess.Popen([wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert),
+                             "--tls-key", str(key), "--kubeconfig", str(hook_config), "--tenant-id", tenant,
+                             "--authority-host", f"{wid.url}/", "--proxy-image", "wid:test"], stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 30
+        while api.kubectl("create", "-f", "-", stdin=pod("probe", "workload-identity-sa"), check=False).returncode != 0:
+            assert time.time() < deadline and proc.poll() is None, (tmp_path / "webhook.log").read_text()
+            time.sleep(0.5)
+        stored = json.loads(api.kubectl("get", "pod", "probe", "-n", "team-a", "-o", "json").stdout)
+        # What azure-workload-identity v1.6 injects (the webhook's golden reference pod), with
+        # this cluster's client id, tenant and authority.
+        golden = json.loads((GOLDEN / "basic.pod.json").read_text())["spec"]
+        values = {"AZURE_CLIENT_ID": "11111111-1111-1111-1111-111111111111", "AZURE_TENANT_ID": tenant,
+                  "AZURE_AUTHORITY_HOST": f"{wid.url}/"}
+        expected_env = [{"name": e["name"], "value": values.get(e["name"], e["value"])} for e in golden["containers"][0]["env"]]
+        # The reserved volume is named after a hash of the pod's name, as v1.6 names it.
+        volume_name = "azure-workload-identity-reserved-" + hashlib.sha256(b"probe").hexdigest()[:30]
+        expected_mount = {**golden["containers"][0]["volumeMounts"][0], "name": volume_name}
+        # The API server defaults a projected volume's mode (0644) when it stores the pod.
+        expected_volume = {**golden["volumes"][0], "name": volume_name,
+                           "projected": {**golden["volumes"][0]["projected"], "defaultMode": 420}}
+        container = stored["spec"]["containers"][0]
+        assert container["env"] == expected_env
+        assert expected_mount in container["volumeMounts"]
+        assert expected_volume in stored["spec"]["volumes"]
+        # The API server's own ServiceAccount admission ran too (its projected API token).
+        assert any(v["name"].startswith("kube-api-access-") for v in stored["spec"]["volumes"])
+
+        api.kubectl("create", "-f", "-", stdin=pod("plain", "workload-identity-sa", labelled=False))
+        plain = json.loads(api.kubectl("get", "pod", "plain", "-n", "team-a", "-o", "json").stdout)
+        assert "AZURE_CLIENT_ID" not in env_of(plain)
+        assert not any(v["name"].startswith("azure-workload-identity-reserved-") for v in plain["spec"]["volumes"])
+
+        # The API server restarts: the webhook's watch ends with it, and its cache must watch
+        # again (relisting when its resource version is gone) to see the annotation changed next.
+        api.restart(*keys)
+        api.kubectl("annotate", "--overwrite", "serviceaccount", "workload-identity-sa", "-n", "team-a",
+                    "azure.workload.identity/client-id=22222222-2222-2222-2222-222222222222")
+        deadline, seen, n = time.time() + 30, None, 0
+        while seen != "22222222-2222-2222-2222-222222222222" and time.time() < deadline:
+            n += 1
+            api.kubectl("create", "-f", "-", stdin=pod(f"after{n}", "workload-identity-sa"))
+            seen = env_of(json.loads(api.kubectl("get", "pod", f"after{n}", "-n", "team-a", "-o", "json").stdout))["AZURE_CLIENT_ID"]
+            time.sleep(0.2)
+        assert seen == "22222222-2222-2222-2222-222222222222", (tmp_path / "webhook.log").read_text()[-3000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
