@@ -155,11 +155,9 @@ class FakeApiServer:
         return [p for p, _ in self.requests if p.startswith(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")]
 
 
-@pytest.fixture
-def webhook(tmp_path, wid):
-    """`wid webhook` on a loopback port, reading service accounts from a FakeApiServer."""
-    api = FakeApiServer()
-    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c1"})
+def start_webhook(tmp_path, api, args, env=None):
+    """`wid webhook` on a loopback port with `args`, reading service accounts from `api`;
+    returns the process, a session trusting its certificate, and its URL once it is ready."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
@@ -168,17 +166,18 @@ def webhook(tmp_path, wid):
         "users:\n- name: me\n  user:\n    token: fake-token\n"
     )
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
     port = free_port()
-    log = open(tmp_path / "webhook.log", "wb")
+    log = open(tmp_path / "webhook.log", "ab")
     proc = subprocess.Popen(
         [wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key),
-         "--kubeconfig", str(kubeconfig), "--tenant-id", wid.creds["tenantId"], "--authority-host", wid.url + "/",
-         "--proxy-image", "wid:test"],
-        stdout=log, stderr=log,
+         "--kubeconfig", str(kubeconfig), "--proxy-image", "wid:test", *args],
+        stdout=log, stderr=log, env=env,
     )
+    log.close()
     session = requests.Session()
     session.trust_env = False
     session.verify = str(cert)
@@ -187,15 +186,22 @@ def webhook(tmp_path, wid):
     while True:
         try:
             if session.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
+                return proc, session, url
         except requests.RequestException:
             if time.time() > deadline or proc.poll() is not None:
                 raise RuntimeError((tmp_path / "webhook.log").read_text())
             time.sleep(0.1)
+
+
+@pytest.fixture
+def webhook(tmp_path, wid):
+    """`wid webhook` on a loopback port, reading service accounts from a FakeApiServer."""
+    api = FakeApiServer()
+    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c1"})
+    proc, session, url = start_webhook(tmp_path, api, ["--tenant-id", wid.creds["tenantId"], "--authority-host", wid.url + "/"])
     yield api, session, url
     proc.terminate()
     assert proc.wait(timeout=20) == 0
-    log.close()
 
 
 def review(pod, namespace="default"):
@@ -412,3 +418,26 @@ def test_self_managed_certificate_is_published_and_renewed(wid, tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+
+
+def test_the_cloud_named_by_azure_environment_gives_the_authority_host(wid, tmp_path):
+    """As upstream's chart: AZURE_ENVIRONMENT names the cloud whose Active Directory endpoint
+    workloads get as AZURE_AUTHORITY_HOST, and a name no cloud has stops the webhook."""
+    api = FakeApiServer()
+    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c1"})
+    env = {k: v for k, v in os.environ.items() if k not in ("AZURE_AUTHORITY_HOST", "AZURE_ENVIRONMENT", "KUBECONFIG")}
+    env["AZURE_TENANT_ID"] = wid.creds["tenantId"]
+    for cloud, host in [("AzureUSGovernmentCloud", "https://login.microsoftonline.us/"),
+                        ("azurechinacloud", "https://login.chinacloudapi.cn/"),
+                        (None, "https://login.microsoftonline.com/")]:
+        run_env = env if cloud is None else {**env, "AZURE_ENVIRONMENT": cloud}
+        proc, session, url = start_webhook(tmp_path, api, [], env=run_env)
+        try:
+            assert env_of(mutated(session, url, pod()))["AZURE_AUTHORITY_HOST"] == host, cloud
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    refused = subprocess.run([wid_bin(), "webhook", "--listen", f"127.0.0.1:{free_port()}", "--kubeconfig", str(tmp_path / "kubeconfig")],
+                             env={**env, "AZURE_ENVIRONMENT": "Mars"}, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0
+    assert 'failed to get AAD endpoint: autorest/azure: There is no cloud environment matching the name "MARS"' in refused.stderr

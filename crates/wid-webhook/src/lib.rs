@@ -4,6 +4,7 @@
 //! objects, so fields this crate does not know survive the round trip untouched.
 
 pub mod certs;
+pub mod cloud;
 pub mod kube;
 pub mod mutate;
 pub mod review;

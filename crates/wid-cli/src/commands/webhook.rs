@@ -79,13 +79,15 @@ struct ServeArgs {
     /// Tenant for service accounts without the tenant-id annotation.
     #[arg(long, env = "AZURE_TENANT_ID", required = true)]
     tenant_id: Option<String>,
-    /// `AZURE_AUTHORITY_HOST` given to workloads: wid's URL, or https://login.microsoftonline.com/.
-    #[arg(
-        long,
-        env = "AZURE_AUTHORITY_HOST",
-        default_value = "https://login.microsoftonline.com/"
-    )]
-    authority_host: String,
+    /// `AZURE_AUTHORITY_HOST` given to workloads (wid's URL, say); without it, the Active
+    /// Directory endpoint of the cloud `--azure-environment` names.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    authority_host: Option<String>,
+    /// The cloud, as upstream's chart names it (AzurePublicCloud, AzureUSGovernmentCloud,
+    /// AzureChinaCloud, AzureGermanCloud, AzureStackCloud with AZURE_ENVIRONMENT_FILEPATH); an
+    /// unknown name stops the webhook.
+    #[arg(long, env = "AZURE_ENVIRONMENT", default_value = wid_webhook::cloud::DEFAULT_ENVIRONMENT)]
+    azure_environment: String,
     #[arg(long, default_value = wid_webhook::mutate::DEFAULT_AUDIENCE)]
     audience: String,
     /// Image with the `wid` binary, for the proxy sidecar and its init container.
@@ -174,6 +176,13 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
     let Some(tenant_id) = args.tenant_id else {
         anyhow::bail!("--tenant-id (or AZURE_TENANT_ID) is required");
     };
+    let authority_host = match args.authority_host {
+        Some(host) => host,
+        None => wid_webhook::cloud::authority_host(&args.azure_environment, || {
+            let path = std::env::var("AZURE_ENVIRONMENT_FILEPATH").unwrap_or_default();
+            std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+        })?,
+    };
     let _logging = crate::logging::init(crate::logging::LogFormat::Text);
     let client = Arc::new(match &args.kubeconfig {
         Some(path) => KubeClient::from_kubeconfig(path)?,
@@ -192,7 +201,7 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
     };
     let config = Config {
         tenant_id,
-        authority_host: args.authority_host,
+        authority_host,
         audience: args.audience,
         proxy_image: args.proxy_image,
         native_sidecar,
