@@ -48,6 +48,7 @@ fn config(native_sidecar: bool) -> Config {
         audience: "api://AzureADTokenExchange".to_owned(),
         proxy_image: "ghcr.io/example/wid:1".to_owned(),
         native_sidecar,
+        custom_token_endpoint: None,
     }
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -336,9 +337,15 @@ def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path
     api.kubectl("annotate", "serviceaccount", "workload-identity-sa", "-n", "team-a",
                 "azure.workload.identity/client-id=11111111-1111-1111-1111-111111111111")
     log = open(tmp_path / "webhook.log", "wb")
+    # AKS identity bindings, configured as upstream's chart configures them.
+    binding_env = {**os.environ, "AZURE_KUBERNETES_TOKEN_PROXY": "https://proxy.example:443",
+                   "AZURE_KUBERNETES_SNI_NAME": "proxy.sni.example", "AZURE_KUBERNETES_CA_CONFIGMAP_NAME": "kube-root-ca.crt"}
     proc = subprocess.Popen([wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert),
                              "--tls-key", str(key), "--kubeconfig", str(hook_config), "--tenant-id", tenant,
-                             "--authority-host", f"{wid.url}/", "--proxy-image", "wid:test"], stdout=log, stderr=log)
+                             "--authority-host", f"{wid.url}/", "--proxy-image", "wid:test",
+                             "--custom-token-endpoint-annotation-suffix", "identity-binding",
+                             "--custom-token-endpoint-audience", "api://AKSIdentityBinding"],
+                            stdout=log, stderr=log, env=binding_env)
     try:
         deadline = time.time() + 30
         while api.kubectl("create", "-f", "-", stdin=pod("probe", "workload-identity-sa"), check=False).returncode != 0:
@@ -363,6 +370,22 @@ def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path
         assert expected_volume in stored["spec"]["volumes"]
         # The API server's own ServiceAccount admission ran too (its projected API token).
         assert any(v["name"].startswith("kube-api-access-") for v in stored["spec"]["volumes"])
+
+        # A pod that opts in to the identity binding: its token is for the binding's audience,
+        # with the proxy's variables and the cluster's CA (kube-root-ca.crt) beside it.
+        bound = json.loads(pod("bound", "workload-identity-sa"))
+        bound["metadata"]["annotations"] = {"azure.workload.identity/use-identity-binding": "true"}
+        api.kubectl("create", "-f", "-", stdin=json.dumps(bound))
+        stored = json.loads(api.kubectl("get", "pod", "bound", "-n", "team-a", "-o", "json").stdout)
+        env = env_of(stored)
+        assert (env["AZURE_KUBERNETES_TOKEN_PROXY"], env["AZURE_KUBERNETES_SNI_NAME"], env["AZURE_KUBERNETES_CA_FILE"]) == (
+            "https://proxy.example:443", "proxy.sni.example", "/var/run/secrets/azure/wi/ca-cert/ca.crt")
+        assert "AZURE_KUBERNETES_CA_DATA" not in env
+        reserved = next(v for v in stored["spec"]["volumes"] if v["name"].startswith("azure-workload-identity-reserved-"))
+        sources = reserved["projected"]["sources"]
+        assert sources[0]["serviceAccountToken"]["audience"] == "api://AKSIdentityBinding"
+        assert sources[1] == {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca-cert/ca.crt"}],
+                                            "optional": False}}
 
         api.kubectl("create", "-f", "-", stdin=pod("plain", "workload-identity-sa", labelled=False))
         plain = json.loads(api.kubectl("get", "pod", "plain", "-n", "team-a", "-o", "json").stdout)

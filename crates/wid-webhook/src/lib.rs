@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod kube;
 pub mod mutate;
 pub mod review;
+pub mod token_endpoint;
 
 pub use mutate::{mutate, Config, MutationError};
 pub use review::{handle_review, handle_review_value, review_target, ServiceAccountLookup};

@@ -44,6 +44,8 @@ pub struct Config {
     /// Kubernetes 1.32 and later run the proxy as a native sidecar (an init container that
     /// keeps running), so it starts before and stops after the application.
     pub native_sidecar: bool,
+    /// AKS identity bindings' token endpoint, for pods that opt in.
+    pub custom_token_endpoint: Option<crate::token_endpoint::CustomTokenEndpoint>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -158,12 +160,19 @@ pub fn mutate(
         .map(|s| s.split(';').map(|c| c.trim().to_owned()).collect())
         .unwrap_or_default();
     let volume = volume_name(&pod_name);
-    let env = [
+    let custom = config
+        .custom_token_endpoint
+        .as_ref()
+        .filter(|c| c.wanted_by(&pod_annotations));
+    let mut env = vec![
         ("AZURE_CLIENT_ID", client_id),
         ("AZURE_TENANT_ID", tenant_id),
         ("AZURE_FEDERATED_TOKEN_FILE", token_file()),
         ("AZURE_AUTHORITY_HOST", config.authority_host.clone()),
     ];
+    if let Some(c) = custom {
+        env.extend(c.env(MOUNT_PATH));
+    }
     for list in ["initContainers", "containers"] {
         if let Some(Value::Array(containers)) = spec.get_mut(list) {
             for c in containers
@@ -175,7 +184,9 @@ pub fn mutate(
             }
         }
     }
-    add_volume(spec, &volume, expiration, &config.audience);
+    let audience = custom.map_or(config.audience.as_str(), |c| c.audience.as_str());
+    let ca = custom.and_then(|c| c.ca_projection());
+    add_volume(spec, &volume, expiration, audience, ca);
     Ok(pod)
 }
 
@@ -216,15 +227,20 @@ fn add_mount(container: &mut Value, volume: &str) {
     }
 }
 
-fn add_volume(spec: &mut Map<String, Value>, name: &str, expiration: i64, audience: &str) {
-    let volume = json!({
-        "name": name,
-        "projected": {"sources": [{"serviceAccountToken": {
-            "path": TOKEN_PATH,
-            "expirationSeconds": expiration,
-            "audience": audience,
-        }}]},
-    });
+fn add_volume(
+    spec: &mut Map<String, Value>,
+    name: &str,
+    expiration: i64,
+    audience: &str,
+    ca: Option<Value>,
+) {
+    let mut sources = vec![json!({"serviceAccountToken": {
+        "path": TOKEN_PATH,
+        "expirationSeconds": expiration,
+        "audience": audience,
+    }})];
+    sources.extend(ca);
+    let volume = json!({"name": name, "projected": {"sources": sources}});
     let volumes = array(spec, "volumes");
     match volumes.iter_mut().find(|v| v["name"] == name) {
         Some(existing) => *existing = volume,
@@ -289,6 +305,82 @@ fn inject_proxy(spec: &mut Map<String, Value>, port: i32, config: &Config) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pods_that_opt_in_get_the_custom_token_endpoint() {
+        let endpoint = crate::token_endpoint::Settings {
+            annotation_suffix: "identity-binding".into(),
+            audience: "api://AKSIdentityBinding".into(),
+            token_proxy: "https://proxy.example:443".into(),
+            sni_name: "proxy.sni.example".into(),
+            ca_configmap: "kube-root-ca.crt".into(),
+            ..Default::default()
+        }
+        .endpoint()
+        .unwrap();
+        let config = Config {
+            tenant_id: "t".into(),
+            authority_host: "https://login.example/".into(),
+            audience: DEFAULT_AUDIENCE.into(),
+            proxy_image: "wid:test".into(),
+            native_sidecar: false,
+            custom_token_endpoint: endpoint,
+        };
+        let sa = BTreeMap::from([(CLIENT_ID_ANNOTATION.to_owned(), "c".to_owned())]);
+        let pod = |value: &str| {
+            json!({"metadata": {"name": "p", "annotations": {"azure.workload.identity/use-identity-binding": value}},
+                "spec": {"containers": [{"name": "app"}]}})
+        };
+        let bound = mutate(&pod("True"), &sa, &config).unwrap();
+        let names: Vec<&str> = bound["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "AZURE_CLIENT_ID",
+                "AZURE_TENANT_ID",
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "AZURE_AUTHORITY_HOST",
+                "AZURE_KUBERNETES_TOKEN_PROXY",
+                "AZURE_KUBERNETES_SNI_NAME",
+                "AZURE_KUBERNETES_CA_FILE",
+            ],
+            "an empty CA_DATA is left out"
+        );
+        assert_eq!(
+            bound["spec"]["containers"][0]["env"][6]["value"],
+            "/var/run/secrets/azure/wi/ca-cert/ca.crt"
+        );
+        let sources = &bound["spec"]["volumes"][0]["projected"]["sources"];
+        assert_eq!(
+            sources[0]["serviceAccountToken"]["audience"],
+            "api://AKSIdentityBinding"
+        );
+        assert_eq!(sources[1]["configMap"]["name"], "kube-root-ca.crt");
+        for other in ["false", ""] {
+            let plain = mutate(&pod(other), &sa, &config).unwrap();
+            let sources = plain["spec"]["volumes"][0]["projected"]["sources"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert_eq!(sources.len(), 1);
+            assert_eq!(
+                sources[0]["serviceAccountToken"]["audience"],
+                DEFAULT_AUDIENCE
+            );
+            assert_eq!(
+                plain["spec"]["containers"][0]["env"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                4
+            );
+        }
+    }
 
     #[test]
     fn volume_names_match_the_reference() {

@@ -35,6 +35,7 @@ fn config(native_sidecar: bool) -> Config {
         audience: "api://AzureADTokenExchange".into(),
         proxy_image: "ghcr.io/wid/wid:test".into(),
         native_sidecar,
+        custom_token_endpoint: None,
     }
 }
 

@@ -96,6 +96,16 @@ struct ServeArgs {
     /// Inject the proxy as a native sidecar: `auto` asks the API server (Kubernetes >= 1.32).
     #[arg(long, default_value = "auto")]
     native_sidecar: String,
+    /// AKS identity bindings: pods annotated `azure.workload.identity/use-SUFFIX: "true"` get
+    /// a token for --custom-token-endpoint-audience and the token proxy named by
+    /// AZURE_KUBERNETES_TOKEN_PROXY, AZURE_KUBERNETES_SNI_NAME and the CA from
+    /// AZURE_KUBERNETES_CA_DATA, AZURE_KUBERNETES_CA_CONFIGMAP_NAME or
+    /// AZURE_KUBERNETES_CA_CTB_SIGNER_NAME (with AZURE_KUBERNETES_CA_CTB_LABEL_SELECTOR).
+    #[arg(long, default_value = "")]
+    custom_token_endpoint_annotation_suffix: String,
+    /// The audience of the custom token endpoint's tokens (e.g. api://AKSIdentityBinding).
+    #[arg(long, default_value = "")]
+    custom_token_endpoint_audience: String,
 }
 
 struct Found(Option<BTreeMap<String, String>>, Option<String>);
@@ -199,12 +209,25 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
             (major, minor) >= (1, 32)
         }
     };
+    let from_env = |name: &str| std::env::var(name).unwrap_or_default();
+    let custom_token_endpoint = wid_webhook::token_endpoint::Settings {
+        annotation_suffix: args.custom_token_endpoint_annotation_suffix,
+        audience: args.custom_token_endpoint_audience,
+        token_proxy: from_env("AZURE_KUBERNETES_TOKEN_PROXY"),
+        sni_name: from_env("AZURE_KUBERNETES_SNI_NAME"),
+        ca_data: from_env("AZURE_KUBERNETES_CA_DATA"),
+        ca_configmap: from_env("AZURE_KUBERNETES_CA_CONFIGMAP_NAME"),
+        ca_ctb_signer: from_env("AZURE_KUBERNETES_CA_CTB_SIGNER_NAME"),
+        ca_ctb_label_selector: from_env("AZURE_KUBERNETES_CA_CTB_LABEL_SELECTOR"),
+    }
+    .endpoint()?;
     let config = Config {
         tenant_id,
         authority_host,
         audience: args.audience,
         proxy_image: args.proxy_image,
         native_sidecar,
+        custom_token_endpoint,
     };
     let hook = Arc::new(Webhook {
         config,
