@@ -47,6 +47,8 @@ fn config(native_sidecar: bool) -> Config {
         authority_host: "https://wid.example/".to_owned(),
         audience: "api://AzureADTokenExchange".to_owned(),
         proxy_image: "ghcr.io/example/wid:1".to_owned(),
+        proxy_init_image: "ghcr.io/example/wid:1".to_owned(),
+        log_level: String::new(),
         native_sidecar,
         custom_token_endpoint: None,
     }

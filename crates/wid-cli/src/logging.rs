@@ -27,8 +27,31 @@ pub enum LogFormat {
 /// it writes out what is still buffered.
 #[must_use = "dropping the guard stops the log writer"]
 pub fn init(format: LogFormat) -> Guard {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WID_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    init_at(format, None)
+}
+
+/// azure-workload-identity's `--log-level` values, in order of increasing verbosity: unset
+/// (empty), `info`, `debug`, `trace`, `all`. The webhook hands its own to the proxy sidecar.
+pub fn upstream_level(level: &str) -> anyhow::Result<Option<&'static str>> {
+    Ok(match level {
+        "" => None,
+        "info" => Some("info"),
+        "debug" => Some("debug"),
+        "trace" | "all" => Some("trace"),
+        other => {
+            anyhow::bail!("invalid --log-level {other:?}: one of info, debug, trace, all, or empty")
+        }
+    })
+}
+
+/// As [`init`], at `level` when one is given (an [`upstream_level`]), else at `WID_LOG`'s.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init_at(format: LogFormat, level: Option<&str>) -> Guard {
+    let filter = match level {
+        Some(level) => tracing_subscriber::EnvFilter::new(level),
+        None => tracing_subscriber::EnvFilter::try_from_env("WID_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
     let (writer, guard) = batched(std::io::stderr());
     // Colours only for a person at a terminal; log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()

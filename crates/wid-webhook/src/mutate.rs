@@ -39,8 +39,11 @@ pub struct Config {
     /// `AZURE_AUTHORITY_HOST` for workloads: wid's identity plane, or Entra's.
     pub authority_host: String,
     pub audience: String,
-    /// The image holding `wid`, which runs the proxy sidecar and its init container.
+    /// The images holding `wid`, which run the proxy sidecar and its init container.
     pub proxy_image: String,
+    pub proxy_init_image: String,
+    /// The webhook's `--log-level`, handed to the proxy sidecar as upstream hands it.
+    pub log_level: String,
     /// Kubernetes 1.32 and later run the proxy as a native sidecar (an init container that
     /// keeps running), so it starts before and stops after the application.
     pub native_sidecar: bool,
@@ -257,7 +260,7 @@ fn inject_proxy(spec: &mut Map<String, Value>, port: i32, config: &Config) {
     if !has(init, PROXY_INIT_NAME) {
         init.push(json!({
             "name": PROXY_INIT_NAME,
-            "image": config.proxy_image,
+            "image": config.proxy_init_image,
             "imagePullPolicy": "IfNotPresent",
             "command": ["wid", "proxy-init"],
             "securityContext": {
@@ -277,9 +280,10 @@ fn inject_proxy(spec: &mut Map<String, Value>, port: i32, config: &Config) {
         "image": config.proxy_image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["wid", "proxy"],
-        "args": [format!("--proxy-port={port}")],
+        "args": [format!("--proxy-port={port}"), format!("--log-level={}", config.log_level)],
         "ports": [{"containerPort": port}],
-        "lifecycle": {"postStart": {"exec": {"command": ["wid", "proxy", format!("--proxy-port={port}"), "--probe"]}}},
+        "lifecycle": {"postStart": {"exec": {"command": ["wid", "proxy", format!("--proxy-port={port}"), "--probe",
+            format!("--log-level={}", config.log_level)]}}},
         "securityContext": {
             "allowPrivilegeEscalation": false,
             "capabilities": {"drop": ["ALL"]},
@@ -323,6 +327,8 @@ mod tests {
             authority_host: "https://login.example/".into(),
             audience: DEFAULT_AUDIENCE.into(),
             proxy_image: "wid:test".into(),
+            proxy_init_image: "wid:test".into(),
+            log_level: String::new(),
             native_sidecar: false,
             custom_token_endpoint: endpoint,
         };
@@ -380,6 +386,43 @@ mod tests {
                 4
             );
         }
+    }
+
+    #[test]
+    fn the_proxy_init_container_has_its_own_image_and_the_proxy_the_log_level() {
+        let config = Config {
+            tenant_id: "t".into(),
+            authority_host: "https://login.example/".into(),
+            audience: DEFAULT_AUDIENCE.into(),
+            proxy_image: "registry.example/proxy:1".into(),
+            proxy_init_image: "registry.example/proxy-init:1".into(),
+            log_level: "debug".into(),
+            native_sidecar: false,
+            custom_token_endpoint: None,
+        };
+        let pod = json!({"metadata": {"name": "p", "annotations": {INJECT_PROXY_ANNOTATION: "true"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let out = mutate(&pod, &BTreeMap::new(), &config).unwrap();
+        assert_eq!(
+            out["spec"]["initContainers"][0]["image"],
+            "registry.example/proxy-init:1"
+        );
+        let proxy = &out["spec"]["containers"][0];
+        assert_eq!(proxy["image"], "registry.example/proxy:1");
+        assert_eq!(
+            proxy["args"],
+            json!(["--proxy-port=8000", "--log-level=debug"])
+        );
+        assert_eq!(
+            proxy["lifecycle"]["postStart"]["exec"]["command"],
+            json!([
+                "wid",
+                "proxy",
+                "--proxy-port=8000",
+                "--probe",
+                "--log-level=debug"
+            ])
+        );
     }
 
     #[test]

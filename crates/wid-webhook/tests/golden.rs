@@ -34,6 +34,8 @@ fn config(native_sidecar: bool) -> Config {
         authority_host: "https://login.wid.example/".into(),
         audience: "api://AzureADTokenExchange".into(),
         proxy_image: "ghcr.io/wid/wid:test".into(),
+        proxy_init_image: "ghcr.io/wid/wid:test".into(),
+        log_level: String::new(),
         native_sidecar,
         custom_token_endpoint: None,
     }

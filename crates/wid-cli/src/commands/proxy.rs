@@ -22,6 +22,10 @@ pub struct ProxyArgs {
     /// Extra CA (PEM) to trust for AZURE_AUTHORITY_HOST, besides the system's.
     #[arg(long, env = "WID_PROXY_CA_FILE")]
     ca_file: Option<PathBuf>,
+    /// As upstream's proxy: empty (the default), info, debug, trace or all; the webhook passes
+    /// its own.
+    #[arg(long, default_value = "")]
+    log_level: String,
 }
 
 fn env(name: &str) -> Result<String> {
@@ -67,7 +71,8 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         }
         anyhow::bail!("the proxy on port {} is not ready", args.port);
     }
-    let _logging = crate::logging::init(crate::logging::LogFormat::Text);
+    let level = crate::logging::upstream_level(&args.log_level)?;
+    let _logging = crate::logging::init_at(crate::logging::LogFormat::Text, level);
     let proxy = from_env(args.ca_file.as_ref())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr)

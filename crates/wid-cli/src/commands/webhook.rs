@@ -90,9 +90,22 @@ struct ServeArgs {
     azure_environment: String,
     #[arg(long, default_value = wid_webhook::mutate::DEFAULT_AUDIENCE)]
     audience: String,
-    /// Image with the `wid` binary, for the proxy sidecar and its init container.
-    #[arg(long, default_value = "ghcr.io/wid-project/wid:latest")]
+    /// Image with the `wid` binary, for the proxy sidecar (and its init container unless
+    /// --proxy-init-image names another), as upstream's PROXY_IMAGE.
+    #[arg(
+        long,
+        env = "PROXY_IMAGE",
+        default_value = "ghcr.io/wid-project/wid:latest"
+    )]
     proxy_image: String,
+    /// Image of the proxy's init container, as upstream's PROXY_INIT_IMAGE (default: the
+    /// proxy image, since both run `wid`).
+    #[arg(long, env = "PROXY_INIT_IMAGE")]
+    proxy_init_image: Option<String>,
+    /// As upstream's: empty (the default: `WID_LOG`, else info), info, debug, trace or all;
+    /// the proxy sidecar is given the same.
+    #[arg(long, default_value = "")]
+    log_level: String,
     /// Inject the proxy as a native sidecar: `auto` asks the API server (Kubernetes >= 1.32).
     #[arg(long, default_value = "auto")]
     native_sidecar: String,
@@ -193,7 +206,8 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
             std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
         })?,
     };
-    let _logging = crate::logging::init(crate::logging::LogFormat::Text);
+    let level = crate::logging::upstream_level(&args.log_level)?;
+    let _logging = crate::logging::init_at(crate::logging::LogFormat::Text, level);
     let client = Arc::new(match &args.kubeconfig {
         Some(path) => KubeClient::from_kubeconfig(path)?,
         None => KubeClient::in_cluster()?,
@@ -225,7 +239,11 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
         tenant_id,
         authority_host,
         audience: args.audience,
+        proxy_init_image: args
+            .proxy_init_image
+            .unwrap_or_else(|| args.proxy_image.clone()),
         proxy_image: args.proxy_image,
+        log_level: args.log_level,
         native_sidecar,
         custom_token_endpoint,
     };
