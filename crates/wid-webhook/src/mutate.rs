@@ -61,7 +61,8 @@ pub enum MutationError {
         "failed to parse proxy sidecar port '{0}': an integer between 1 and 65535 is required"
     )]
     ProxyPort(String),
-    #[error("token expiration '{0}' is not an integer")]
+    /// Worded as upstream's (Go's) refusal, which users search for.
+    #[error("strconv.ParseInt: parsing \"{0}\": invalid syntax")]
     ExpirationNotANumber(String),
     #[error("token expiration {0} not valid. Expected value to be between {MIN_TOKEN_EXPIRATION} and {MAX_TOKEN_EXPIRATION}")]
     ExpirationRange(i64),
