@@ -23,6 +23,9 @@ class FakeApiServer:
     """ServiceAccounts over /api/v1: GET one, LIST all, WATCH with streamed JSON lines."""
 
     def __init__(self):
+        # Watches answered 410 before their stream starts, as for a resource version the
+        # API server no longer has.
+        self.gone_watches = 0
         self.accounts = {}
         self.objects = {}
         self.version = 100
@@ -55,6 +58,10 @@ class FakeApiServer:
                 if path == "/version":
                     return self.send_json(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.1"})
                 if path == "/api/v1/serviceaccounts" and "watch=true" in query:
+                    if fake.gone_watches:
+                        fake.gone_watches -= 1
+                        return self.send_json(410, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Expired",
+                                                    "message": "too old resource version", "code": 410})
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Transfer-Encoding", "chunked")
@@ -65,6 +72,8 @@ class FakeApiServer:
                             event = fake.events.get(timeout=0.2)
                         except queue.Empty:
                             continue
+                        if event is None:
+                            break
                         line = (json.dumps(event) + "\n").encode()
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                         self.wfile.flush()
@@ -441,3 +450,18 @@ def test_the_cloud_named_by_azure_environment_gives_the_authority_host(wid, tmp_
                              env={**env, "AZURE_ENVIRONMENT": "Mars"}, capture_output=True, text=True, timeout=30)
     assert refused.returncode != 0
     assert 'failed to get AAD endpoint: autorest/azure: There is no cloud environment matching the name "MARS"' in refused.stderr
+
+
+def test_a_watch_refused_with_410_makes_the_cache_list_again(webhook, wid):
+    """A watch the API server refuses with 410 (its resource version compacted away) must
+    make the cache list again: what changed meanwhile came with no event."""
+    api, session, url = webhook
+    assert env_of(mutated(session, url, pod()))["AZURE_CLIENT_ID"] == "c1"
+    api.gone_watches = 1
+    api.account("default", "workload-identity-sa", {"azure.workload.identity/client-id": "c-after-410"})
+    api.events.put(None)  # ends the current watch; the next one is refused with 410
+    deadline = time.time() + 15
+    while env_of(mutated(session, url, pod()))["AZURE_CLIENT_ID"] != "c-after-410":
+        assert time.time() < deadline, "the cache never listed again after the 410"
+        time.sleep(0.2)
+    assert api.gone_watches == 0

@@ -470,6 +470,12 @@ impl ServiceAccountCache {
             .send()
             .await
             .map_err(fail)?;
+        // A resource version the API server no longer has (compacted, or gone with a
+        // restart) is refused with 410 before the stream starts, as well as inside it: both
+        // mean the cache must list again, or it would miss what changed meanwhile.
+        if response.status() == reqwest::StatusCode::GONE {
+            return Ok(None);
+        }
         if !response.status().is_success() {
             return Err(KubeError::Status(
                 path.clone(),
