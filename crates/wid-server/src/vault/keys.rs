@@ -473,27 +473,26 @@ async fn remove(
     Ok(Json(bundle(&state, open, &k)))
 }
 
-/// A live key version as the crypto operations read it: from the replica's cache, which every
-/// change to a key empties (on the other replicas within the coherence bound), so an
+/// A key version (deleted or not, `None`: no such key) as the crypto operations read it: from
+/// the replica's cache, which every change to a key empties (on the other replicas within the coherence bound), so an
 /// operation on a hot key costs no database read. Writes read the store, never this cache.
-async fn cached_live(state: &AppState, open: &OpenVault, at: &At) -> Result<VaultKey, VaultError> {
+async fn cached_version(
+    state: &AppState,
+    open: &OpenVault,
+    at: &At,
+) -> Result<Arc<Option<VaultKey>>, VaultError> {
     let cache_key = format!(
         "{}/{}/{}",
         open.vault.name.to_ascii_lowercase(),
         at.name.to_ascii_lowercase(),
         at.version().unwrap_or_default()
     );
-    let found = state
+    state
         .key_versions
         .get_or_load(&cache_key, || {
             VaultKey::load(state, &open.vault.name, &at.name, at.version())
         })
-        .await?;
-    found
-        .as_ref()
-        .clone()
-        .filter(|k| !k.is_deleted())
-        .ok_or_else(|| VaultKey::not_found(&at.name))
+        .await
 }
 
 /// The parsed private key of a version, opened from its seal once and then cached.
@@ -574,10 +573,14 @@ async fn operate(
 ) -> Result<Json<Value>, VaultError> {
     let body: OperationBody = parse_json(body)?;
     let open = caller.open()?;
-    let k = cached_live(state, open, at).await?;
+    // Borrowed from the cache entry: an operation copies nothing of the key.
+    let found = cached_version(state, open, at).await?;
+    let k = Option::as_ref(&found)
+        .filter(|k| !k.is_deleted())
+        .ok_or_else(|| VaultKey::not_found(&at.name))?;
     vault_key::check_usable(&k.version, crypto.op(), state.now())?;
-    let key = private_key(state, open, &k).await?;
-    let kid = key_id(state, open, &k);
+    let key = private_key(state, open, k).await?;
+    let kid = key_id(state, open, k);
     let value = decode(&body.value, "value")?;
     let out = match crypto {
         Crypto::Sign => key.sign(SignAlg::parse(&body.alg)?, &value)?,
