@@ -90,14 +90,14 @@ pub(super) trait Versioned: Sized + Send + Sync + 'static {
     fn bundle(&self, state: &AppState, open: &OpenVault) -> Result<Value, VaultError>;
 }
 
-/// A live object, at `version` or its newest.
+/// A live object, at `version` or its newest (an empty version segment is already `None`:
+/// [`At::version`]).
 pub(super) async fn live<C: Versioned>(
     state: &AppState,
     open: &OpenVault,
     name: &str,
     version: Option<&str>,
 ) -> Result<C, VaultError> {
-    let version = version.filter(|v| !v.is_empty());
     C::load(state, &open.vault.name, name, version)
         .await?
         .filter(|o| !o.is_deleted())
