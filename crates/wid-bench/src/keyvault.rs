@@ -1,14 +1,14 @@
 //! The Key Vault data-plane benches: secret reads and writes, and RSA-2048 signatures made
 //! by the service, each on a vault of the bench's own that it deletes afterwards.
 
-use crate::{drive, drive_with, h1, Report, Target};
+use crate::{drive, drive_with, h1, per_second_on_all_cores, Report, Target};
 use anyhow::{anyhow, bail, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wid_client::WidClient;
 
 /// Key Vault Secrets Officer: set and get secrets.
@@ -292,27 +292,12 @@ async fn rate(
 /// cores: the most any sign endpoint on this machine can answer.
 fn sign_ceiling(seconds: u64) -> Result<f64> {
     use aws_lc_rs::rsa::KeySize;
-    use aws_lc_rs::signature::RsaKeyPair;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
     let pair = Arc::new(RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| anyhow!("RSA keygen"))?);
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"wid-bench");
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let pair = pair.clone();
-            std::thread::spawn(move || {
-                let mut out = vec![0; pair.public_modulus_len()];
-                let mut n = 0u64;
-                while Instant::now() < deadline {
-                    pair.sign_digest(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &digest, &mut out)
-                        .expect("signs");
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    Ok(per_second_on_all_cores(seconds, move || {
+        let mut out = vec![0; pair.public_modulus_len()];
+        pair.sign_digest(&RSA_PKCS1_SHA256, &digest, &mut out)
+            .expect("signs");
+    }))
 }

@@ -324,35 +324,22 @@ async fn arm(target: Arc<Target>, concurrency: usize, seconds: u64) -> Result<()
     Ok(())
 }
 
-/// What the exchange costs at least: one RSA-2048 verify (the assertion) and one RSA-2048
-/// sign (the access token) with aws-lc-rs, on as many threads as the machine has cores.
-fn rsa_ceiling(seconds: u64) -> Result<f64> {
+/// How many times per second the machine's cores together run `work` (one copy per core, for
+/// `seconds`): the ceiling a server doing the same work per request cannot pass.
+fn per_second_on_all_cores<W>(seconds: u64, work: W) -> f64
+where
+    W: Fn() + Clone + Send + 'static,
+{
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (issuer_key, _) = wid_jose::SigningKey::generate_rsa()?;
-    let (token_key, _) = wid_jose::SigningKey::generate_rsa()?;
-    let claims = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://bench.example/t/c/",
-        "sub": "system:serviceaccount:bench:sa", "exp": 2_000_000_000i64, "iat": 1_700_000_000i64});
-    let assertion = issuer_key.sign_jwt(&claims, &wid_jose::HeaderParams::default())?;
-    let verifier = Arc::new(issuer_key.verifying_key());
-    let token_key = Arc::new(token_key);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (assertion, verifier, token_key, claims) = (
-                assertion.clone(),
-                verifier.clone(),
-                token_key.clone(),
-                claims.clone(),
-            );
+            let work = work.clone();
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while Instant::now() < deadline {
-                    let jwt = wid_jose::decode(&assertion).expect("decodes");
-                    jwt.verify(&verifier).expect("verifies");
-                    token_key
-                        .sign_jwt(&claims, &wid_jose::HeaderParams::default())
-                        .expect("signs");
+                    work();
                     n += 1;
                 }
                 n
@@ -360,7 +347,26 @@ fn rsa_ceiling(seconds: u64) -> Result<f64> {
         })
         .collect();
     let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// What the exchange costs at least: one RSA-2048 verify (the assertion) and one RSA-2048
+/// sign (the access token) with aws-lc-rs, on as many threads as the machine has cores.
+fn rsa_ceiling(seconds: u64) -> Result<f64> {
+    let (issuer_key, _) = wid_jose::SigningKey::generate_rsa()?;
+    let (token_key, _) = wid_jose::SigningKey::generate_rsa()?;
+    let claims = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://bench.example/t/c/",
+        "sub": "system:serviceaccount:bench:sa", "exp": 2_000_000_000i64, "iat": 1_700_000_000i64});
+    let assertion = issuer_key.sign_jwt(&claims, &wid_jose::HeaderParams::default())?;
+    let verifier = Arc::new(issuer_key.verifying_key());
+    let token_key = Arc::new(token_key);
+    Ok(per_second_on_all_cores(seconds, move || {
+        let jwt = wid_jose::decode(&assertion).expect("decodes");
+        jwt.verify(&verifier).expect("verifies");
+        token_key
+            .sign_jwt(&claims, &wid_jose::HeaderParams::default())
+            .expect("signs");
+    }))
 }
 
 /// A workload ready to exchange: a cluster issuer, an identity federated with one of its
