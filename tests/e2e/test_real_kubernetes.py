@@ -125,11 +125,11 @@ def read_secret_with(wid, tmp_path: Path, token: str, who: dict) -> subprocess.C
     return in_vault_namespace(wid, tmp_path, [who["vault"]], [sys.executable, str(program)], env=env)
 
 
-def token_request(kube: KubeApiServer, namespace: str, service_account: str) -> str:
+def token_request(kube: KubeApiServer, namespace: str, service_account: str, audience: str = AUDIENCE) -> str:
     """A TokenRequest (what the kubelet asks for a projected token volume), sent with
     `kubectl create --raw` so that Debian's kubectl 1.20, which has no `create token`, does."""
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-               "spec": {"audiences": [AUDIENCE], "expirationSeconds": 3600}}
+               "spec": {"audiences": [audience], "expirationSeconds": 3600}}
     answer = kube.kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token",
                           "-f", "-", stdin=json.dumps(request))
     return json.loads(answer.stdout)["status"]["token"]
@@ -269,10 +269,7 @@ def serving_certificate(tmp_path: Path) -> tuple[Path, Path, Path]:
 def service_account_kubeconfig(api: KubeApiServer, namespace: str, name: str, path: Path) -> Path:
     """A kubeconfig that authenticates as a ServiceAccount with a TokenRequest token, as the
     webhook's pod would be authenticated in the cluster."""
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-               "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}}
-    token = json.loads(api.kubectl("create", "--raw", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-                                   "-f", "-", stdin=json.dumps(request)).stdout)["status"]["token"]
+    token = token_request(api, namespace, name, audience="https://kubernetes.default.svc")
     admin = yaml.safe_load(Path(api.kubeconfig).read_text())
     server = admin["clusters"][0]["cluster"]["server"]
     ca = (Path(api.kubeconfig).parent / admin["clusters"][0]["cluster"]["certificate-authority"]).resolve()
