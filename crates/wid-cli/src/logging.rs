@@ -197,6 +197,23 @@ impl Drop for Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstreams_log_levels_and_nothing_else() {
+        for (level, filter) in [
+            ("", None),
+            ("info", Some("info")),
+            ("debug", Some("debug")),
+            ("trace", Some("trace")),
+            ("all", Some("trace")),
+        ] {
+            assert_eq!(upstream_level(level).unwrap(), filter, "{level:?}");
+        }
+        for bad in ["warning", "INFO", "verbose"] {
+            let e = upstream_level(bad).unwrap_err().to_string();
+            assert!(e.contains("invalid --log-level"), "{e}");
+        }
+    }
     use std::time::Instant;
 
     /// A sink the test can read while the writer holds it, closed until the test opens it,
