@@ -7,23 +7,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
+use wid_types::prometheus::Histogram;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 11] = [
+static BUCKETS: [f64; 11] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
 ];
 
 #[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
-}
-
-#[derive(Default)]
 struct Counters {
     requests: BTreeMap<(&'static str, String, u16), u64>,
-    latency: BTreeMap<&'static str, Histogram>,
+    latency: BTreeMap<&'static str, Histogram<{ BUCKETS.len() }>>,
     tokens_issued: u64,
     token_failures: BTreeMap<u32, u64>,
     invalidations: BTreeMap<&'static str, u64>,
@@ -39,15 +33,10 @@ impl Metrics {
         *c.requests
             .entry((plane, route.to_owned(), status))
             .or_default() += 1;
-        let h = c.latency.entry(plane).or_default();
-        let secs = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        c.latency
+            .entry(plane)
+            .or_insert_with(|| Histogram::new(&BUCKETS))
+            .observe(took.as_secs_f64());
     }
 
     pub fn token_issued(&self) {
@@ -108,23 +97,10 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE wid_http_request_duration_seconds histogram");
         for (plane, h) in &c.latency {
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "wid_http_request_duration_seconds_bucket{{plane=\"{plane}\",le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(
-                out,
-                "wid_http_request_duration_seconds_bucket{{plane=\"{plane}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "wid_http_request_duration_seconds_sum{{plane=\"{plane}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "wid_http_request_duration_seconds_count{{plane=\"{plane}\"}} {}",
-                h.count
+            h.write(
+                &mut out,
+                "wid_http_request_duration_seconds",
+                &format!("plane=\"{plane}\""),
             );
         }
         let _ = writeln!(

@@ -8,4 +8,5 @@ pub mod cloud;
 pub mod keyvault;
 pub mod oauth;
 pub mod oidc;
+pub mod prometheus;
 pub mod resources;
