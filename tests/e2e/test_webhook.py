@@ -164,9 +164,18 @@ class FakeApiServer:
         return [p for p, _ in self.requests if p.startswith(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")]
 
 
-def start_webhook(tmp_path, api, args, env=None):
+def self_signed(cert, key, name="localhost"):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-days", "1",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+
+
+def start_webhook(tmp_path, api, args, env=None, tls_args=None, trust=None):
     """`wid webhook` on a loopback port with `args`, reading service accounts from `api`;
-    returns the process, a session trusting its certificate, and its URL once it is ready."""
+    returns the process, a session trusting its certificate, and its URL once it is ready.
+    Its certificate is tmp_path's tls.crt, given with --tls-cert unless `tls_args` (and
+    `trust`, the certificate they serve) say otherwise;
+    its health and metrics listeners are off unless `args` name them."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
@@ -176,20 +185,21 @@ def start_webhook(tmp_path, api, args, env=None):
     )
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     if not cert.exists():
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                       check=True, capture_output=True)
+        self_signed(cert, key)
+    if tls_args is None:
+        tls_args = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    listeners = [] if "--health-addr" in args else ["--health-addr", "0", "--metrics-addr", "0"]
     port = free_port()
     log = open(tmp_path / "webhook.log", "ab")
     proc = subprocess.Popen(
-        [wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key),
-         "--kubeconfig", str(kubeconfig), "--proxy-image", "wid:test", *args],
+        [wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", *tls_args,
+         "--kubeconfig", str(kubeconfig), "--proxy-image", "wid:test", *listeners, *args],
         stdout=log, stderr=log, env=env,
     )
     log.close()
     session = requests.Session()
     session.trust_env = False
-    session.verify = str(cert)
+    session.verify = str(trust or cert)
     url = f"https://localhost:{port}"
     deadline = time.time() + 30
     while True:
@@ -390,7 +400,8 @@ def test_self_managed_certificate_is_published_and_renewed(wid, tmp_path):
                                       "users": [{"name": "me", "user": {"token": "fake-token"}}]}))
     port = free_port()
     proc = subprocess.Popen([wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--kubeconfig", str(kubeconfig),
-                             "--tenant-id", wid.creds["tenantId"], "--cert-lifetime", "6s"],
+                             "--tenant-id", wid.creds["tenantId"], "--cert-lifetime", "6s",
+                             "--health-addr", "0", "--metrics-addr", "0"],
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "webhook.log", "wb"))
     try:
         secret_path = "/api/v1/namespaces/wid-system/secrets/wid-webhook-cert"
@@ -465,3 +476,68 @@ def test_a_watch_refused_with_410_makes_the_cache_list_again(webhook, wid):
         assert time.time() < deadline, "the cache never listed again after the 410"
         time.sleep(0.2)
     assert api.gone_watches == 0
+
+
+def test_upstream_serving_flags(wid, tmp_path):
+    """Upstream's chart values carry over: --disable-cert-rotation serves tls.crt/tls.key of
+    --webhook-cert-dir (and the renewed pair once the files change), --tls-min-version sets the
+    floor, --health-addr serves the probes and --metrics-addr azwi_mutation_request."""
+    import ssl
+    api = FakeApiServer()
+    api.account("team-a", "workload-identity-sa", {"azure.workload.identity/client-id": "c1"})
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    self_signed(certs / "tls.crt", certs / "tls.key", name="first")
+    health, metrics = free_port(), free_port()
+    proc, session, url = start_webhook(
+        tmp_path, api,
+        ["--tenant-id", wid.creds["tenantId"], "--tls-min-version", "1.3",
+         "--health-addr", f"127.0.0.1:{health}", "--metrics-addr", f"127.0.0.1:{metrics}", "--metrics-backend", "prometheus"],
+        tls_args=["--disable-cert-rotation", "--webhook-cert-dir", str(certs)], trust=certs / "tls.crt")
+    try:
+        plain = requests.Session()
+        plain.trust_env = False
+        assert plain.get(f"http://127.0.0.1:{health}/healthz", timeout=5).text == "ok"
+        assert plain.get(f"http://127.0.0.1:{health}/readyz", timeout=5).status_code == 200
+        for _ in range(2):
+            mutated(session, url, pod(), namespace="team-a")
+        exported = plain.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5).text
+        assert 'azwi_mutation_request_count{namespace="team-a",service_name="webhook"} 2' in exported, exported
+        assert 'azwi_mutation_request_bucket{namespace="team-a",service_name="webhook",le="+Inf"} 2' in exported
+
+        port = int(url.rsplit(":", 1)[1])
+        def handshake(maximum):
+            """The protocol and certificate (DER) served to a client that offers up to `maximum`."""
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            context.maximum_version = maximum
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    return tls.version(), tls.getpeercert(binary_form=True)
+        assert handshake(ssl.TLSVersion.TLSv1_3)[0] == "TLSv1.3"
+        with pytest.raises(ssl.SSLError):
+            handshake(ssl.TLSVersion.TLSv1_2)
+
+        # cert-manager renews the Secret, the kubelet rewrites the mounted files.
+        self_signed(tmp_path / "next.crt", tmp_path / "next.key", name="second")
+        (tmp_path / "next.key").replace(certs / "tls.key")
+        (tmp_path / "next.crt").replace(certs / "tls.crt")
+        renewed = ssl.PEM_cert_to_DER_cert((certs / "tls.crt").read_text())
+        deadline = time.time() + 30
+        while handshake(ssl.TLSVersion.TLSv1_3)[1] != renewed:
+            assert time.time() < deadline, "the renewed files were never served"
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+    base = [wid_bin(), "webhook", "--listen", f"127.0.0.1:{free_port()}", "--tenant-id", "t",
+            "--kubeconfig", str(tmp_path / "kubeconfig"), "--disable-cert-rotation"]
+    dir_flags = ["--webhook-cert-dir", str(certs)]
+    for flags, words in [([*dir_flags, "--tls-min-version", "1.1"], "1.2 and 1.3 only"),
+                         ([*dir_flags, "--tls-min-version", "1.4"], "invalid TLS version. Must be one of: 1.0, 1.1, 1.2, 1.3"),
+                         ([*dir_flags, "--metrics-backend", "statsd"], "unsupported metrics backend: statsd"),
+                         ([*dir_flags, "--health-addr", "9440"], "invalid --health-addr"),
+                         (["--webhook-cert-dir", str(tmp_path / "none")], "none/tls.crt")]:
+        refused = subprocess.run(base + flags, capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and words in refused.stderr, (flags, refused.stderr)

@@ -134,6 +134,7 @@ pub async fn run(wid_bin: Option<PathBuf>, concurrency: usize, seconds: u64) -> 
         .args(["-c", "0"])
         .arg(wid_binary(wid_bin)?)
         .args(["webhook", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--health-addr", "0", "--metrics-addr", "0"])
         .arg("--tls-cert")
         .arg(&cert_path)
         .arg("--tls-key")

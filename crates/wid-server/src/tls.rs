@@ -63,16 +63,6 @@ fn server_config(
     Ok(Arc::new(server_config))
 }
 
-/// A server configuration from a PEM certificate chain and key, for wid's other HTTPS
-/// servers (the admission webhook).
-pub fn server_config_from_files(
-    cert: &PathBuf,
-    key: &PathBuf,
-) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let (chain, key) = operator_material(cert, key)?;
-    server_config(chain, key)
-}
-
 fn operator_material(
     cert: &PathBuf,
     key: &PathBuf,

@@ -2,6 +2,7 @@
 //! a CA and a leaf for the webhook's Service, kept in a Secret that every replica shares,
 //! the CA published in the MutatingWebhookConfiguration's `caBundle`, and the leaf re-issued
 //! before it expires. Replicas serve whatever the Secret holds, so they agree on one CA.
+//! Or, with rotation disabled, a certificate from files that someone else renews.
 
 use crate::kube::{KubeClient, KubeError};
 use base64::engine::general_purpose::STANDARD;
@@ -10,6 +11,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsage
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -26,7 +28,7 @@ pub struct SelfManaged {
     pub leaf_lifetime: Duration,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 struct Material {
     ca_cert: String,
     ca_key: String,
@@ -245,17 +247,14 @@ impl SelfManaged {
 
     /// A server configuration serving the managed certificate, kept current in the
     /// background.
-    pub async fn start(self) -> Result<Arc<rustls::ServerConfig>, KubeError> {
+    pub async fn start(
+        self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Result<Arc<rustls::ServerConfig>, KubeError> {
         let material = self.current().await?;
         self.publish_ca(&material.ca_cert).await?;
         let resolver = Arc::new(Resolver(RwLock::new(certified(&material)?)));
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(cert_error)?
-            .with_no_client_auth()
-            .with_cert_resolver(resolver.clone());
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let config = serving_config(resolver.clone(), versions)?;
         let check_every =
             (self.leaf_lifetime / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
         tokio::spawn(async move {
@@ -288,8 +287,72 @@ impl SelfManaged {
                 }
             }
         });
-        Ok(Arc::new(config))
+        Ok(config)
     }
+}
+
+/// A certificate and key from files (`--tls-cert`/`--tls-key`, or `tls.crt`/`tls.key` of
+/// `--webhook-cert-dir` with rotation disabled), served again whenever the files change, as
+/// they do when cert-manager renews the Secret the kubelet mounts there.
+pub struct FromFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub check_every: Duration,
+}
+
+impl FromFiles {
+    fn read(&self) -> Result<Material, KubeError> {
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map_err(|e| KubeError::Http(path.display().to_string(), e.to_string()))
+        };
+        Ok(Material {
+            cert: read(&self.cert)?,
+            key: read(&self.key)?,
+            ..Material::default()
+        })
+    }
+
+    pub fn start(
+        self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Result<Arc<rustls::ServerConfig>, KubeError> {
+        let material = self.read()?;
+        let resolver = Arc::new(Resolver(RwLock::new(certified(&material)?)));
+        let config = serving_config(resolver.clone(), versions)?;
+        tokio::spawn(async move {
+            let mut served = material;
+            loop {
+                tokio::time::sleep(self.check_every).await;
+                // A half-written pair fails to parse and is tried again at the next check.
+                match self.read().and_then(|m| Ok((certified(&m)?, m))) {
+                    Ok((key, m)) if m != served => {
+                        *resolver.0.write().unwrap_or_else(|e| e.into_inner()) = key;
+                        tracing::info!(cert = %self.cert.display(), "serving the renewed certificate");
+                        served = m;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading the serving certificate failed"),
+                }
+            }
+        });
+        Ok(config)
+    }
+}
+
+/// The HTTPS configuration both certificate sources serve through.
+fn serving_config(
+    resolver: Arc<Resolver>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Arc<rustls::ServerConfig>, KubeError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(cert_error)?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn certified(m: &Material) -> Result<Arc<CertifiedKey>, KubeError> {

@@ -520,7 +520,13 @@ impl ServiceAccountCache {
             loop {
                 match self.watch(&version).await {
                     Ok(Some(v)) => version = v,
-                    Ok(None) => break,
+                    Ok(None) => {
+                        tracing::info!(
+                            resource_version = %version,
+                            "the service accounts' resource version expired (410); listing again"
+                        );
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "watching service accounts failed; resuming");
                         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -5,7 +5,9 @@
 
 pub mod certs;
 pub mod cloud;
+pub mod endpoints;
 pub mod kube;
+pub mod metrics;
 pub mod mutate;
 pub mod review;
 pub mod token_endpoint;

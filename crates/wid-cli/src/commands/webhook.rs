@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wid_webhook::kube::{KubeClient, ServiceAccountCache};
+use wid_webhook::metrics::MutationMetrics;
+use wid_webhook::{certs, endpoints};
 use wid_webhook::{
     handle_review, handle_review_value, review_target, Config, ServiceAccountLookup,
 };
@@ -51,12 +54,33 @@ enum WebhookCommand {
 struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0:9443")]
     listen: SocketAddr,
-    /// Serving certificate chain (PEM); without it (and --tls-key) the webhook manages its
-    /// own certificate in a Secret and publishes its CA in the webhook configuration.
+    /// Serving certificate chain (PEM), read again when it changes; without it (and
+    /// --tls-key) the webhook manages its own certificate in a Secret and publishes its CA in
+    /// the webhook configuration, unless --disable-cert-rotation.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// As upstream's: with --disable-cert-rotation, the directory whose tls.crt and tls.key
+    /// are served (a mounted Secret).
+    #[arg(long, default_value = "/certs")]
+    webhook_cert_dir: PathBuf,
+    /// As upstream's: serve the certificate in --webhook-cert-dir instead of managing one.
+    #[arg(long)]
+    disable_cert_rotation: bool,
+    /// As upstream's: 1.2 or 1.3 (1.0 and 1.1 are refused: rustls has neither).
+    #[arg(long, default_value = "1.3")]
+    tls_min_version: String,
+    /// As upstream's: plain HTTP /healthz and /readyz (host:port, :port, or 0 for none);
+    /// both are also served on --listen.
+    #[arg(long, default_value = ":9440")]
+    health_addr: String,
+    /// As upstream's: Prometheus /metrics with azwi_mutation_request (0 for none).
+    #[arg(long, default_value = ":8095")]
+    metrics_addr: String,
+    /// As upstream's: prometheus is the only backend.
+    #[arg(long, default_value = "prometheus")]
+    metrics_backend: String,
     /// Self-managed certificate: the Secret that holds it (shared by the replicas).
     #[arg(long, default_value = "wid-webhook-cert")]
     cert_secret: String,
@@ -135,20 +159,55 @@ impl ServiceAccountLookup for Found {
 struct Webhook {
     config: Config,
     accounts: Arc<ServiceAccountCache>,
+    metrics: MutationMetrics,
 }
 
 async fn mutate(State(hook): State<Arc<Webhook>>, body: Bytes) -> Json<Value> {
+    let started = Instant::now();
     let Ok(review) = serde_json::from_slice::<Value>(&body) else {
         return Json(handle_review(&body, &hook.config, &Found(None, None)));
     };
-    let found = match review_target(&review) {
-        Some((ns, sa)) => match hook.accounts.annotations(&ns, &sa).await {
+    let target = review_target(&review);
+    let found = match &target {
+        Some((ns, sa)) => match hook.accounts.annotations(ns, sa).await {
             Ok(a) => Found(a, None),
             Err(e) => Found(None, Some(e.to_string())),
         },
         None => Found(None, None),
     };
-    Json(handle_review_value(&review, &hook.config, &found))
+    let response = handle_review_value(&review, &hook.config, &found);
+    let namespace = target.as_ref().map_or("", |(ns, _)| ns.as_str());
+    hook.metrics.record(namespace, started.elapsed());
+    Json(response)
+}
+
+fn probes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+}
+
+/// Serves plain HTTP `app` on `addr` (a Go-style address; `None` when the flag turned it off).
+async fn serve_plain(
+    what: &str,
+    addr: Option<SocketAddr>,
+    app: Router,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} for {what}"))?;
+    eprintln!(
+        "wid webhook: serving {what} on http://{}",
+        listener.local_addr()?
+    );
+    Ok(Some(tokio::spawn(wid_server::serve_http(
+        listener,
+        app,
+        wid_server::config::Limits::default(),
+        stop.clone(),
+    ))))
 }
 
 /// The manifests template; `${NAME}` placeholders, as envsubst reads them.
@@ -206,6 +265,18 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
             std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
         })?,
     };
+    if !args.metrics_backend.eq_ignore_ascii_case("prometheus") {
+        anyhow::bail!(
+            "entrypoint: failed to initialize metrics exporter: unsupported metrics backend: {}",
+            args.metrics_backend
+        );
+    }
+    let tls_versions =
+        endpoints::tls_versions(&args.tls_min_version).map_err(anyhow::Error::msg)?;
+    let health_addr =
+        endpoints::bind_address("health-addr", &args.health_addr).map_err(anyhow::Error::msg)?;
+    let metrics_addr =
+        endpoints::bind_address("metrics-addr", &args.metrics_addr).map_err(anyhow::Error::msg)?;
     let level = crate::logging::upstream_level(&args.log_level)?;
     let _logging = crate::logging::init_at(crate::logging::LogFormat::Text, level);
     let client = Arc::new(match &args.kubeconfig {
@@ -250,27 +321,37 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
     let hook = Arc::new(Webhook {
         config,
         accounts: ServiceAccountCache::start(client),
+        metrics: MutationMetrics::default(),
     });
     let state = hook.clone();
     let app = Router::new()
         .route("/mutate-v1-pod", post(mutate))
         .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .merge(probes())
         .with_state(state);
+    let files = |cert, key| certs::FromFiles {
+        cert,
+        key,
+        check_every: Duration::from_secs(10),
+    };
     let tls = match (args.tls_cert, args.tls_key) {
-        (Some(cert), Some(key)) => wid_server::tls::server_config_from_files(&cert, &key)?,
+        (Some(cert), Some(key)) => files(cert, key).start(tls_versions)?,
+        _ if args.disable_cert_rotation => files(
+            args.webhook_cert_dir.join("tls.crt"),
+            args.webhook_cert_dir.join("tls.key"),
+        )
+        .start(tls_versions)?,
         _ => {
             let lifetime = wid_core::cluster::parse_duration(&args.cert_lifetime)?;
-            wid_webhook::certs::SelfManaged {
+            certs::SelfManaged {
                 client: hook.accounts.client(),
                 namespace: args.namespace,
                 secret: args.cert_secret,
                 service: args.service_name,
                 webhook_configuration: args.webhook_configuration,
-                leaf_lifetime: std::time::Duration::from_secs(lifetime.max(1) as u64),
+                leaf_lifetime: Duration::from_secs(lifetime.max(1) as u64),
             }
-            .start()
+            .start(tls_versions)
             .await
             .context("managing the serving certificate")?
         }
@@ -283,6 +364,15 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
         listener.local_addr()?
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Probes answer only once the certificate is served, as upstream's readiness waits for it.
+    let health = serve_plain("/healthz and /readyz", health_addr, probes(), &stopped).await?;
+    let metrics_app = Router::new()
+        .route(
+            "/metrics",
+            get(|State(hook): State<Arc<Webhook>>| async move { hook.metrics.render() }),
+        )
+        .with_state(hook.clone());
+    let metrics = serve_plain("/metrics", metrics_addr, metrics_app, &stopped).await?;
     let server = tokio::spawn(wid_server::serve_tls(
         listener,
         tls,
@@ -292,6 +382,8 @@ pub async fn run(args: WebhookArgs) -> Result<()> {
     ));
     super::up::wait_for_signal().await?;
     let _ = stop.send(true);
-    let _ = server.await;
+    for task in [Some(server), health, metrics].into_iter().flatten() {
+        let _ = task.await;
+    }
     Ok(())
 }

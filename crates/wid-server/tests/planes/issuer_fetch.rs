@@ -52,10 +52,19 @@ impl Outside {
             "127.0.0.2".to_owned(),
         ])
         .unwrap();
-        let (ca, key) = (dir.join("outside.pem"), dir.join("outside-key.pem"));
+        let ca = dir.join("outside.pem");
         std::fs::write(&ca, cert.cert.pem()).unwrap();
-        std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
-        let tls = wid_server::tls::server_config_from_files(&ca, &key).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+        let tls = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap(),
+        );
         let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let second = TcpListener::bind("127.0.0.2:0").await.unwrap();
         let one = format!("https://127.0.0.1:{}", first.local_addr().unwrap().port());
