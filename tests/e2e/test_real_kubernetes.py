@@ -251,8 +251,8 @@ def test_signing_keys_rotate_end_to_end(wid, kube, tmp_path):
 
 
 def serving_certificate(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A CA and the webhook's serving certificate for 127.0.0.1 (the API server, in Go, wants a
-    subjectAltName)."""
+    """A CA and the webhook's serving certificate for its Service's name, which the API server
+    checks when it calls a webhook through a Service (in Go, a subjectAltName)."""
     ca_key, ca, key, cert = (tmp_path / n for n in ("hook-ca.key", "hook-ca.crt", "hook.key", "hook.crt"))
     run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "1",
@@ -260,7 +260,7 @@ def serving_certificate(tmp_path: Path) -> tuple[Path, Path, Path]:
     csr = tmp_path / "hook.csr"
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=wid-webhook")
     ext = tmp_path / "hook.ext"
-    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:wid-webhook.wid-system.svc,DNS:localhost\n")
     run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-days", "1",
         "-out", str(cert), "-extfile", str(ext))
     return ca, cert, key
@@ -282,6 +282,16 @@ def service_account_kubeconfig(api: KubeApiServer, namespace: str, name: str, pa
     return path
 
 
+def non_loopback_address() -> str:
+    """This machine's first global IPv4 address: the API server reaches a Service through its
+    Endpoints, and Kubernetes refuses loopback addresses there."""
+    listed = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout
+    addresses = [line.split()[3].split("/")[0] for line in listed.splitlines()]
+    if not addresses:
+        pytest.fail("this test needs a non-loopback IPv4 address (`ip -4 addr show scope global` listed none)")
+    return addresses[0]
+
+
 def pod(name: str, service_account: str, labelled: bool = True) -> str:
     labels = {"azure.workload.identity/use": "true"} if labelled else {}
     return json.dumps({"apiVersion": "v1", "kind": "Pod",
@@ -295,34 +305,38 @@ def env_of(stored: dict) -> dict:
 
 
 def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path):
-    """`wid webhook manifests` applied with kubectl (RBAC, the webhook's ServiceAccount, the
-    MutatingWebhookConfiguration pointed at the webhook on loopback: without kube-proxy a
-    Service cannot route), `wid webhook` authenticated as that ServiceAccount, and pods made
-    with kubectl stored mutated as azure-workload-identity v1.6 mutates them."""
+    """`wid webhook manifests` applied with kubectl as they are (RBAC, the webhook's
+    ServiceAccount, its Service, the MutatingWebhookConfiguration naming that Service), `wid
+    webhook` authenticated as that ServiceAccount, and pods made with kubectl stored mutated
+    as azure-workload-identity v1.6 mutates them."""
     rg, cluster, issuer = new_cluster(wid)
     exported = json.loads(wid.cli("aks", "oidc-issuer", "export-signing-key", "-g", rg, "-n", cluster,
                                   "--output-dir", str(tmp_path / "sa")).stdout)
     keys = (Path(exported["privateKeyFile"]), [Path(exported["publicKeyFile"])])
-    api = kube(issuer, *keys)
+    # With no kube-proxy, the API server reaches Services through their Endpoints.
+    api = kube(issuer, *keys, extra=["--enable-aggregator-routing=true"])
     ca, cert, key = serving_certificate(tmp_path)
     tenant = wid.creds["tenantId"]
     printed = wid.cli("webhook", "manifests", "--tenant-id", tenant, "--image", "wid:test", "--ca-bundle", str(ca),
                       "--authority-host", f"{wid.url}/").stdout
     docs = [d for d in yaml.safe_load_all(printed) if d]
-    port = free_port()
+    port, host = free_port(), non_loopback_address()
     applied = []
     for doc in docs:
         # Kubernetes 1.20 has no policy/v1; nothing runs the Deployment without a kubelet.
         if doc["kind"] in ("PodDisruptionBudget", "Deployment"):
             continue
-        if doc["kind"] == "MutatingWebhookConfiguration":
-            for hook in doc["webhooks"]:
-                path = hook["clientConfig"].pop("service")["path"]
-                hook["clientConfig"]["url"] = f"https://127.0.0.1:{port}{path}"
         applied.append(doc["kind"])
         api.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
     assert sorted(applied) == ["ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "Namespace",
                                "Service", "ServiceAccount"]
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert next(d for d in docs if d["kind"] == "MutatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["service"] == {
+        "name": service["metadata"]["name"], "namespace": "wid-system", "path": "/mutate-v1-pod"}
+    # What the endpoints controller would write for the Deployment's one ready pod: this host.
+    api.kubectl("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": service["metadata"]["name"], "namespace": "wid-system"},
+        "subsets": [{"addresses": [{"ip": host}], "ports": [{"name": "https", "port": port}]}]}))
     hook_config = service_account_kubeconfig(api, "wid-system", "wid-webhook", tmp_path / "webhook.kubeconfig")
     # The manifests' ClusterRole is all the webhook gets: reading service accounts, nothing else.
     can = lambda verb, what: api.kubectl("auth", "can-i", verb, what, "--as", "system:serviceaccount:wid-system:wid-webhook",
@@ -337,7 +351,8 @@ def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path
     # AKS identity bindings, configured as upstream's chart configures them.
     binding_env = {**os.environ, "AZURE_KUBERNETES_TOKEN_PROXY": "https://proxy.example:443",
                    "AZURE_KUBERNETES_SNI_NAME": "proxy.sni.example", "AZURE_KUBERNETES_CA_CONFIGMAP_NAME": "kube-root-ca.crt"}
-    proc = subprocess.Popen([wid_bin(), "webhook", "--listen", f"127.0.0.1:{port}", "--tls-cert", str(cert),
+    proc = subprocess.Popen([wid_bin(), "webhook", "--listen", f"{host}:{port}", "--health-addr", "0", "--metrics-addr", "0",
+                             "--tls-cert", str(cert),
                              "--tls-key", str(key), "--kubeconfig", str(hook_config), "--tenant-id", tenant,
                              "--authority-host", f"{wid.url}/", "--proxy-image", "wid:test",
                              "--custom-token-endpoint-annotation-suffix", "identity-binding",
@@ -390,7 +405,7 @@ def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path
         assert not any(v["name"].startswith("azure-workload-identity-reserved-") for v in plain["spec"]["volumes"])
 
         # The API server restarts: the webhook's watch ends with it, and its cache must watch
-        # again (relisting when its resource version is gone) to see the annotation changed next.
+        # again (listing again when its resource version is gone) to see the annotation changed next.
         api.restart(*keys)
         api.kubectl("annotate", "--overwrite", "serviceaccount", "workload-identity-sa", "-n", "team-a",
                     "azure.workload.identity/client-id=22222222-2222-2222-2222-222222222222")
@@ -401,6 +416,9 @@ def test_the_webhook_mutates_pods_the_real_api_server_stores(wid, kube, tmp_path
             seen = env_of(json.loads(api.kubectl("get", "pod", f"after{n}", "-n", "team-a", "-o", "json").stdout))["AZURE_CLIENT_ID"]
             time.sleep(0.2)
         assert seen == "22222222-2222-2222-2222-222222222222", (tmp_path / "webhook.log").read_text()[-3000:]
+        # The restarted API server's watch cache starts after the webhook's resource version:
+        # it refuses the resumed watch with 410, and the webhook lists again.
+        assert "resource version expired (410); listing again" in (tmp_path / "webhook.log").read_text()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
