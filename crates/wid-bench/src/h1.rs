@@ -34,6 +34,16 @@ impl Request {
         Request { bytes }
     }
 
+    /// A GET of `path` on `host` with a bearer token, as a Key Vault SDK reads a secret.
+    pub fn get(host: &str, path: &str, token: &str) -> Request {
+        Request {
+            bytes: format!(
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .into_bytes(),
+        }
+    }
+
     /// A JSON POST to `path` on `host` with a bearer token, as the Key Vault SDKs send one.
     pub fn json_post(host: &str, path: &str, token: &str, body: &serde_json::Value) -> Request {
         let body = body.to_string();

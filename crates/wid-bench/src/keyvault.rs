@@ -12,25 +12,25 @@ use std::time::Duration;
 use wid_client::WidClient;
 
 /// Key Vault Secrets Officer: set and get secrets.
-const SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+pub const SECRETS_OFFICER: &str = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 /// Key Vault Crypto Officer: create keys and use them.
 const CRYPTO_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
 
 /// An RBAC vault the bench's service principal holds `role` on, reached by its own host name
 /// as a Key Vault client reaches it, with a data-plane token.
-struct BenchVault {
+pub struct BenchVault {
     client: WidClient,
-    token: String,
+    pub token: String,
     rg_path: String,
     /// The vault's host name, what `Host` says (with the port) and TLS is checked against.
-    host: String,
-    host_and_port: String,
-    addr: std::net::SocketAddr,
-    tls: Arc<rustls::ClientConfig>,
+    pub host: String,
+    pub host_and_port: String,
+    pub addr: std::net::SocketAddr,
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 impl BenchVault {
-    async fn new(target: &Target, role: &str) -> Result<Arc<BenchVault>> {
+    pub async fn new(target: &Target, role: &str) -> Result<Arc<BenchVault>> {
         let (rg, rg_path) = target.new_group().await?;
         let vault = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let sub = &target.subscription;
@@ -91,7 +91,7 @@ impl BenchVault {
         }))
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         Ok(self
             .client
             .arm(method, path, &self.token, body, &[])
@@ -100,7 +100,7 @@ impl BenchVault {
             .unwrap_or(Value::Null))
     }
 
-    async fn delete(&self, target: &Target) -> Result<()> {
+    pub async fn delete(&self, target: &Target) -> Result<()> {
         target
             .arm(Method::DELETE, self.rg_path.clone(), None)
             .await?;

@@ -14,6 +14,8 @@ use wid_client::WidClient;
 
 mod h1;
 mod keyvault;
+mod lean;
+mod peers;
 mod proxy;
 mod replicas;
 mod webhook;
@@ -62,6 +64,20 @@ enum Bench {
         #[arg(long)]
         wid_bin: Option<PathBuf>,
     },
+    /// wid's federated exchange next to node oidc-provider's private_key_jwt client
+    /// credentials, a lean axum + rustls reference doing only the RSA work, and the RSA
+    /// ceiling, in one run. Starts (and stops) each itself; installs oidc-provider with npm.
+    Peers {
+        /// The `wid` binary (default: next to this one).
+        #[arg(long)]
+        wid_bin: Option<PathBuf>,
+        /// An earlier `wid`, whose refused exchange's CPU per request is measured too.
+        #[arg(long)]
+        baseline_wid_bin: Option<PathBuf>,
+    },
+    /// The lean reference server `peers` starts (not for use on its own).
+    #[command(hide = true)]
+    LeanServer(lean::LeanArgs),
     /// Cached IMDS token requests against `wid proxy` pinned to one core, and its memory.
     Proxy {
         /// The `wid` binary (default: next to this one).
@@ -176,24 +192,28 @@ impl Report {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn print(&mut self, name: &str, concurrency: usize) {
+    /// The latency below which a fraction `p` of the requests were answered, in ms.
+    fn percentile_ms(&mut self, p: f64) -> f64 {
         self.latencies_us.sort_unstable();
-        let pct = |p: f64| {
-            let n = self.latencies_us.len();
-            if n == 0 {
-                return 0.0;
-            }
-            self.latencies_us[((n as f64 * p) as usize).min(n - 1)] as f64 / 1000.0
-        };
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return 0.0;
+        }
+        self.latencies_us[((n as f64 * p) as usize).min(n - 1)] as f64 / 1000.0
+    }
+
+    fn print(&mut self, name: &str, concurrency: usize) {
+        let (p50, p90, p99) = (
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.90),
+            self.percentile_ms(0.99),
+        );
         println!(
-            "{name}: {:.0} req/s ({} requests, {} errors, {:.1} s, concurrency {concurrency}); latency ms p50 {:.2} p90 {:.2} p99 {:.2}",
+            "{name}: {:.0} req/s ({} requests, {} errors, {:.1} s, concurrency {concurrency}); latency ms p50 {p50:.2} p90 {p90:.2} p99 {p99:.2}",
             self.requests as f64 / self.elapsed.as_secs_f64(),
             self.requests,
             self.errors,
             self.elapsed.as_secs_f64(),
-            pct(0.50),
-            pct(0.90),
-            pct(0.99)
         );
     }
 }
@@ -403,6 +423,8 @@ impl Workload {
 enum Expect {
     Token,
     Refused(&'static str),
+    /// This status, with this text in the body.
+    Status(u16, &'static str),
 }
 
 impl Expect {
@@ -410,6 +432,7 @@ impl Expect {
         let (wanted_status, marker) = match self {
             Expect::Token => (200, &b"\"access_token\":\""[..]),
             Expect::Refused(code) => (401, code.as_bytes()),
+            Expect::Status(status, text) => (status, text.as_bytes()),
         };
         status == wanted_status && body.windows(marker.len()).any(|w| w == marker)
     }
@@ -467,16 +490,61 @@ async fn prepare_exchange(target: &Arc<Target>) -> Result<Workload> {
 }
 
 /// One worker's side of the exchange load: its connection to one target, opened again
-/// after a failure, and the exchange request it sends over and over.
+/// after a failure, and the requests it sends in turn (one, over and over, for wid; fresh
+/// ones for a peer that refuses a replayed assertion), shared with the other workers.
 struct Exchanger {
     base_url: String,
+    /// The host name and address to connect to instead of resolving `base_url`'s host, as a
+    /// client pins a vault's name to wid's address.
+    pin: Option<(String, std::net::SocketAddr)>,
     tls: Arc<rustls::ClientConfig>,
-    request: Arc<h1::Request>,
+    requests: Arc<Requests>,
     expect: Expect,
     connection: Option<h1::Connection>,
 }
 
+/// Requests workers take in turn.
+struct Requests {
+    all: Vec<h1::Request>,
+    next: AtomicU64,
+}
+
+impl Requests {
+    fn new(all: Vec<h1::Request>) -> Arc<Requests> {
+        Arc::new(Requests {
+            all,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn take(&self) -> &h1::Request {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) as usize;
+        &self.all[n % self.all.len()]
+    }
+}
+
 impl Exchanger {
+    /// `workers` exchangers sending `requests` to `base_url` (or to the host `pin` names).
+    fn to(
+        base_url: &str,
+        pin: Option<(String, std::net::SocketAddr)>,
+        tls: Arc<rustls::ClientConfig>,
+        requests: Arc<Requests>,
+        expect: Expect,
+        workers: usize,
+    ) -> Vec<Self> {
+        (0..workers)
+            .map(|_| Exchanger {
+                base_url: base_url.to_owned(),
+                pin: pin.clone(),
+                tls: tls.clone(),
+                requests: requests.clone(),
+                expect,
+                connection: None,
+            })
+            .collect()
+    }
+
     /// One exchanger per worker, spread over `targets`.
     fn spread(targets: &[Arc<Target>], workload: &Workload, workers: usize) -> Result<Vec<Self>> {
         let per_target = targets
@@ -504,17 +572,18 @@ impl Exchanger {
                 Ok((
                     t.client.base_url().to_owned(),
                     Arc::new(tls),
-                    Arc::new(request),
+                    Requests::new(vec![request]),
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((0..workers)
             .map(|w| {
-                let (base_url, tls, request) = per_target[w % per_target.len()].clone();
+                let (base_url, tls, requests) = per_target[w % per_target.len()].clone();
                 Exchanger {
                     base_url,
+                    pin: None,
                     tls,
-                    request,
+                    requests,
                     expect: workload.expect,
                     connection: None,
                 }
@@ -534,11 +603,16 @@ impl Exchanger {
     async fn try_exchange(&mut self) -> Result<bool> {
         let connection = match &mut self.connection {
             Some(c) => c,
-            None => self
-                .connection
-                .insert(h1::Connection::open(&self.base_url, self.tls.clone()).await?),
+            None => {
+                let tls = self.tls.clone();
+                let opened = match &self.pin {
+                    Some((host, addr)) => h1::Connection::open_at(host, *addr, tls).await?,
+                    None => h1::Connection::open(&self.base_url, tls).await?,
+                };
+                self.connection.insert(opened)
+            }
         };
-        let (status, body) = connection.send(&self.request).await?;
+        let (status, body) = connection.send(self.requests.take()).await?;
         Ok(self.expect.met(status, body))
     }
 }
@@ -626,14 +700,37 @@ fn yield_to_the_server() -> Result<()> {
     Ok(())
 }
 
-/// One thread drives all the load: a second would mostly wake and preempt the first.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Bench::LeanServer(args) = cli.bench {
+        return lean::serve(args);
+    }
     yield_to_the_server()?;
     // Plain-HTTP clients (the proxy bench) still build a TLS stack: give them aws-lc-rs.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = Cli::parse();
+    // One thread drives all the load: a second would mostly wake and preempt the first.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(bench(cli))
+}
+
+async fn bench(cli: Cli) -> Result<()> {
     match cli.bench {
+        Bench::LeanServer(_) => unreachable!("served above"),
+        Bench::Peers {
+            wid_bin,
+            baseline_wid_bin,
+        } => {
+            let wid = webhook::wid_binary(wid_bin)?;
+            return peers::run(
+                &wid,
+                baseline_wid_bin.as_deref(),
+                cli.concurrency,
+                cli.seconds,
+            )
+            .await;
+        }
         Bench::Webhook { wid_bin } => {
             return webhook::run(wid_bin, cli.concurrency, cli.seconds).await
         }
@@ -654,9 +751,11 @@ async fn main() -> Result<()> {
         .ok_or_else(|| anyhow!("--data-dir (or WID_DATA_DIR) names the running wid to measure"))?;
     let target = Arc::new(connect(&data_dir).await?);
     match cli.bench {
-        Bench::Webhook { .. } | Bench::Proxy { .. } | Bench::Replicas { .. } => {
-            unreachable!("handled above")
-        }
+        Bench::Webhook { .. }
+        | Bench::Proxy { .. }
+        | Bench::Replicas { .. }
+        | Bench::Peers { .. }
+        | Bench::LeanServer(_) => unreachable!("handled above"),
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,
         Bench::Keyvault => keyvault::secrets(target, cli.concurrency, cli.seconds).await,

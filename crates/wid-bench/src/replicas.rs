@@ -12,31 +12,32 @@ use std::time::{Duration, Instant};
 /// Files replicas share, as a deployment mounts them into every pod.
 const SHARED: [&str; 4] = ["kek", "ca.pem", "ca.key.sealed", "credentials.json"];
 
-struct Replica {
+pub struct Replica {
     dir: PathBuf,
     child: std::process::Child,
 }
 
 impl Replica {
-    fn start(
+    pub fn start(
         wid: &Path,
         dir: PathBuf,
         database_url: Option<&str>,
         public_url: Option<&str>,
+        log: &str,
     ) -> Result<Replica> {
         std::fs::create_dir_all(&dir)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let log = std::fs::File::create(dir.with_extension("log"))?;
+        let output = std::fs::File::create(dir.with_extension("log"))?;
         let mut command = std::process::Command::new(wid);
         command
             .args(["up", "--data-dir"])
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("WID_LOG", "warn")
-            .stdout(log.try_clone()?)
-            .stderr(log);
+            .env("WID_LOG", log)
+            .stdout(output.try_clone()?)
+            .stderr(output);
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
@@ -47,7 +48,7 @@ impl Replica {
         Ok(Replica { dir, child })
     }
 
-    async fn ready(&mut self) -> Result<Arc<Target>> {
+    pub async fn ready(&mut self) -> Result<Arc<Target>> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -66,6 +67,10 @@ impl Replica {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn url(&self) -> Result<String> {
@@ -100,14 +105,14 @@ async fn measure(
     seconds: u64,
 ) -> Result<()> {
     let sqlite_rate = {
-        let mut single = Replica::start(wid, root.join("sqlite"), None, None)?;
+        let mut single = Replica::start(wid, root.join("sqlite"), None, None, "warn")?;
         let target = single.ready().await?;
         let workload = prepare_exchange(&target).await?;
         let mut report = exchange_rate(&[target], &workload, concurrency, seconds).await?;
         report.print("token exchange, 1 replica on SQLite", concurrency);
         report.rate()
     };
-    let mut a = Replica::start(wid, root.join("pg-a"), Some(database_url), None)?;
+    let mut a = Replica::start(wid, root.join("pg-a"), Some(database_url), None, "warn")?;
     let first = a.ready().await?;
     let b_dir = root.join("pg-b");
     std::fs::create_dir_all(&b_dir)?;
@@ -116,7 +121,7 @@ async fn measure(
             .with_context(|| format!("sharing {name}"))?;
     }
     // Both answer for one public URL, as replicas behind a load balancer do.
-    let mut b = Replica::start(wid, b_dir, Some(database_url), Some(&a.url()?))?;
+    let mut b = Replica::start(wid, b_dir, Some(database_url), Some(&a.url()?), "warn")?;
     let second = b.ready().await?;
     let workload = prepare_exchange(&first).await?;
     let mut report = exchange_rate(&[first, second], &workload, concurrency, seconds).await?;
