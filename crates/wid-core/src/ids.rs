@@ -1,16 +1,41 @@
 //! Random identifiers (request ids, token ids, object ids) come from aws-lc's DRBG, which
-//! reseeds from the kernel on its own, rather than from one `getrandom` system call per id:
-//! a token exchange makes three of them, and on a loaded machine each call is a context
-//! switch away from the request it serves.
+//! reseeds from the kernel on its own. Each call into it costs the CPU's own random
+//! instruction too (prediction resistance), so every thread draws enough bytes for a batch of
+//! ids at once: a token request makes three of them.
 
+use std::cell::RefCell;
 use uuid::Uuid;
+
+const BATCH: usize = 32;
+
+struct Batch {
+    bytes: [u8; 16 * BATCH],
+    used: usize,
+}
+
+thread_local! {
+    static RANDOM: RefCell<Batch> = const {
+        RefCell::new(Batch { bytes: [0; 16 * BATCH], used: BATCH })
+    };
+}
 
 /// A version-4 UUID.
 pub fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    // aws-lc aborts the process rather than hand out bytes it could not make; an error here
-    // would mean the library itself is broken.
-    aws_lc_rs::rand::fill(&mut bytes).expect("aws-lc's random generator failed");
+    let bytes = RANDOM.with_borrow_mut(|batch| {
+        if batch.used == BATCH {
+            // aws-lc aborts the process rather than hand out bytes it could not make; an
+            // error here would mean the library itself is broken.
+            aws_lc_rs::rand::fill(&mut batch.bytes).expect("aws-lc's random generator failed");
+            batch.used = 0;
+        }
+        let at = batch.used * 16;
+        batch.used += 1;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&batch.bytes[at..at + 16]);
+        // Handed out once: what stays behind is never an id again.
+        batch.bytes[at..at + 16].fill(0);
+        id
+    });
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
@@ -24,5 +49,17 @@ mod tests {
         assert_eq!(a.get_version_num(), 4);
         assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn no_id_repeats_across_batches_and_threads() {
+        let mine: Vec<Uuid> = (0..BATCH * 3 + 1).map(|_| random_uuid()).collect();
+        let theirs =
+            std::thread::spawn(|| (0..BATCH * 3).map(|_| random_uuid()).collect::<Vec<_>>())
+                .join()
+                .unwrap();
+        let all: std::collections::HashSet<Uuid> = mine.iter().chain(&theirs).copied().collect();
+        assert_eq!(all.len(), mine.len() + theirs.len());
+        assert!(all.iter().all(|u| u.get_version_num() == 4));
     }
 }
