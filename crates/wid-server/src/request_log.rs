@@ -1,14 +1,23 @@
 //! One structured log event per request, and the ids that tie what a client saw to it. Every
 //! event logged while a request is handled carries its `request_id` (returned to the client
 //! as `x-ms-request-id`) and `correlation_id` (the client's own id when it sent one, as the
-//! Azure SDKs do). Only the method, path, status and latency are logged: never headers,
-//! query strings or bodies, which is where tokens, assertions and secret values travel.
+//! Azure SDKs do). Only the method, path, status and latency are logged (and a refused token
+//! request's code and client id): never headers, query strings or bodies, which is where
+//! tokens, assertions and secret values travel.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+/// A refused token request's AADSTS code and client id, which its handler leaves on the
+/// response for the access line to carry: one line per request, refused or not.
+#[derive(Debug, Clone)]
+pub struct TokenRefusal {
+    pub code: u32,
+    pub client_id: Option<String>,
+}
 
 #[derive(Debug, Clone)]
 pub struct RequestIds {
@@ -47,16 +56,29 @@ pub async fn trace(mut req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    span.in_scope(|| {
-        tracing::info!(
-            target: "wid::access",
-            %method,
-            path,
-            status,
-            latency_us = started.elapsed().as_micros() as u64,
-            "served"
-        )
-    });
+    let latency_us = started.elapsed().as_micros() as u64;
+    span.in_scope(
+        || match response.extensions_mut().remove::<TokenRefusal>() {
+            Some(refusal) => tracing::info!(
+                target: "wid::access",
+                %method,
+                path,
+                status,
+                latency_us,
+                code = refusal.code,
+                client_id = refusal.client_id,
+                "token request refused"
+            ),
+            None => tracing::info!(
+                target: "wid::access",
+                %method,
+                path,
+                status,
+                latency_us,
+                "served"
+            ),
+        },
+    );
     if let Ok(v) = HeaderValue::from_str(&request) {
         response.headers_mut().entry("x-ms-request-id").or_insert(v);
     }

@@ -11,6 +11,7 @@ mod realm;
 pub mod token;
 pub mod users;
 
+use crate::request_log::{RequestIds, TokenRefusal};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -18,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use error::StsError;
 use token::{Endpoint, TokenRequest};
 use wid_types::oauth::{TokenResponseV1, TokenResponseV2};
@@ -65,37 +66,49 @@ pub fn correlation_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| wid_core::ids::random_uuid().to_string())
 }
 
+/// The correlation id the request log gave the request (the client's, else the request's
+/// own id), so an error body names the id the log line carries; made up only when a router
+/// runs without the request log.
+fn logged_correlation(ids: Option<Extension<RequestIds>>, headers: &HeaderMap) -> String {
+    match ids {
+        Some(Extension(ids)) => ids.correlation,
+        None => correlation_id(headers),
+    }
+}
+
 async fn token_v2(
     state: State<AppState>,
     tenant: Path<String>,
+    ids: Option<Extension<RequestIds>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    token(state, tenant, headers, body, Endpoint::V2).await
+    token(state, tenant, ids, headers, body, Endpoint::V2).await
 }
 
 async fn token_v1(
     state: State<AppState>,
     tenant: Path<String>,
+    ids: Option<Extension<RequestIds>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    token(state, tenant, headers, body, Endpoint::V1).await
+    token(state, tenant, ids, headers, body, Endpoint::V1).await
 }
 
 async fn token(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    ids: Option<Extension<RequestIds>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
 ) -> Response {
-    let correlation = correlation_id(&headers);
     let body = match body {
         Ok(body) => body,
         Err(_) => {
             return StsError::request_too_large(MAX_TOKEN_REQUEST)
-                .into_response_at(state.now(), &correlation)
+                .into_response_at(state.now(), &logged_correlation(ids, &headers))
         }
     };
     let authorization = headers
@@ -147,8 +160,13 @@ async fn token(
         }
         Err(e) => {
             state.metrics.token_refused(e.code);
-            tracing::info!(code = e.code, client_id = ?request.client_id, "token request refused");
-            e.into_response_at(state.now(), &correlation)
+            let code = e.code;
+            let mut response = e.into_response_at(state.now(), &logged_correlation(ids, &headers));
+            response.extensions_mut().insert(TokenRefusal {
+                code,
+                client_id: request.client_id,
+            });
+            response
         }
     }
 }
