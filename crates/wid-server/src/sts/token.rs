@@ -53,27 +53,30 @@ impl TokenRequest {
     /// Reads an urlencoded form; the first value of a repeated field wins. A body that is not
     /// a form reads as empty, which then fails on the first missing parameter, like Entra.
     pub fn from_form(body: &[u8], authorization: Option<&str>) -> Self {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .filter(|v| !v.is_empty())
-        };
-        let mut req = Self {
-            grant_type: get("grant_type"),
-            client_id: get("client_id"),
-            client_secret: get("client_secret"),
-            client_assertion: get("client_assertion"),
-            client_assertion_type: get("client_assertion_type"),
-            scope: get("scope"),
-            resource: get("resource"),
-            username: get("username"),
-            password: get("password"),
-            refresh_token: get("refresh_token"),
-            device_code: get("device_code"),
-        };
+        let mut req = Self::default();
+        // One pass, decoding only the fields kept (an assertion is most of the body): a bit
+        // per field marks it seen, so a repeated field keeps its first value, even empty.
+        let mut seen = 0u16;
+        for (key, value) in url::form_urlencoded::parse(body) {
+            let (bit, field) = match &*key {
+                "grant_type" => (0, &mut req.grant_type),
+                "client_id" => (1, &mut req.client_id),
+                "client_secret" => (2, &mut req.client_secret),
+                "client_assertion" => (3, &mut req.client_assertion),
+                "client_assertion_type" => (4, &mut req.client_assertion_type),
+                "scope" => (5, &mut req.scope),
+                "resource" => (6, &mut req.resource),
+                "username" => (7, &mut req.username),
+                "password" => (8, &mut req.password),
+                "refresh_token" => (9, &mut req.refresh_token),
+                "device_code" => (10, &mut req.device_code),
+                _ => continue,
+            };
+            if seen & (1 << bit) == 0 {
+                seen |= 1 << bit;
+                *field = Some(value.into_owned()).filter(|v| !v.is_empty());
+            }
+        }
         // Empty halves of `Basic` credentials are absent too, as empty form fields are:
         // `Basic Og==` (":") must not turn an assertion request into a secret one.
         if let Some((id, secret)) = authorization.and_then(basic_credentials) {
@@ -534,6 +537,46 @@ async fn load_client(
 #[cfg(test)]
 mod tests {
     use super::TokenRequest;
+
+    #[test]
+    fn form_fields_decode_once_and_the_first_value_wins() {
+        let field = |form: &[u8], name: &str| {
+            let r = TokenRequest::from_form(form, None);
+            match name {
+                "grant_type" => r.grant_type,
+                "client_id" => r.client_id,
+                "client_assertion" => r.client_assertion,
+                "scope" => r.scope,
+                _ => unreachable!(),
+            }
+        };
+        for (form, name, expected) in [
+            (&b"scope=a%2Fb+c%20d"[..], "scope", Some("a/b c d")),
+            (b"client_id=one&client_id=two", "client_id", Some("one")),
+            // The first occurrence decides, even when it is empty (absent).
+            (b"client_id=&client_id=two", "client_id", None),
+            (
+                b"grant_type=client_credentials&x=1&=&&",
+                "grant_type",
+                Some("client_credentials"),
+            ),
+            (
+                b"client_assertion=e30.e30.sig",
+                "client_assertion",
+                Some("e30.e30.sig"),
+            ),
+            (b"{\"client_id\":\"json\"}", "client_id", None),
+            (b"client_id", "client_id", None),
+            (b"scope=%FF", "scope", Some("\u{FFFD}")),
+        ] {
+            assert_eq!(
+                field(form, name).as_deref(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(form)
+            );
+        }
+    }
 
     /// The `token_form` fuzz target's property "a field read as present is not empty" failed
     /// on `Basic Og==`, which made an assertion request a secret request.
