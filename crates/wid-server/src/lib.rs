@@ -80,9 +80,9 @@ pub fn app(state: AppState) -> Router {
                 .headers()
                 .get(axum::http::header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| req.uri().authority().map(|a| a.to_string()));
-            let result = match host.and_then(|h| vault::vault_of_host(&state, &h)) {
+                .or_else(|| req.uri().authority().map(|a| a.as_str()));
+            let vault = host.and_then(|h| vault::vault_of_host(&state, h));
+            let result = match vault {
                 Some(name) => {
                     req.extensions_mut().insert(vault::VaultHost(name));
                     vaults.oneshot(req).await
@@ -131,16 +131,17 @@ async fn record(
     req: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let route = req
+    let matched = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let plane = plane_of(&route, req.extensions().get::<vault::VaultHost>().is_some());
+        .cloned();
+    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
+    let plane = plane_of(route, req.extensions().get::<vault::VaultHost>().is_some());
     let started = std::time::Instant::now();
     let response = next.run(req).await;
     state
         .metrics
-        .request(plane, &route, response.status().as_u16(), started.elapsed());
+        .request(plane, route, response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -16,7 +16,9 @@ static BUCKETS: [f64; 11] = [
 
 #[derive(Default)]
 struct Counters {
-    requests: BTreeMap<(&'static str, String, u16), u64>,
+    /// By route template, then plane and status: looked up by the borrowed template, so
+    /// counting a request allocates nothing once its route has been seen.
+    requests: BTreeMap<String, BTreeMap<(&'static str, u16), u64>>,
     latency: BTreeMap<&'static str, Histogram<{ BUCKETS.len() }>>,
     tokens_issued: u64,
     token_failures: BTreeMap<u32, u64>,
@@ -30,9 +32,12 @@ pub struct Metrics(Mutex<Counters>);
 impl Metrics {
     pub fn request(&self, plane: &'static str, route: &str, status: u16, took: Duration) {
         let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *c.requests
-            .entry((plane, route.to_owned(), status))
-            .or_default() += 1;
+        if !c.requests.contains_key(route) {
+            c.requests.insert(route.to_owned(), BTreeMap::new());
+        }
+        if let Some(by_status) = c.requests.get_mut(route) {
+            *by_status.entry((plane, status)).or_default() += 1;
+        }
         c.latency
             .entry(plane)
             .or_insert_with(|| Histogram::new(&BUCKETS))
@@ -84,12 +89,14 @@ impl Metrics {
             "# HELP wid_http_requests_total Requests answered, by plane, route and status."
         );
         let _ = writeln!(out, "# TYPE wid_http_requests_total counter");
-        for ((plane, route, status), n) in &c.requests {
-            let _ = writeln!(
-                out,
-                "wid_http_requests_total{{plane=\"{plane}\",route=\"{}\",status=\"{status}\"}} {n}",
-                route.replace('"', "'")
-            );
+        for (route, by_status) in &c.requests {
+            let route = route.replace('"', "'");
+            for ((plane, status), n) in by_status {
+                let _ = writeln!(
+                    out,
+                    "wid_http_requests_total{{plane=\"{plane}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         let _ = writeln!(
             out,

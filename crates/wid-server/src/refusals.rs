@@ -30,10 +30,7 @@ fn plane_of(state: &AppState, req: &Request) -> Plane {
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
-    // The substring test first: it spares most requests the allocations of the full check.
-    if host
-        .is_some_and(|h| h.contains(".vault.") && crate::vault::vault_of_host(state, h).is_some())
-    {
+    if host.is_some_and(|h| crate::vault::vault_of_host(state, h).is_some()) {
         return Plane::Azure;
     }
     let path = req.uri().path();

@@ -35,6 +35,18 @@ const DAY: i64 = 86_400;
 
 /// `Some(vault)` when `host` (with or without port) is `{vault}.vault.{suffix}`.
 pub fn vault_of_host(state: &AppState, host: &str) -> Option<String> {
+    vault_name(host, &state.cloud.dns_suffix)
+}
+
+fn strip_suffix_ignore_case<'a>(s: &'a str, tail: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(tail.len())?;
+    let (head, end) = (s.get(..cut)?, s.get(cut..)?);
+    end.eq_ignore_ascii_case(tail).then_some(head)
+}
+
+/// The vault a `Host` (with or without its port) names: `{vault}.vault.{dns_suffix}`,
+/// lowercased. Every request is asked this, so it allocates only for the name it returns.
+fn vault_name(host: &str, dns_suffix: &str) -> Option<String> {
     let name = host.rsplit_once(':').map_or(host, |(h, port)| {
         if port.chars().all(|c| c.is_ascii_digit()) {
             h
@@ -42,9 +54,9 @@ pub fn vault_of_host(state: &AppState, host: &str) -> Option<String> {
             host
         }
     });
-    let suffix = format!(".{}", state.cloud.keyvault_dns_suffix());
-    let vault = name.to_ascii_lowercase().strip_suffix(&suffix)?.to_owned();
-    (!vault.is_empty() && !vault.contains('.')).then_some(vault)
+    let vault = strip_suffix_ignore_case(name, dns_suffix)
+        .and_then(|rest| strip_suffix_ignore_case(rest, ".vault."))?;
+    (!vault.is_empty() && !vault.contains('.')).then(|| vault.to_ascii_lowercase())
 }
 
 /// One data-plane route: its method and template, the operation its guard decides, and the
@@ -225,4 +237,30 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| VaultError::internal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vault_name;
+
+    #[test]
+    fn hosts_name_a_vault_only_directly_under_the_suffix() {
+        let suffix = "localhost";
+        for (host, expected) in [
+            ("myvault.vault.localhost", Some("myvault")),
+            ("MyVault.Vault.LocalHost:8443", Some("myvault")),
+            ("myvault.vault.localhost:", Some("myvault")),
+            ("a.b.vault.localhost", None),
+            (".vault.localhost", None),
+            ("vault.localhost", None),
+            ("myvault.vault.localhost.evil", None),
+            ("myvaultxvault.localhost", None),
+            ("localhost:8443", None),
+            ("ü.vault.localhost", Some("ü")),
+            ("é", None),
+            ("", None),
+        ] {
+            assert_eq!(vault_name(host, suffix).as_deref(), expected, "{host}");
+        }
+    }
 }
