@@ -296,3 +296,36 @@ fn issued_at_may_not_be_later_than_now_plus_skew() {
         );
     }
 }
+
+#[test]
+fn claims_must_be_one_whole_json_object() {
+    let (key, _) = SigningKey::generate_p256().unwrap();
+    let header = segments(&key.sign_jwt(&claims(), &HeaderParams::default()).unwrap())[0].clone();
+    let with_claims = |raw: &str| format!("{header}.{}.c2ln", b64::encode(raw.as_bytes()));
+    for ok in [
+        r#"{}"#,
+        r#"{"a":{"b":[1,{"c":null}]},"a":2}"#,
+        " {\"sub\":\"x\"} ",
+    ] {
+        assert!(decode(&with_claims(ok)).is_ok(), "{ok}");
+    }
+    for bad in [
+        "[]",
+        "1",
+        r#""x""#,
+        "null",
+        r#"{"a":1"#,
+        r#"{"a":1}x"#,
+        r#"{"a":}"#,
+        "",
+    ] {
+        let token = with_claims(bad);
+        let err = decode(&token).map(|_| ()).unwrap_err();
+        let expected = if bad.is_empty() {
+            "empty segment"
+        } else {
+            "claims are not a JSON object"
+        };
+        assert_eq!(err, JoseError::Malformed(expected), "{bad}");
+    }
+}
