@@ -3,8 +3,9 @@
 //! v2.0 endpoint. Unauthenticated input: anyone on the network sends it.
 //!
 //! Input: the `Authorization` header, a newline, the body (no newline: no header).
-//! Properties: no field reads as present but empty; the fields re-encoded as a form read
-//! back the same; a resource taken from a scope is that scope without `/.default`.
+//! Properties: no field reads as present but empty; each field is the first value of its name
+//! as serde_urlencoded reads the body; the fields re-encoded as a form read back the same; a
+//! resource taken from a scope is that scope without `/.default`.
 
 #![no_main]
 
@@ -23,6 +24,18 @@ fuzz_target!(|data: &[u8]| {
             value.as_deref() != Some(""),
             "{name} reads as present but empty"
         );
+    }
+
+    // The same fields as a general form parser reads them: the first value of each name.
+    if authorization.is_none() {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        for (name, value) in &fields {
+            let first = pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str());
+            assert_eq!(value.as_deref(), first.filter(|v| !v.is_empty()), "{name}");
+        }
     }
 
     let present: Vec<(&str, &str)> = fields

@@ -56,9 +56,15 @@ impl TokenRequest {
         let mut req = Self::default();
         // One pass, decoding only the fields kept (an assertion is most of the body): a bit
         // per field marks it seen, so a repeated field keeps its first value, even empty.
+        // Pairs split as `form_urlencoded::parse` splits them: on `&`, empty ones skipped, the
+        // name ending at the first `=`.
         let mut seen = 0u16;
-        for (key, value) in url::form_urlencoded::parse(body) {
-            let (bit, field) = match &*key {
+        for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (key, value) = match memchr::memchr(b'=', pair) {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let (bit, field) = match &*form_decoded(key) {
                 "grant_type" => (0, &mut req.grant_type),
                 "client_id" => (1, &mut req.client_id),
                 "client_secret" => (2, &mut req.client_secret),
@@ -74,7 +80,7 @@ impl TokenRequest {
             };
             if seen & (1 << bit) == 0 {
                 seen |= 1 << bit;
-                *field = Some(value.into_owned()).filter(|v| !v.is_empty());
+                *field = Some(form_decoded(value).into_owned()).filter(|v| !v.is_empty());
             }
         }
         // Empty halves of `Basic` credentials are absent too, as empty form fields are:
@@ -85,6 +91,23 @@ impl TokenRequest {
         }
         req
     }
+}
+
+/// A form name or value decoded (`+` is a space, `%XX` a byte, invalid UTF-8 replaced). Most
+/// of a token request (a JWT, ids, a grant type) has nothing to decode: those bytes are only
+/// checked and borrowed; the rest goes through `form_urlencoded`.
+fn form_decoded(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    if memchr::memchr2(b'%', b'+', raw).is_none() {
+        if let Ok(plain) = std::str::from_utf8(raw) {
+            return std::borrow::Cow::Borrowed(plain);
+        }
+    }
+    let pair = [&b"v="[..], raw].concat();
+    let decoded = url::form_urlencoded::parse(&pair)
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    std::borrow::Cow::Owned(decoded)
 }
 
 /// `client_secret_basic`: `Authorization: Basic base64(urlencode(id):urlencode(secret))`.
