@@ -1,6 +1,6 @@
 // node oidc-provider as `wid-bench peers` runs it: the client credentials grant with
-// private_key_jwt client authentication and RS256 JWT access tokens, over HTTPS, one worker
-// per core (as wid uses every core). Reads its settings from the JSON file named by argv[2]:
+// private_key_jwt client authentication and RS256 JWT access tokens, over HTTPS, in workers
+// of node's cluster module. Reads its settings from the JSON file named by argv[2]:
 // {port, issuer, certPem, keyPem, clientId, clientJwk, resource}. Prints `ready PID...` (the
 // primary and its workers) once every worker listens.
 import cluster from "node:cluster";
@@ -11,7 +11,8 @@ import os from "node:os";
 import Provider from "oidc-provider";
 
 const settings = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const workers = os.availableParallelism();
+// One worker per core unless BENCH_WORKERS says otherwise (1: how its docs run it).
+const workers = Number(process.env.BENCH_WORKERS) || os.availableParallelism();
 
 if (cluster.isPrimary) {
   const pids = [process.pid];

@@ -46,13 +46,26 @@ impl Request {
 
     /// A JSON POST to `path` on `host` with a bearer token, as the Key Vault SDKs send one.
     pub fn json_post(host: &str, path: &str, token: &str, body: &serde_json::Value) -> Request {
-        let body = body.to_string();
+        Request::json(
+            host,
+            path,
+            &format!("Authorization: Bearer {token}\r\n"),
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// A JSON POST of `body` with no credentials, as the API server sends an AdmissionReview.
+    pub fn json_post_anonymous(host: &str, path: &str, body: &[u8]) -> Request {
+        Request::json(host, path, "", body)
+    }
+
+    fn json(host: &str, path: &str, extra_headers: &str, body: &[u8]) -> Request {
         let mut bytes = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .into_bytes();
-        bytes.extend_from_slice(body.as_bytes());
+        bytes.extend_from_slice(body);
         Request { bytes }
     }
 }

@@ -1,8 +1,9 @@
 //! The lean reference `wid-bench peers` measures wid against: axum on hyper with rustls, on
 //! every core, doing per request only what the operation cannot do without. `/token` verifies
 //! the form's `client_assertion` (one RS256 verify) and signs an access token (one RS256
-//! sign); `/secret` verifies the bearer token (one RS256 verify). No logging, metrics, limits
-//! or lookups: the floor of "HTTP + TLS + RSA" on this machine.
+//! sign); `/secret` verifies the bearer token (one RS256 verify); `/mutate-v1-pod` answers an
+//! AdmissionReview with the webhook's own mutation, its service account fixed in memory. No
+//! logging, metrics, limits or lookups: the floor of "HTTP + TLS + the work" on this machine.
 
 use anyhow::{anyhow, Context, Result};
 use axum::body::Bytes;
@@ -29,6 +30,30 @@ pub struct LeanArgs {
 struct Keys {
     verify: wid_jose::VerifyingKey,
     sign: wid_jose::SigningKey,
+    webhook: wid_webhook::Config,
+}
+
+/// The one service account the reviews name, annotated as `webhook::fake_api` serves it.
+struct Account;
+
+impl wid_webhook::ServiceAccountLookup for Account {
+    fn annotations(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, String> {
+        Ok(Some(
+            [(
+                "azure.workload.identity/client-id".to_owned(),
+                crate::webhook::CLIENT_ID.to_owned(),
+            )]
+            .into(),
+        ))
+    }
+}
+
+async fn mutate(State(keys): State<Arc<Keys>>, body: Bytes) -> Json<Value> {
+    Json(wid_webhook::handle_review(&body, &keys.webhook, &Account))
 }
 
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
@@ -114,6 +139,7 @@ pub fn serve(args: LeanArgs) -> Result<()> {
     let keys = Arc::new(Keys {
         verify: wid_jose::VerifyingKey::from_spki_der(&read(&args.dir, "verify.der")?)?,
         sign: wid_jose::SigningKey::from_pkcs8_der(&read(&args.dir, "sign.der")?)?,
+        webhook: crate::webhook::config(),
     });
     let cert_pem = read(&args.dir, "cert.pem")?;
     let key_pem = read(&args.dir, "key.pem")?;
@@ -128,6 +154,7 @@ pub fn serve(args: LeanArgs) -> Result<()> {
     let app = Router::new()
         .route("/token", post(token))
         .route("/secret", get(secret))
+        .route("/mutate-v1-pod", post(mutate))
         .with_state(keys);
     tokio::runtime::Runtime::new()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

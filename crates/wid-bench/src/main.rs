@@ -700,6 +700,11 @@ fn yield_to_the_server() -> Result<()> {
     Ok(())
 }
 
+/// wid's allocator, so that the lean reference (this binary too) differs from wid only in
+/// what it does per request, and the load generator allocates as cheaply.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     if let Bench::LeanServer(args) = cli.bench {

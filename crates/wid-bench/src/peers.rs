@@ -12,6 +12,7 @@ use crate::{drive_with, h1, prepare_exchange, rsa_ceiling, Exchanger, Expect, Re
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -241,16 +242,45 @@ async fn wid(
     })
 }
 
+/// The lean reference's keys and certificate, in `dir`, and a client configuration for it.
+struct Lean {
+    dir: PathBuf,
+    tls: Arc<rustls::ClientConfig>,
+    issuer: wid_jose::SigningKey,
+}
+
+impl Lean {
+    fn prepare(dir: PathBuf) -> Result<Lean> {
+        let (cert, key, tls) = certificate()?;
+        let (issuer, _) = wid_jose::SigningKey::generate_rsa()?;
+        let (_, signer) = wid_jose::SigningKey::generate_rsa()?;
+        crate::lean::prepare(&dir, &cert, &key, &issuer.public_spki_der(), &signer)?;
+        Ok(Lean { dir, tls, issuer })
+    }
+
+    /// A lean server, on the cores `cpus` names (`taskset -c`), or on all of them; its
+    /// process and port.
+    fn start(&self, cpus: Option<&str>) -> Result<(Stopped, u16)> {
+        let exe = std::env::current_exe()?;
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus]).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        command.args(["lean-server", "--dir"]).arg(&self.dir);
+        let (child, words) = start_ready(command, "the lean reference")?;
+        let port = words.first().ok_or_else(|| anyhow!("no port"))?.parse()?;
+        Ok((child, port))
+    }
+}
+
 /// The lean reference: one verify and one sign per exchange; one verify per secret GET.
-async fn lean(dir: &Path, concurrency: usize, seconds: u64) -> Result<(Measured, Measured)> {
-    let (cert, key, tls) = certificate()?;
-    let (issuer, _) = wid_jose::SigningKey::generate_rsa()?;
-    let (_, signer) = wid_jose::SigningKey::generate_rsa()?;
-    crate::lean::prepare(dir, &cert, &key, &issuer.public_spki_der(), &signer)?;
-    let mut command = Command::new(std::env::current_exe()?);
-    command.args(["lean-server", "--dir"]).arg(dir);
-    let (child, words) = start_ready(command, "the lean reference")?;
-    let port = words.first().ok_or_else(|| anyhow!("no port"))?;
+async fn lean(lean: &Lean, concurrency: usize, seconds: u64) -> Result<(Measured, Measured)> {
+    let (child, port) = lean.start(None)?;
+    let (issuer, tls) = (&lean.issuer, &lean.tls);
     let now = now();
     let assertion = issuer.sign_jwt(
         &json!({"aud": "api://AzureADTokenExchange", "iss": "https://lean.example/issuer/",
@@ -268,6 +298,7 @@ async fn lean(dir: &Path, concurrency: usize, seconds: u64) -> Result<(Measured,
         ),
     );
     let base = format!("https://{host}");
+    // taskset execs the server: the process is the server's.
     let pid = child.0.id();
     let senders = |request, expect| {
         let requests = Requests::new(vec![request]);
@@ -338,8 +369,14 @@ fn oidc_provider_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// node oidc-provider: `private_key_jwt` client credentials, each assertion fresh.
-async fn oidc_provider(run_dir: &Path, concurrency: usize, seconds: u64) -> Result<Measured> {
+/// node oidc-provider: `private_key_jwt` client credentials, each assertion fresh, in
+/// `workers` processes.
+async fn oidc_provider(
+    run_dir: &Path,
+    workers: usize,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<Measured> {
     let dir = oidc_provider_dir()?;
     let version: serde_json::Value = serde_json::from_slice(&std::fs::read(
         dir.join("node_modules/oidc-provider/package.json"),
@@ -366,6 +403,7 @@ async fn oidc_provider(run_dir: &Path, concurrency: usize, seconds: u64) -> Resu
         .arg(dir.join("server.mjs"))
         .arg(&settings)
         .env("NODE_ENV", "production")
+        .env("BENCH_WORKERS", workers.to_string())
         .stderr(std::fs::File::create(run_dir.join("oidc-provider.log"))?);
     let (_child, pids) = start_ready(command, "node oidc-provider")?;
     let pids = pids
@@ -414,7 +452,7 @@ async fn oidc_provider(run_dir: &Path, concurrency: usize, seconds: u64) -> Resu
         |n| Exchanger::to(&base, None, tls.clone(), requests.clone(), Expect::Token, n);
     measure(
         &format!(
-            "node oidc-provider {}: private_key_jwt ({} workers)",
+            "node oidc-provider {}: private_key_jwt ({} cluster worker(s))",
             version["version"].as_str().unwrap_or("?"),
             pids.len() - 1
         ),
@@ -424,6 +462,108 @@ async fn oidc_provider(run_dir: &Path, concurrency: usize, seconds: u64) -> Resu
         seconds,
     )
     .await
+}
+
+/// The body of one response to `request` from the server at `base` (or `pin`).
+async fn answer(
+    base: &str,
+    pin: Option<(String, std::net::SocketAddr)>,
+    tls: Arc<rustls::ClientConfig>,
+    request: &h1::Request,
+) -> Result<serde_json::Value> {
+    let mut connection = match pin {
+        Some((host, addr)) => h1::Connection::open_at(&host, addr, tls).await?,
+        None => h1::Connection::open(base, tls).await?,
+    };
+    let (status, body) = connection.send(request).await?;
+    if status != 200 {
+        bail!("{base} answered {status}");
+    }
+    Ok(serde_json::from_slice(body)?)
+}
+
+/// `wid webhook` and the lean reference, each pinned to core 0 as the webhook bench pins the
+/// webhook, answering the same AdmissionReview (checked: the same patch).
+async fn webhooks(
+    binary: &Path,
+    lean: &Lean,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<(Measured, Measured)> {
+    let body = crate::webhook::review_body()?;
+    let webhook = crate::webhook::Webhook::start(binary).await?;
+    let wid_host = format!("localhost:{}", webhook.port);
+    let wid_tls = Arc::new(
+        wid_client::tls::client_config(wid_client::tls::Trust::Only(&[webhook
+            .cert_pem
+            .as_bytes()]))
+        .map_err(|e| anyhow!(e))?
+        .with_no_client_auth(),
+    );
+    let wid_pin = Some((
+        "localhost".to_owned(),
+        SocketAddr::from(([127, 0, 0, 1], webhook.port)),
+    ));
+    let (child, port) = lean.start(Some("0"))?;
+    let lean_host = format!("127.0.0.1:{port}");
+    let review = |host: &str| h1::Request::json_post_anonymous(host, "/mutate-v1-pod", &body);
+    let (wid_base, lean_base) = (
+        format!("https://{wid_host}"),
+        format!("https://{lean_host}"),
+    );
+    let from_wid = answer(
+        &wid_base,
+        wid_pin.clone(),
+        wid_tls.clone(),
+        &review(&wid_host),
+    )
+    .await?;
+    let from_lean = answer(&lean_base, None, lean.tls.clone(), &review(&lean_host)).await?;
+    let patch = |v: &serde_json::Value| v["response"]["patch"].clone();
+    if patch(&from_wid).is_null() || patch(&from_wid) != patch(&from_lean) {
+        bail!("wid webhook and the lean reference answer the review differently");
+    }
+    let allowed = Expect::Status(200, "\"allowed\":true");
+    let requests = Requests::new(vec![review(&wid_host)]);
+    let senders = |n| {
+        Exchanger::to(
+            &wid_base,
+            wid_pin.clone(),
+            wid_tls.clone(),
+            requests.clone(),
+            allowed,
+            n,
+        )
+    };
+    let wid = measure(
+        "wid webhook (one core): AdmissionReview",
+        senders(concurrency),
+        senders(1),
+        &[webhook.pid],
+        seconds,
+    )
+    .await?;
+    drop(webhook);
+    let requests = Requests::new(vec![review(&lean_host)]);
+    let senders = |n| {
+        Exchanger::to(
+            &lean_base,
+            None,
+            lean.tls.clone(),
+            requests.clone(),
+            allowed,
+            n,
+        )
+    };
+    let reference = measure(
+        "lean reference (one core): AdmissionReview",
+        senders(concurrency),
+        senders(1),
+        &[child.0.id()],
+        seconds,
+    )
+    .await?;
+    Ok((wid, reference))
 }
 
 fn print(m: &mut Measured, concurrency: usize) {
@@ -459,16 +599,21 @@ async fn compare(
     for m in [&mut wid.exchange, &mut wid.refused] {
         print(m, concurrency);
     }
-    let (mut lean, mut lean_secret) = lean(&root.join("lean"), concurrency, seconds).await?;
+    let reference = Lean::prepare(root.join("lean"))?;
+    let (mut lean, mut lean_secret) = lean(&reference, concurrency, seconds).await?;
     print(&mut lean, concurrency);
-    let mut node = oidc_provider(&root.join("node"), concurrency, seconds).await?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut node = oidc_provider(&root.join("node"), cores, concurrency, seconds).await?;
     print(&mut node, concurrency);
+    let mut single_node = oidc_provider(&root.join("node1"), 1, concurrency, seconds).await?;
+    print(&mut single_node, concurrency);
     let ceiling = rsa_ceiling(seconds.min(5))?;
     println!("RSA-2048 ceiling (1 verify + 1 sign, aws-lc-rs, all cores): {ceiling:.0}/s");
     let rate = wid.exchange.loaded.rate();
     println!(
-        "exchange: wid / node oidc-provider {:.2} (goal >= 2.5); wid / lean reference {:.2} (goal >= 0.97); wid / RSA ceiling {:.2}",
+        "exchange: wid / node oidc-provider {:.2} (one worker per core), {:.2} (one process; goal >= 2.5); wid / lean reference {:.2} (goal >= 0.97); wid / RSA ceiling {:.2}",
         rate / node.loaded.rate(),
+        rate / single_node.loaded.rate(),
         rate / lean.loaded.rate(),
         rate / ceiling
     );
@@ -484,6 +629,13 @@ async fn compare(
             secret.loaded.rate() / lean_secret.loaded.rate()
         );
     }
+    let (mut hook, mut lean_hook) = webhooks(binary, &reference, concurrency, seconds).await?;
+    print(&mut hook, concurrency);
+    print(&mut lean_hook, concurrency);
+    println!(
+        "webhook: wid / lean reference {:.2}",
+        hook.loaded.rate() / lean_hook.loaded.rate()
+    );
     if let Some(old) = baseline {
         let mut before = self::wid(old, root.join("baseline"), concurrency, seconds, false)
             .await?

@@ -54,10 +54,34 @@ fn review(pod: &Value) -> Value {
         "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "shop", "operation": "CREATE", "object": pod}})
 }
 
+/// The client id the one service account is annotated with.
+pub const CLIENT_ID: &str = "8c2d5b1e-0000-4000-8000-000000000001";
+const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// What `wid webhook` runs with here (its defaults, this tenant, no native sidecar), for a
+/// reference that answers the same reviews.
+pub fn config() -> wid_webhook::Config {
+    wid_webhook::Config {
+        tenant_id: TENANT_ID.to_owned(),
+        authority_host: "https://login.microsoftonline.com/".to_owned(),
+        audience: wid_webhook::mutate::DEFAULT_AUDIENCE.to_owned(),
+        proxy_image: "ghcr.io/wid-project/wid:latest".to_owned(),
+        proxy_init_image: "ghcr.io/wid-project/wid:latest".to_owned(),
+        log_level: String::new(),
+        native_sidecar: false,
+        custom_token_endpoint: None,
+    }
+}
+
+/// The review the benches send: a 5 KB pod, serialized.
+pub fn review_body() -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&review(&pod()))?)
+}
+
 /// The stand-in API server: one annotated service account, a version, and a watch that stays open.
 async fn fake_api() -> Result<u16> {
     let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "checkout", "namespace": "shop",
-        "resourceVersion": "7", "annotations": {"azure.workload.identity/client-id": "8c2d5b1e-0000-4000-8000-000000000001"}}});
+        "resourceVersion": "7", "annotations": {"azure.workload.identity/client-id": CLIENT_ID}}});
     let list = json!({"kind": "ServiceAccountList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": [account.clone()]});
     let app = Router::new()
         .route(
@@ -113,62 +137,91 @@ pub fn wid_binary(explicit: Option<PathBuf>) -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("no wid binary next to {}: pass --wid-bin", here.display()))
 }
 
-pub async fn run(wid_bin: Option<PathBuf>, concurrency: usize, seconds: u64) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("wid-bench-webhook-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let api_port = fake_api().await?;
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, json!({"apiVersion": "v1", "kind": "Config", "current-context": "bench",
-        "clusters": [{"name": "bench", "cluster": {"server": format!("http://127.0.0.1:{api_port}")}}],
-        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
-        "users": [{"name": "bench", "user": {"token": "bench"}}]}).to_string())?;
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
-    let (cert_path, key_path) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert_path, cert.cert.pem())?;
-    std::fs::write(&key_path, cert.key_pair.serialize_pem())?;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
-    let mut child = tokio::process::Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(wid_binary(wid_bin)?)
-        .args(["webhook", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--health-addr", "0", "--metrics-addr", "0"])
-        .arg("--tls-cert")
-        .arg(&cert_path)
-        .arg("--tls-key")
-        .arg(&key_path)
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args([
-            "--tenant-id",
-            "72f988bf-86f1-41af-91ab-2d7cd011db47",
-            "--native-sidecar",
-            "false",
-        ])
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting `taskset -c 0 wid webhook` (taskset is in util-linux)")?;
-    let pid = child.id().ok_or_else(|| anyhow!("the webhook exited"))?;
-    let client = wid_client::WidClient::new(
-        &format!("https://localhost:{port}"),
-        cert.cert.pem().as_bytes(),
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = client.http().get(client.url("/readyz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("the webhook did not become ready");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// `wid webhook` pinned to core 0, reading its service account from a stand-in API server,
+/// ready to answer.
+pub struct Webhook {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub cert_pem: String,
+    pub pid: u32,
+    dir: PathBuf,
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
-    let body = Arc::new(serde_json::to_vec(&review(&pod()))?);
+}
+
+impl Webhook {
+    pub async fn start(wid: &Path) -> Result<Webhook> {
+        let dir = std::env::temp_dir().join(format!("wid-bench-webhook-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let api_port = fake_api().await?;
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, json!({"apiVersion": "v1", "kind": "Config", "current-context": "bench",
+            "clusters": [{"name": "bench", "cluster": {"server": format!("http://127.0.0.1:{api_port}")}}],
+            "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
+            "users": [{"name": "bench", "user": {"token": "bench"}}]}).to_string())?;
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+        let (cert_path, key_path) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert_path, cert.cert.pem())?;
+        std::fs::write(&key_path, cert.key_pair.serialize_pem())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = tokio::process::Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(wid)
+            .args(["webhook", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--health-addr", "0", "--metrics-addr", "0"])
+            .arg("--tls-cert")
+            .arg(&cert_path)
+            .arg("--tls-key")
+            .arg(&key_path)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--tenant-id", TENANT_ID, "--native-sidecar", "false"])
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting `taskset -c 0 wid webhook` (taskset is in util-linux)")?;
+        let pid = child.id().ok_or_else(|| anyhow!("the webhook exited"))?;
+        let webhook = Webhook {
+            child,
+            port,
+            cert_pem: cert.cert.pem(),
+            pid,
+            dir,
+        };
+        let client = webhook.client()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = client.http().get(client.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    return Ok(webhook);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("the webhook did not become ready");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn client(&self) -> Result<wid_client::WidClient> {
+        Ok(wid_client::WidClient::new(
+            &format!("https://localhost:{}", self.port),
+            self.cert_pem.as_bytes(),
+        )?)
+    }
+}
+
+pub async fn run(wid_bin: Option<PathBuf>, concurrency: usize, seconds: u64) -> Result<()> {
+    let webhook = Webhook::start(&wid_binary(wid_bin)?).await?;
+    let (client, pid) = (webhook.client()?, webhook.pid);
+    let body = Arc::new(review_body()?);
     println!(
         "review size: {} bytes (pod {} bytes)",
         body.len(),
@@ -227,7 +280,6 @@ pub async fn run(wid_bin: Option<PathBuf>, concurrency: usize, seconds: u64) -> 
         peak as f64 / 1024.0,
         resident_kib(pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0
     );
-    child.kill().await.ok();
-    let _ = std::fs::remove_dir_all(Path::new(&dir));
+    drop(webhook);
     Ok(())
 }
