@@ -80,33 +80,6 @@ struct RawHeader {
     crit: Option<serde_json::Value>,
 }
 
-/// Any JSON object, checked whole (it must parse) but kept nowhere: the typed claims are read
-/// later by whoever knows their shape, so building a map of them here would be thrown away.
-struct JsonObject;
-
-impl<'de> Deserialize<'de> for JsonObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = JsonObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<JsonObject, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(JsonObject)
-            }
-        }
-        d.deserialize_map(Visitor)
-    }
-}
-
 /// A token parsed but not yet trusted: only [`UnverifiedJwt::verify`] makes it so.
 #[derive(Debug, Clone)]
 pub struct UnverifiedJwt {
@@ -155,7 +128,9 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, JoseError> {
     }
     let alg = Algorithm::parse(raw.alg.as_deref().unwrap_or(""))?;
     let claims = b64::decode(c)?;
-    if serde_json::from_slice::<JsonObject>(&claims).is_err() {
+    // Parsed whole into a Value, not skimmed: serde's IgnoredAny lets through invalid UTF-8,
+    // lone surrogates and numbers out of range, which every strict reader refuses.
+    if !serde_json::from_slice::<serde_json::Value>(&claims).is_ok_and(|v| v.is_object()) {
         return Err(JoseError::Malformed("claims are not a JSON object"));
     }
     Ok(UnverifiedJwt {

@@ -329,3 +329,24 @@ fn claims_must_be_one_whole_json_object() {
         assert_eq!(err, JoseError::Malformed(expected), "{bad}");
     }
 }
+
+/// The `jws` fuzz target found claims a skimming check accepted and serde_json's Value does
+/// not: decode must refuse whatever a strict JSON reader refuses.
+#[test]
+fn claims_a_strict_json_reader_refuses_are_refused() {
+    let (key, _) = SigningKey::generate_p256().unwrap();
+    let header = segments(&key.sign_jwt(&claims(), &HeaderParams::default()).unwrap())[0].clone();
+    for raw in [
+        &b"{\"a\":\"\x99\xb5\"}"[..],
+        b"{\"a\":1e999}",
+        b"{\"a\":\"\\ud800\"}",
+    ] {
+        let token = format!("{header}.{}.c2ln", b64::encode(raw));
+        assert_eq!(
+            decode(&token).map(|_| ()).unwrap_err(),
+            JoseError::Malformed("claims are not a JSON object"),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+}
