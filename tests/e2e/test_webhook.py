@@ -501,7 +501,11 @@ def test_upstream_serving_flags(wid, tmp_path):
         assert plain.get(f"http://127.0.0.1:{health}/readyz", timeout=5).status_code == 200
         for _ in range(2):
             mutated(session, url, pod(), namespace="team-a")
+        # A review that is not JSON is refused, and counted too (under no namespace).
+        refused = session.post(f"{url}/mutate-v1-pod", data=b"not json", timeout=10)
+        assert refused.status_code == 200 and refused.json()["response"]["allowed"] is False
         exported = plain.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5).text
+        assert 'azwi_mutation_request_count{namespace="",service_name="webhook"} 1' in exported, exported
         assert 'azwi_mutation_request_count{namespace="team-a",service_name="webhook"} 2' in exported, exported
         assert 'azwi_mutation_request_bucket{namespace="team-a",service_name="webhook",le="+Inf"} 2' in exported
 

@@ -162,10 +162,13 @@ struct Webhook {
     metrics: MutationMetrics,
 }
 
+/// Every review is timed, answered or refused, as upstream's metric counts them.
 async fn mutate(State(hook): State<Arc<Webhook>>, body: Bytes) -> Json<Value> {
     let started = Instant::now();
     let Ok(review) = serde_json::from_slice::<Value>(&body) else {
-        return Json(handle_review(&body, &hook.config, &Found(None, None)));
+        let response = handle_review(&body, &hook.config, &Found(None, None));
+        hook.metrics.record("", started.elapsed());
+        return Json(response);
     };
     let target = review_target(&review);
     let found = match &target {
