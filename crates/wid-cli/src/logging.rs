@@ -223,6 +223,8 @@ mod tests {
         bytes: Arc<Mutex<Vec<u8>>>,
         closed: Arc<(Mutex<bool>, Condvar)>,
         written_by_a_logger: Arc<std::sync::atomic::AtomicBool>,
+        /// The writer thread is waiting in a closed sink.
+        writer_stuck: Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl Collected {
@@ -241,12 +243,17 @@ mod tests {
     impl Write for Collected {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
             let (closed, opened) = &*self.closed;
+            let writer = std::thread::current().name() == Some("wid-log");
+            if writer && *closed.lock().unwrap() {
+                self.writer_stuck
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             drop(
                 opened
                     .wait_while(closed.lock().unwrap(), |closed| *closed)
                     .unwrap(),
             );
-            if std::thread::current().name() != Some("wid-log") {
+            if !writer {
                 self.written_by_a_logger
                     .store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -262,6 +269,12 @@ mod tests {
     fn lines_from_many_threads_arrive_whole_and_in_order_even_when_the_sink_falls_behind() {
         let sink = Collected::closed();
         let (writer, guard) = batched(sink.clone());
+        // The writer thread takes a first line and is stuck in the closed sink before the
+        // loggers start: whatever they log (more than WAIT_AT) then waits in the buffer.
+        (&writer).write_all(b"thread 0 line first\n").unwrap();
+        while !sink.writer_stuck.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let logged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let threads: Vec<_> = (0..4)
             .map(|t| {
@@ -299,6 +312,9 @@ mod tests {
             "no logger wrote through while the sink was behind"
         );
         let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
+        let text = text
+            .strip_prefix("thread 0 line first\n")
+            .expect("the first line first");
         let mut next = [0usize; 4];
         for line in text.lines() {
             let fields: Vec<&str> = line.split(' ').collect();
