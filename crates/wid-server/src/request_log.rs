@@ -8,7 +8,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 /// A refused token request's AADSTS code and client id, which its handler leaves on the
@@ -83,4 +83,56 @@ pub async fn trace(mut req: Request, next: Next) -> Response {
         response.headers_mut().entry("x-ms-request-id").or_insert(v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_client_id_cannot_forge_a_log_line() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = axum::Router::new()
+            .route(
+                "/t",
+                axum::routing::post(|| async {
+                    let mut response = axum::http::StatusCode::UNAUTHORIZED.into_response();
+                    response.extensions_mut().insert(TokenRefusal {
+                        code: 700016,
+                        client_id: Some("x\nINFO forged line".to_owned()),
+                    });
+                    response
+                }),
+            )
+            .layer(axum::middleware::from_fn(trace));
+        let request = axum::http::Request::post("/t")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+        assert_eq!(response.status(), 401);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("code=700016"), "{text}");
+        assert!(text.contains("x\\nINFO forged line"), "{text}");
+    }
 }
