@@ -8,7 +8,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tracing::Instrument;
 
 /// A refused token request's AADSTS code and client id, which its handler leaves on the
@@ -88,6 +88,7 @@ pub async fn trace(mut req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::response::IntoResponse;
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
