@@ -8,6 +8,7 @@
 
 mod jwk;
 mod keys;
+mod strict_json;
 
 pub use jwk::{Jwk, Jwks};
 pub use keys::{kid_from_spki_der, pem_encode, SigningKey, VerifyingKey};
@@ -128,9 +129,9 @@ pub fn decode(token: &str) -> Result<UnverifiedJwt, JoseError> {
     }
     let alg = Algorithm::parse(raw.alg.as_deref().unwrap_or(""))?;
     let claims = b64::decode(c)?;
-    // Parsed whole into a Value, not skimmed: serde's IgnoredAny lets through invalid UTF-8,
-    // lone surrogates and numbers out of range, which every strict reader refuses.
-    if !serde_json::from_slice::<serde_json::Value>(&claims).is_ok_and(|v| v.is_object()) {
+    // Read whole, not skimmed: serde's IgnoredAny lets through invalid UTF-8, lone
+    // surrogates and numbers out of range, which every strict reader refuses.
+    if !strict_json::is_object(&claims) {
         return Err(JoseError::Malformed("claims are not a JSON object"));
     }
     Ok(UnverifiedJwt {
