@@ -4,9 +4,8 @@
 //! their typed errors; a plain-text 413 surfaces as an unreadable failure instead.
 
 use crate::state::AppState;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -120,14 +119,18 @@ fn shaped(plane: Plane, status: StatusCode, state: &AppState) -> Response {
     response
 }
 
-/// Outermost layer of the app: refuses oversized headers, and reshapes refusals that came
-/// back without a JSON body (those made by extractors, the router and the timeout).
-pub async fn shape(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let plane = plane_of(&state, &req);
+/// Refuses oversized headers, and reshapes the refusals `inner` answers without a JSON body
+/// (those made by extractors, the router and the timeout).
+pub async fn shape<F, Fut>(state: &AppState, req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let plane = plane_of(state, &req);
     if header_bytes(&req) > MAX_HEADER_BYTES {
-        return shaped(plane, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, &state);
+        return shaped(plane, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, state);
     }
-    let response = next.run(req).await;
+    let response = inner(req).await;
     let status = response.status();
     let is_json = response
         .headers()
@@ -137,7 +140,7 @@ pub async fn shape(State(state): State<AppState>, req: Request, next: Next) -> R
     if plane == Plane::Plain || is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let mut reshaped = shaped(plane, status, &state);
+    let mut reshaped = shaped(plane, status, state);
     // A 401's challenge, and any other header the refusal carried, still applies.
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

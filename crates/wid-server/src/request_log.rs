@@ -7,7 +7,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
@@ -43,7 +42,12 @@ pub fn client_correlation(headers: &HeaderMap) -> Option<String> {
     .map(str::to_owned)
 }
 
-pub async fn trace(mut req: Request, next: Next) -> Response {
+/// Runs `inner` in the request's span and logs its access line.
+pub async fn trace<F, Fut>(mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let request = wid_core::ids::random_uuid().to_string();
     let correlation = client_correlation(req.headers()).unwrap_or_else(|| request.clone());
     let span = tracing::info_span!("request", request_id = %request, correlation_id = %correlation);
@@ -54,7 +58,7 @@ pub async fn trace(mut req: Request, next: Next) -> Response {
         correlation,
     });
     let started = std::time::Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = inner(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let latency_us = started.elapsed().as_micros() as u64;
     span.in_scope(
@@ -125,7 +129,9 @@ mod tests {
                     response
                 }),
             )
-            .layer(axum::middleware::from_fn(trace));
+            .layer(axum::middleware::from_fn(
+                |req, next: axum::middleware::Next| trace(req, |req| next.run(req)),
+            ));
         let request = axum::http::Request::post("/t")
             .body(axum::body::Body::empty())
             .unwrap();
