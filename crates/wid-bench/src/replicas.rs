@@ -52,9 +52,15 @@ impl Replica {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait()? {
+                // The bench removes its directory when it stops: the log's end goes with
+                // the error.
+                let log =
+                    std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default();
+                let last: Vec<&str> = log.lines().rev().take(5).collect();
+                let last: Vec<&str> = last.into_iter().rev().collect();
                 bail!(
-                    "wid up exited with {status}; see {}",
-                    self.dir.with_extension("log").display()
+                    "wid up exited with {status}; its log ends:\n{}",
+                    last.join("\n")
                 );
             }
             if self.dir.join("server.json").exists() {
