@@ -79,14 +79,7 @@ async fn measure(
             warm.requests
         );
     }
-    let before = cpu_seconds(pids)?;
-    let (loaded, _) = drive_with(
-        exchangers,
-        Duration::from_secs(seconds),
-        Exchanger::exchange,
-    )
-    .await;
-    let cpu = cpu_seconds(pids)? - before;
+    let (loaded, cpu_ms_per_request) = loaded(exchangers, pids, seconds).await?;
     let (_, single) = drive_with(single, Duration::from_millis(500), Exchanger::exchange).await;
     let (single, _) = drive_with(
         single,
@@ -96,10 +89,24 @@ async fn measure(
     .await;
     Ok(Measured {
         name: name.to_owned(),
-        cpu_ms_per_request: cpu * 1000.0 / loaded.requests.max(1) as f64,
+        cpu_ms_per_request,
         loaded,
         single,
     })
+}
+
+/// `exchangers` driven for `seconds`, and the servers' CPU milliseconds per request meanwhile.
+async fn loaded(exchangers: Vec<Exchanger>, pids: &[u32], seconds: u64) -> Result<(Report, f64)> {
+    let before = cpu_seconds(pids)?;
+    let (report, _) = drive_with(
+        exchangers,
+        Duration::from_secs(seconds),
+        Exchanger::exchange,
+    )
+    .await;
+    let cpu = cpu_seconds(pids)? - before;
+    let per_request = cpu * 1000.0 / report.requests.max(1) as f64;
+    Ok((report, per_request))
 }
 
 struct Stopped(Child);
@@ -266,26 +273,32 @@ impl Lean {
     }
 }
 
-/// The lean reference: one verify and one sign per exchange; one verify per secret GET.
-async fn lean(lean: &Lean, concurrency: usize, seconds: u64) -> Result<(Measured, Measured)> {
-    let (child, port) = lean.start(None)?;
-    let (issuer, tls) = (&lean.issuer, &lean.tls);
+/// The lean reference's federated exchange: an assertion its issuer signed, in wid's form.
+fn lean_token_request(lean: &Lean, port: u16) -> Result<h1::Request> {
     let now = now();
-    let assertion = issuer.sign_jwt(
+    let assertion = lean.issuer.sign_jwt(
         &json!({"aud": "api://AzureADTokenExchange", "iss": "https://lean.example/issuer/",
             "sub": "system:serviceaccount:bench:sa", "iat": now, "nbf": now, "exp": now + 7200}),
         &wid_jose::HeaderParams::default(),
     )?;
-    let host = format!("127.0.0.1:{port}");
-    let request = form_request(
-        &host,
+    Ok(form_request(
+        &format!("127.0.0.1:{port}"),
         "/token",
         &exchange_form(
             "bench",
             &assertion,
             &[("scope", "https://management.azure.com/.default")],
         ),
-    );
+    ))
+}
+
+/// The lean reference: one verify and one sign per exchange; one verify per secret GET.
+async fn lean(lean: &Lean, concurrency: usize, seconds: u64) -> Result<(Measured, Measured)> {
+    let (child, port) = lean.start(None)?;
+    let (issuer, tls) = (&lean.issuer, &lean.tls);
+    let now = now();
+    let host = format!("127.0.0.1:{port}");
+    let request = lean_token_request(lean, port)?;
     let base = format!("https://{host}");
     // taskset execs the server: the process is the server's.
     let pid = child.0.id();
@@ -577,12 +590,87 @@ pub async fn run(
     result
 }
 
-/// How many times each build's refused exchange is measured, in turns.
+/// How many times each of two servers is measured, in turns.
 const TURNS: usize = 3;
 
-/// The refused exchange of this build and of `old`, both running, measured in turns
-/// (this, old, this, ...) so that the machine's speed drifting during the run (a shared host)
-/// weighs on both; the ratio is the median of the turns' ratios.
+/// One of two servers compared in turns: its name, its load (a fresh set of senders per
+/// turn, `concurrency` of them) and its processes.
+struct Contender<'a> {
+    name: &'a str,
+    senders: &'a dyn Fn() -> Result<Vec<Exchanger>>,
+    pids: Vec<u32>,
+}
+
+/// Medians of the ratios first / second, of the rate and of the CPU time per request.
+struct Turns {
+    rate: f64,
+    cpu: f64,
+}
+
+/// Two servers, both running, measured in turns (first, second, first, ...) so that the
+/// machine's speed drifting during the run (a shared host) weighs on both; one-shot ratios of
+/// two servers measured minutes apart moved by several points between runs here.
+async fn in_turns(what: &str, contenders: [Contender<'_>; 2], seconds: u64) -> Result<Turns> {
+    let (mut rates, mut cpus) = (Vec::new(), Vec::new());
+    for turn in 1..=TURNS {
+        let mut measured = [(0.0, 0.0); 2];
+        for (i, c) in contenders.iter().enumerate() {
+            let (warm, senders) =
+                drive_with((c.senders)()?, Duration::from_secs(1), Exchanger::exchange).await;
+            if warm.errors > 0 {
+                bail!(
+                    "{}: {} of {} warm-up requests failed",
+                    c.name,
+                    warm.errors,
+                    warm.requests
+                );
+            }
+            let (report, cpu) = loaded(senders, &c.pids, seconds).await?;
+            if report.errors > 0 {
+                bail!(
+                    "{}: {} of {} requests failed",
+                    c.name,
+                    report.errors,
+                    report.requests
+                );
+            }
+            println!(
+                "{what}, turn {turn}, {}: {:.0} req/s, server CPU {:.4} ms per request",
+                c.name,
+                report.rate(),
+                cpu
+            );
+            measured[i] = (report.rate(), cpu);
+        }
+        rates.push(measured[0].0 / measured[1].0);
+        cpus.push(measured[0].1 / measured[1].1);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[TURNS / 2]
+    };
+    let shown = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "{what}: {} / {}: rate {} (median {:.2}), CPU per request {} (median {:.2})",
+        contenders[0].name,
+        contenders[1].name,
+        shown(&rates),
+        median(rates.clone()),
+        shown(&cpus),
+        median(cpus.clone())
+    );
+    Ok(Turns {
+        rate: median(rates),
+        cpu: median(cpus),
+    })
+}
+
+/// The refused exchange of this build and of `old`, in turns.
 async fn refused_in_turns(
     binary: &Path,
     old: &Path,
@@ -592,47 +680,88 @@ async fn refused_in_turns(
 ) -> Result<()> {
     let mut builds = Vec::new();
     for (name, binary) in [("now", binary), ("baseline", old)] {
-        let mut replica = Replica::start(
-            binary,
-            root.join(format!("turns-{name}")),
-            None,
-            None,
-            "info",
-        )?;
+        let dir = root.join(format!("turns-{name}"));
+        let mut replica = Replica::start(binary, dir, None, None, "info")?;
         let target = replica.ready().await?;
         let refused = prepare_exchange(&target).await?.with_unpublished_key()?;
         builds.push((replica, target, refused));
     }
-    let mut ratios = Vec::new();
-    for turn in 1..=TURNS {
-        let mut cpu = [0.0; 2];
-        for (i, (replica, target, refused)) in builds.iter().enumerate() {
-            let spread = |n| Exchanger::spread(std::slice::from_ref(target), refused, n);
-            let name = if i == 0 { "now" } else { "baseline" };
-            let name = format!("refused before RSA, turn {turn}, {name}");
-            let m = measure(
-                &name,
-                spread(concurrency)?,
-                spread(1)?,
-                &[replica.pid()],
-                seconds.min(5),
-            )
-            .await?;
-            println!(
-                "{name}: {:.0} req/s, server CPU {:.4} ms per request",
-                m.loaded.rate(),
-                m.cpu_ms_per_request
-            );
-            cpu[i] = m.cpu_ms_per_request;
-        }
-        ratios.push(cpu[0] / cpu[1]);
-    }
-    ratios.sort_by(f64::total_cmp);
+    let senders: Vec<_> = builds
+        .iter()
+        .map(|(_, target, refused)| {
+            move || Exchanger::spread(std::slice::from_ref(target), refused, concurrency)
+        })
+        .collect();
+    let turns = in_turns(
+        "refused before RSA",
+        [
+            Contender {
+                name: "this build",
+                senders: &senders[0],
+                pids: vec![builds[0].0.pid()],
+            },
+            Contender {
+                name: &format!("baseline {}", old.display()),
+                senders: &senders[1],
+                pids: vec![builds[1].0.pid()],
+            },
+        ],
+        seconds.min(5),
+    )
+    .await?;
     println!(
-        "refused exchange, server CPU per request, now / baseline {}: turns {}; median {:.2} (goal <= 0.67)",
-        old.display(),
-        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
-        ratios[TURNS / 2]
+        "refused exchange, server CPU per request, now / baseline: {:.2} (median of {TURNS} turns; goal <= 0.67)",
+        turns.cpu
+    );
+    Ok(())
+}
+
+/// wid's federated exchange and the lean reference's, in turns.
+async fn exchange_in_turns(
+    binary: &Path,
+    reference: &Lean,
+    root: &Path,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<()> {
+    let mut replica = Replica::start(binary, root.join("turns-wid"), None, None, "info")?;
+    let target = replica.ready().await?;
+    let workload = prepare_exchange(&target).await?;
+    let (lean, port) = reference.start(None)?;
+    let request = lean_token_request(reference, port)?;
+    let base = format!("https://127.0.0.1:{port}");
+    let requests = Requests::new(vec![request]);
+    let wid_senders = || Exchanger::spread(std::slice::from_ref(&target), &workload, concurrency);
+    let lean_senders = || {
+        Ok(Exchanger::to(
+            &base,
+            None,
+            reference.tls.clone(),
+            requests.clone(),
+            Expect::Token,
+            concurrency,
+        ))
+    };
+    let turns = in_turns(
+        "federated exchange",
+        [
+            Contender {
+                name: "wid",
+                senders: &wid_senders,
+                pids: vec![replica.pid()],
+            },
+            Contender {
+                name: "lean reference",
+                senders: &lean_senders,
+                pids: vec![lean.0.id()],
+            },
+        ],
+        seconds.min(5),
+    )
+    .await?;
+    println!(
+        "exchange: wid / lean reference {:.2} (median of {TURNS} turns; goal >= 0.97)",
+        turns.rate
     );
     Ok(())
 }
@@ -660,7 +789,7 @@ async fn compare(
     println!("RSA-2048 ceiling (1 verify + 1 sign, aws-lc-rs, all cores): {ceiling:.0}/s");
     let rate = wid.exchange.loaded.rate();
     println!(
-        "exchange: wid / node oidc-provider {:.2} (one worker per core), {:.2} (one process; goal >= 2.5); wid / lean reference {:.2} (goal >= 0.97); wid / RSA ceiling {:.2}",
+        "exchange: wid / node oidc-provider {:.2} (one worker per core), {:.2} (one process; goal >= 2.5); wid / lean reference {:.2} (this run; in turns below); wid / RSA ceiling {:.2}",
         rate / node.loaded.rate(),
         rate / single_node.loaded.rate(),
         rate / lean.loaded.rate(),
@@ -683,6 +812,7 @@ async fn compare(
         "webhook: wid / lean reference {:.2}",
         hook.loaded.rate() / lean_hook.loaded.rate()
     );
+    exchange_in_turns(binary, &reference, root, concurrency, seconds).await?;
     if let Some(old) = baseline {
         refused_in_turns(binary, old, root, concurrency, seconds).await?;
     }
