@@ -70,15 +70,7 @@ async fn measure(
     pids: &[u32],
     seconds: u64,
 ) -> Result<Measured> {
-    let (warm, exchangers) =
-        drive_with(exchangers, Duration::from_secs(1), Exchanger::exchange).await;
-    if warm.errors > 0 {
-        bail!(
-            "{name}: {} of {} warm-up requests failed",
-            warm.errors,
-            warm.requests
-        );
-    }
+    let exchangers = warmed_up(name, exchangers).await?;
     let (loaded, cpu_ms_per_request) = loaded(exchangers, pids, seconds).await?;
     let (_, single) = drive_with(single, Duration::from_millis(500), Exchanger::exchange).await;
     let (single, _) = drive_with(
@@ -93,6 +85,20 @@ async fn measure(
         loaded,
         single,
     })
+}
+
+/// `exchangers` after a second's warm-up in which every request succeeded.
+async fn warmed_up(name: &str, exchangers: Vec<Exchanger>) -> Result<Vec<Exchanger>> {
+    let (warm, exchangers) =
+        drive_with(exchangers, Duration::from_secs(1), Exchanger::exchange).await;
+    if warm.errors > 0 {
+        bail!(
+            "{name}: {} of {} warm-up requests failed",
+            warm.errors,
+            warm.requests
+        );
+    }
+    Ok(exchangers)
 }
 
 /// `exchangers` driven for `seconds`, and the servers' CPU milliseconds per request meanwhile.
@@ -615,16 +621,7 @@ async fn in_turns(what: &str, contenders: [Contender<'_>; 2], seconds: u64) -> R
     for turn in 1..=TURNS {
         let mut measured = [(0.0, 0.0); 2];
         for (i, c) in contenders.iter().enumerate() {
-            let (warm, senders) =
-                drive_with((c.senders)()?, Duration::from_secs(1), Exchanger::exchange).await;
-            if warm.errors > 0 {
-                bail!(
-                    "{}: {} of {} warm-up requests failed",
-                    c.name,
-                    warm.errors,
-                    warm.requests
-                );
-            }
+            let senders = warmed_up(c.name, (c.senders)()?).await?;
             let (report, cpu) = loaded(senders, &c.pids, seconds).await?;
             if report.errors > 0 {
                 bail!(

@@ -68,7 +68,7 @@ pub fn app(state: AppState) -> Router {
         req.extensions_mut().insert(OriginalUri(original));
         req
     });
-    let shaping = state.clone();
+    let edge_state = state.clone();
     let vaults = vault::router(&state)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), record))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
@@ -94,7 +94,7 @@ pub fn app(state: AppState) -> Router {
     };
     Router::new()
         .fallback(dispatch)
-        .layer(axum::middleware::from_fn_with_state(shaping, edge))
+        .layer(axum::middleware::from_fn_with_state(edge_state, edge))
 }
 
 /// Outermost, in this order: the access log, the shaping of bare refusals, the request
