@@ -17,16 +17,24 @@ pub enum DirectoryRole {
     ApplicationAdministrator,
     CloudApplicationAdministrator,
     DirectoryReaders,
+    GlobalReader,
+    SecurityAdministrator,
+    SecurityReader,
+    ReportsReader,
 }
 
 impl DirectoryRole {
-    pub const ALL: [DirectoryRole; 6] = [
+    pub const ALL: [DirectoryRole; 10] = [
         DirectoryRole::GlobalAdministrator,
         DirectoryRole::PrivilegedRoleAdministrator,
         DirectoryRole::UserAdministrator,
         DirectoryRole::ApplicationAdministrator,
         DirectoryRole::CloudApplicationAdministrator,
         DirectoryRole::DirectoryReaders,
+        DirectoryRole::GlobalReader,
+        DirectoryRole::SecurityAdministrator,
+        DirectoryRole::SecurityReader,
+        DirectoryRole::ReportsReader,
     ];
 
     pub fn template_id(self) -> &'static str {
@@ -37,6 +45,10 @@ impl DirectoryRole {
             DirectoryRole::ApplicationAdministrator => "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
             DirectoryRole::CloudApplicationAdministrator => "158c047a-c907-4556-b7ef-446551a6b5f7",
             DirectoryRole::DirectoryReaders => "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+            DirectoryRole::GlobalReader => "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+            DirectoryRole::SecurityAdministrator => "194ae4cb-b126-40b2-bd5b-6091b380977d",
+            DirectoryRole::SecurityReader => "5d6b6bb7-de71-4623-b4af-96380a352509",
+            DirectoryRole::ReportsReader => "4a5d8f65-41da-4de4-8968-e035b65339cf",
         }
     }
 
@@ -48,6 +60,10 @@ impl DirectoryRole {
             DirectoryRole::ApplicationAdministrator => "Application Administrator",
             DirectoryRole::CloudApplicationAdministrator => "Cloud Application Administrator",
             DirectoryRole::DirectoryReaders => "Directory Readers",
+            DirectoryRole::GlobalReader => "Global Reader",
+            DirectoryRole::SecurityAdministrator => "Security Administrator",
+            DirectoryRole::SecurityReader => "Security Reader",
+            DirectoryRole::ReportsReader => "Reports Reader",
         }
     }
 
@@ -70,6 +86,9 @@ pub enum Operation {
     WriteApplications,
     /// Grant and revoke directory roles.
     ManageRoles,
+    /// Read the sign-in log (`auditLogs/signIns`): what Entra's reporting roles may read,
+    /// and Directory Readers may not.
+    ReadAuditLogs,
 }
 
 /// What the caller holds: whether it is the installation's bootstrap principal, and its
@@ -96,6 +115,12 @@ pub fn permits(standing: &Standing, op: Operation, on_self: bool) -> bool {
             holds(&[ApplicationAdministrator, CloudApplicationAdministrator])
         }
         Operation::ManageRoles => holds(&[PrivilegedRoleAdministrator]),
+        Operation::ReadAuditLogs => holds(&[
+            GlobalReader,
+            SecurityAdministrator,
+            SecurityReader,
+            ReportsReader,
+        ]),
     }
 }
 
@@ -158,6 +183,24 @@ mod tests {
                 false,
                 false,
             ),
+            (&bootstrap, ReadAuditLogs, false, true),
+            (&of(&[GlobalAdministrator]), ReadAuditLogs, false, true),
+            (&of(&[ReportsReader]), ReadAuditLogs, false, true),
+            (&of(&[SecurityReader]), ReadAuditLogs, false, true),
+            (&of(&[SecurityAdministrator]), ReadAuditLogs, false, true),
+            (&of(&[GlobalReader]), ReadAuditLogs, false, true),
+            (&of(&[GlobalReader]), Read, false, true),
+            (&of(&[GlobalReader]), WriteApplications, false, false),
+            (&of(&[ReportsReader]), WriteUsers, false, false),
+            (&of(&[DirectoryReaders]), ReadAuditLogs, false, false),
+            (
+                &of(&[ApplicationAdministrator]),
+                ReadAuditLogs,
+                false,
+                false,
+            ),
+            (&of(&[UserAdministrator]), ReadAuditLogs, false, false),
+            (&workload, ReadAuditLogs, true, false),
         ];
         for (standing, op, on_self, want) in cases {
             assert_eq!(

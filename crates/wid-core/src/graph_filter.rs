@@ -1,7 +1,8 @@
 //! Microsoft Graph's `$filter` on directory listings, the subset az and the Graph SDKs send:
 //! `appId eq '…'`, `displayName eq '…'`, `userPrincipalName eq '…'`,
 //! `startswith(displayName,'…')`, the lambda `servicePrincipalNames/any(c:c eq '…')` (also
-//! over `identifierUris`), joined with `and`.
+//! over `identifierUris`), joined with `and`; and on the sign-in log, comparisons of numbers
+//! and times (`status/errorCode ne 0`, `createdDateTime ge 2026-12-01T00:00:00Z`).
 //!
 //! Graph compares directory strings without regard to case, and so does this. Anything else
 //! is refused rather than ignored: answering an unfiltered list to a filter wid did not
@@ -33,6 +34,78 @@ fn refuse(reason: impl Into<String>) -> GraphFilterError {
 pub enum Shape {
     Single,
     Collection,
+    /// A number or a time, compared with `eq`, `ne`, `gt`, `ge`, `lt` or `le` to an unquoted
+    /// literal of its kind.
+    Ordered,
+}
+
+/// The comparison of an [`Shape::Ordered`] property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Comparison {
+    fn of(word: &str) -> Option<Self> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "eq" => Self::Eq,
+            "ne" => Self::Ne,
+            "gt" => Self::Gt,
+            "ge" => Self::Ge,
+            "lt" => Self::Lt,
+            "le" => Self::Le,
+            _ => return None,
+        })
+    }
+
+    /// Whether `left <op> right`.
+    pub fn holds(self, left: i64, right: i64) -> bool {
+        match self {
+            Self::Eq => left == right,
+            Self::Ne => left != right,
+            Self::Gt => left > right,
+            Self::Ge => left >= right,
+            Self::Lt => left < right,
+            Self::Le => left <= right,
+        }
+    }
+}
+
+/// An unquoted literal: an integer, or an RFC 3339 time (as Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Literal {
+    Number(i64),
+    Time(i64),
+}
+
+impl Literal {
+    fn parse(text: &str) -> Result<Self, GraphFilterError> {
+        if let Ok(n) = text.parse::<i64>() {
+            return Ok(Self::Number(n));
+        }
+        crate::timefmt::parse_rfc3339(text)
+            .map(Self::Time)
+            .ok_or_else(|| refuse(format!("'{text}' is neither a number nor a time")))
+    }
+
+    /// `text` read as a literal of this one's kind, for comparing the two.
+    fn read_alike(self, text: &str) -> Option<i64> {
+        match self {
+            Self::Number(_) => text.parse().ok(),
+            Self::Time(_) => crate::timefmt::parse_rfc3339(text),
+        }
+    }
+
+    pub fn value(self) -> i64 {
+        match self {
+            Self::Number(n) | Self::Time(n) => n,
+        }
+    }
 }
 
 /// One condition; a filter is all of them.
@@ -44,6 +117,12 @@ pub enum Clause {
     StartsWith { property: String, prefix: String },
     /// `collection/any(x:x eq 'value')`.
     AnyEq { collection: String, value: String },
+    /// `property <comparison> literal` on an ordered property (`status/errorCode ne 0`).
+    Compare {
+        property: String,
+        comparison: Comparison,
+        value: Literal,
+    },
 }
 
 /// A parsed filter over the properties its caller allowed.
@@ -62,6 +141,8 @@ pub trait Filterable {
 enum Token {
     Ident(String),
     Str(String),
+    /// Unquoted, starting with a digit or `-`: a number or a time.
+    Literal(String),
     Open,
     Close,
     Comma,
@@ -104,7 +185,19 @@ fn tokenize(text: &str) -> Result<Vec<Token>, GraphFilterError> {
                 }
                 tokens.push(Token::Str(value));
             }
-            c if c.is_ascii_alphanumeric() || c == '_' => {
+            c if c.is_ascii_digit() || c == '-' => {
+                let mut literal = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+') {
+                        literal.push(c);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push(Token::Literal(literal));
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
                 let mut ident = String::new();
                 while let Some(&c) = chars.peek() {
                     if c.is_ascii_alphanumeric() || c == '_' {
@@ -167,11 +260,20 @@ impl Parser<'_> {
             Some((p, Shape::Collection)) => Err(refuse(format!(
                 "'{p}' is a collection; compare its members with {p}/any(x:x eq '…')"
             ))),
+            Some((p, Shape::Ordered)) => Err(refuse(format!(
+                "'{p}' is compared with eq, ne, gt, ge, lt or le to an unquoted value"
+            ))),
             Some((p, _)) => Err(refuse(format!("'{p}' is not a collection"))),
             None => Err(refuse(format!(
                 "the property '{name}' cannot be filtered on"
             ))),
         }
+    }
+
+    fn is_ordered(&self, name: &str) -> bool {
+        self.properties
+            .iter()
+            .any(|(p, s)| *s == Shape::Ordered && p.eq_ignore_ascii_case(name))
     }
 
     fn clause(&mut self) -> Result<Clause, GraphFilterError> {
@@ -190,6 +292,40 @@ impl Parser<'_> {
             let prefix = self.string()?;
             self.expect(Token::Close, "')'")?;
             return Ok(Clause::StartsWith { property, prefix });
+        }
+        let lambda = matches!(
+            (self.tokens.get(self.at + 1), self.tokens.get(self.at + 2)),
+            (Some(Token::Ident(any)), Some(Token::Open)) if any.eq_ignore_ascii_case("any")
+        );
+        let first = match (self.tokens.get(self.at), self.tokens.get(self.at + 1)) {
+            // A property of a complex value (`status/errorCode`).
+            (Some(Token::Slash), Some(Token::Ident(member))) if !lambda => {
+                let path = format!("{first}/{member}");
+                self.at += 2;
+                path
+            }
+            _ => first,
+        };
+        if self.is_ordered(&first) {
+            let property = self.property(&first, Shape::Ordered)?;
+            let comparison = match self.next() {
+                Some(Token::Ident(w)) => Comparison::of(&w),
+                _ => None,
+            }
+            .ok_or_else(|| refuse("expected eq, ne, gt, ge, lt or le"))?;
+            let value = match self.next() {
+                Some(Token::Literal(text)) => Literal::parse(&text)?,
+                _ => {
+                    return Err(refuse(format!(
+                        "expected a number or a time after '{property}'"
+                    )))
+                }
+            };
+            return Ok(Clause::Compare {
+                property,
+                comparison,
+                value,
+            });
         }
         match self.tokens.get(self.at) {
             Some(Token::Slash) => {
@@ -261,6 +397,15 @@ impl GraphFilter {
                 .values(collection)
                 .iter()
                 .any(|v| v.to_lowercase() == value.to_lowercase()),
+            Clause::Compare {
+                property,
+                comparison,
+                value,
+            } => object.values(property).iter().any(|v| {
+                value
+                    .read_alike(v)
+                    .is_some_and(|v| comparison.holds(v, value.value()))
+            }),
         })
     }
 }
@@ -333,6 +478,105 @@ mod tests {
                 Ok(want),
                 "{text}"
             );
+        }
+    }
+
+    const SIGN_INS: &[(&str, Shape)] = &[
+        ("appId", Shape::Single),
+        ("createdDateTime", Shape::Ordered),
+        ("status/errorCode", Shape::Ordered),
+        ("signInEventTypes", Shape::Collection),
+    ];
+
+    #[test]
+    fn parses_comparisons_of_numbers_and_times() {
+        let compare = |property: &str, comparison, value| Clause::Compare {
+            property: property.into(),
+            comparison,
+            value,
+        };
+        let cases: &[(&str, Vec<Clause>)] = &[
+            (
+                "status/errorCode ne 0",
+                vec![compare("status/errorCode", Comparison::Ne, Literal::Number(0))],
+            ),
+            (
+                "Status/ErrorCode EQ 700213",
+                vec![compare(
+                    "status/errorCode",
+                    Comparison::Eq,
+                    Literal::Number(700213),
+                )],
+            ),
+            (
+                "createdDateTime ge 2026-12-01T00:00:00Z and createdDateTime lt 2026-12-02T00:00:00.5+01:00",
+                vec![
+                    compare("createdDateTime", Comparison::Ge, Literal::Time(1_796_083_200)),
+                    compare(
+                        "createdDateTime",
+                        Comparison::Lt,
+                        Literal::Time(1_796_083_200 + 86_400 - 3600),
+                    ),
+                ],
+            ),
+            (
+                "appId eq 'a' and signInEventTypes/any(t: t eq 'managedIdentity') and status/errorCode gt -1",
+                vec![
+                    eq("appId", "a"),
+                    Clause::AnyEq {
+                        collection: "signInEventTypes".into(),
+                        value: "managedIdentity".into(),
+                    },
+                    compare("status/errorCode", Comparison::Gt, Literal::Number(-1)),
+                ],
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                GraphFilter::parse(text, SIGN_INS)
+                    .map(|f| f.all_of)
+                    .as_ref(),
+                Ok(want),
+                "{text}"
+            );
+        }
+        for text in [
+            "status/errorCode ne '0'",
+            "status/errorCode ne",
+            "status/errorCode 0",
+            "status/errorCode like 0",
+            "status/failureReason eq 'x'",
+            "createdDateTime ge 2026-13-01T00:00:00Z",
+            "createdDateTime ge yesterday",
+            "appId ge 'a'",
+            "appId eq 12",
+            "startswith(createdDateTime,'2026')",
+            "createdDateTime/any(c:c eq 'x')",
+            "status/any(c:c eq 0)",
+        ] {
+            assert!(
+                GraphFilter::parse(text, SIGN_INS).is_err(),
+                "{text:?} parsed"
+            );
+        }
+        let signed_in = Obj(&[
+            ("createdDateTime", &["2026-12-01T10:00:00Z"]),
+            ("status/errorCode", &["700213"]),
+        ]);
+        for (text, want) in [
+            ("status/errorCode ne 0", true),
+            ("status/errorCode eq 0", false),
+            ("status/errorCode ge 700213", true),
+            ("status/errorCode gt 700213", false),
+            ("createdDateTime le 2026-12-01T10:00:00Z", true),
+            ("createdDateTime lt 2026-12-01T10:00:00Z", false),
+            (
+                "createdDateTime gt 2026-12-01T09:59:59Z and status/errorCode lt 800000",
+                true,
+            ),
+        ] {
+            let f = GraphFilter::parse(text, SIGN_INS).unwrap();
+            assert_eq!(f.matches(&signed_in), want, "{text}");
         }
     }
 

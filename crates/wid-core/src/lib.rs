@@ -21,6 +21,7 @@ pub mod resources;
 pub mod seal;
 pub mod secret;
 pub mod session;
+pub mod sign_in;
 pub mod timefmt;
 pub mod token;
 pub mod vault_access;

@@ -31,6 +31,16 @@ pub fn rfc3339(unix: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// `2026-11-24T10:29:00.123Z`, Graph's `createdDateTime` of a record kept in milliseconds.
+pub fn rfc3339_millis(unix_ms: i64) -> String {
+    let secs = rfc3339(unix_ms.div_euclid(1000));
+    format!(
+        "{}.{:03}Z",
+        secs.trim_end_matches('Z'),
+        unix_ms.rem_euclid(1000)
+    )
+}
+
 /// `2026-11-24 10:29:00Z`, the form of Entra's error `timestamp`.
 pub fn entra_timestamp(unix: i64) -> String {
     let (y, mo, d, h, mi, s) = parts(unix);
@@ -121,6 +131,11 @@ mod tests {
         assert_eq!(entra_timestamp(1_795_516_140), "2026-11-24 10:29:00Z");
         assert_eq!(az_expires_on(1_795_516_140), "2026-11-24 10:29:00.000000");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339_millis(1_795_516_140_007),
+            "2026-11-24T10:29:00.007Z"
+        );
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]
