@@ -49,6 +49,7 @@ const TABLES: &[&str] = &[
     "certificate_operations",
     "refresh_tokens",
     "device_codes",
+    "sign_ins",
 ];
 const NOT_BACKED_UP: &[&str] = &[
     "leases",

@@ -43,6 +43,7 @@ const SQLITE: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_certificate_operation_claims.sql"),
     ),
+    (15, include_str!("../migrations/sqlite/0015_sign_ins.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -83,6 +84,7 @@ const POSTGRES: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/postgres/0014_certificate_operation_claims.sql"),
     ),
+    (15, include_str!("../migrations/postgres/0015_sign_ins.sql")),
 ];
 
 /// The schema version this build creates and expects.

@@ -15,9 +15,10 @@ use wid_core::model::{
 };
 use wid_core::password::SignInState;
 use wid_core::session::{DeviceCode, DeviceCodeState, RefreshToken};
+use wid_core::sign_in::{CredentialKind, Query as SignInQuery, SignIn, SignInKind};
 use wid_store::{
-    AppCredentialChanges, ApplicationChanges, Backend, Rotation, Store, StoreError, Topic,
-    UserChanges,
+    AppCredentialChanges, ApplicationChanges, Backend, Rotation, SignInCursor, Store, StoreError,
+    Topic, UserChanges,
 };
 
 /// Declares each test once per backend. `store` tests get a migrated store; `reopen` tests
@@ -99,6 +100,7 @@ conformance! {
         leases_have_one_holder,
         expired_soft_deletes_are_purged,
         writes_bump_their_change_generation,
+        sign_ins_list_page_and_prune,
         backup_restores_into_an_empty_database,
         restore_refuses_damaged_backups_and_full_databases,
     ],
@@ -3359,4 +3361,113 @@ async fn directory_role_assignments_round_trip(store: Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+fn sign_in(id: &str, at_ms: i64, app: &str, code: u32, kind: SignInKind) -> SignIn {
+    SignIn {
+        id: id.into(),
+        created_at_ms: at_ms,
+        tenant_id: "T".into(),
+        app_id: app.into(),
+        app_display_name: None,
+        principal_id: Some(format!("P-{app}")),
+        principal_name: None,
+        user_principal_name: None,
+        kind,
+        credential: CredentialKind::FederatedIdentityCredential,
+        resource: Some("https://vault.azure.net".into()),
+        error_code: code,
+        failure_reason: (code != 0).then(|| "AADSTS700213: no match".into()),
+        federated: None,
+        assertion_issuer: Some("https://issuer.example/".into()),
+        assertion_subject: Some("system:serviceaccount:default:workload".into()),
+        managed_identity_resource_id: None,
+        ip_address: "127.0.0.1".into(),
+        correlation_id: format!("corr-{id}"),
+        request_id: format!("req-{id}"),
+        replica: "r1".into(),
+    }
+}
+
+async fn sign_ins_list_page_and_prune(store: Store) {
+    use SignInKind::{ManagedIdentity, ServicePrincipal};
+    let all = [
+        sign_in("a", 1_000, "app-1", 0, ManagedIdentity),
+        sign_in("b", 2_000, "app-1", 700213, ManagedIdentity),
+        sign_in("c", 2_000, "APP-2", 0, ServicePrincipal),
+        sign_in("d", 3_000, "app-2", 7000215, ServicePrincipal),
+        sign_in("e", 4_000, "app-1", 0, ManagedIdentity),
+    ];
+    store.insert_sign_ins(&all[..2]).await.unwrap();
+    store.insert_sign_ins(&all[2..]).await.unwrap();
+    store.insert_sign_ins(&[]).await.unwrap();
+    let ids = |v: Vec<SignIn>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let list = |filter: &str| {
+        let store = store.clone();
+        let query = SignInQuery::from_filter(filter).unwrap();
+        async move { ids(store.sign_ins("t", &query, None, 10).await.unwrap()) }
+    };
+    // Newest first; one millisecond ordered by id, descending.
+    assert_eq!(
+        ids(store
+            .sign_ins("T", &SignInQuery::default(), None, 10)
+            .await
+            .unwrap()),
+        ["e", "d", "c", "b", "a"]
+    );
+    assert_eq!(list("status/errorCode ne 0").await, ["d", "b"]);
+    assert_eq!(list("appId eq 'App-2'").await, ["d", "c"]);
+    assert_eq!(
+        list("signInEventTypes/any(t:t eq 'managedIdentity') and status/errorCode eq 0").await,
+        ["e", "a"]
+    );
+    assert_eq!(
+        list("servicePrincipalId eq 'p-app-1' and createdDateTime le 1970-01-01T00:00:02Z").await,
+        ["b", "a"]
+    );
+    assert_eq!(
+        list("createdDateTime gt 1970-01-01T00:00:02Z").await,
+        ["e", "d"]
+    );
+    assert!(list("signInEventTypes/any(t:t eq 'nothing')")
+        .await
+        .is_empty());
+    assert!(store
+        .sign_ins("other-tenant", &SignInQuery::default(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Pages follow one another without a gap or a repeat, through the tie at 2,000 ms.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .sign_ins("T", &SignInQuery::default(), after.as_ref(), 2)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some(SignInCursor {
+            created_at_ms: last.created_at_ms,
+            id: last.id.clone(),
+        });
+        seen.extend(ids(page));
+    }
+    assert_eq!(seen, ["e", "d", "c", "b", "a"]);
+    assert_eq!(store.sign_in("T", "D").await.unwrap(), Some(all[3].clone()));
+    assert_eq!(store.sign_in("other", "d").await.unwrap(), None);
+    // By age (before 2,000 ms), then by count (the newest three).
+    assert_eq!(store.prune_sign_ins(2_000, 10).await.unwrap(), 1);
+    assert_eq!(store.prune_sign_ins(0, 3).await.unwrap(), 1);
+    assert_eq!(store.prune_sign_ins(0, 3).await.unwrap(), 0);
+    assert_eq!(
+        ids(store
+            .sign_ins("T", &SignInQuery::default(), None, 10)
+            .await
+            .unwrap()),
+        ["e", "d", "c"]
+    );
+    assert_eq!(store.prune_sign_ins(0, 0).await.unwrap(), 3);
 }
