@@ -35,6 +35,7 @@ pub struct ServerConfig {
     /// Resources the token service issues tokens for besides wid's own planes and the
     /// well-known first-party ones (`wid up --resource`): identifier URIs or application ids.
     pub resources: Vec<String>,
+    pub sign_in_log: crate::sign_ins::SignInLogConfig,
 }
 
 /// Bounds on what one client can make the server hold or wait for. Each connection is closed
@@ -104,6 +105,7 @@ impl ServerConfig {
             signing_key_rotation: Default::default(),
             limits: Limits::default(),
             resources: Vec::new(),
+            sign_in_log: Default::default(),
         }
     }
 

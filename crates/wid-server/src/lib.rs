@@ -19,6 +19,7 @@ mod metrics;
 mod refusals;
 mod request_log;
 mod serve;
+pub mod sign_ins;
 pub mod state;
 pub mod sts;
 pub mod swap;

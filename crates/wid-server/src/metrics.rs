@@ -24,6 +24,8 @@ struct Counters {
     token_failures: BTreeMap<u32, u64>,
     invalidations: BTreeMap<&'static str, u64>,
     change_poll_failures: u64,
+    sign_ins_written: u64,
+    sign_ins_dropped: u64,
 }
 
 #[derive(Default)]
@@ -80,6 +82,21 @@ impl Metrics {
             .change_poll_failures += 1;
     }
 
+    pub fn sign_ins_written(&self, n: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sign_ins_written += n;
+    }
+
+    /// Records the sign-in log lost: its queue was full, or the database refused them.
+    pub fn sign_ins_dropped(&self, n: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sign_ins_dropped += n;
+    }
+
     /// The exposition text; `caches` are (name, hits, misses), `pool` (size, idle).
     pub fn render(&self, caches: &[(&str, u64, u64)], pool: (u32, usize)) -> String {
         let c = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,12 +127,12 @@ impl Metrics {
                 &format!("plane=\"{plane}\""),
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP wid_tokens_issued_total Access tokens issued by the identity plane."
+        counter(
+            &mut out,
+            "wid_tokens_issued_total",
+            "Access tokens issued by the identity plane.",
+            c.tokens_issued,
         );
-        let _ = writeln!(out, "# TYPE wid_tokens_issued_total counter");
-        let _ = writeln!(out, "wid_tokens_issued_total {}", c.tokens_issued);
         let _ = writeln!(
             out,
             "# HELP wid_token_failures_total Token requests refused, by AADSTS code."
@@ -150,15 +167,23 @@ impl Metrics {
                 "wid_cache_invalidations_total{{topic=\"{topic}\"}} {n}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP wid_change_poll_failures_total Failed reads of the change generations (caches dropped each time)."
+        counter(
+            &mut out,
+            "wid_change_poll_failures_total",
+            "Failed reads of the change generations (caches dropped each time).",
+            c.change_poll_failures,
         );
-        let _ = writeln!(out, "# TYPE wid_change_poll_failures_total counter");
-        let _ = writeln!(
-            out,
-            "wid_change_poll_failures_total {}",
-            c.change_poll_failures
+        counter(
+            &mut out,
+            "wid_sign_ins_written_total",
+            "Sign-in log records stored.",
+            c.sign_ins_written,
+        );
+        counter(
+            &mut out,
+            "wid_sign_ins_dropped_total",
+            "Sign-in log records lost (queue full or database refused).",
+            c.sign_ins_dropped,
         );
         let _ = writeln!(
             out,
@@ -169,4 +194,11 @@ impl Metrics {
         let _ = writeln!(out, "wid_db_pool_connections{{state=\"idle\"}} {}", pool.1);
         out
     }
+}
+
+/// One unlabelled counter in the exposition format.
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
 }

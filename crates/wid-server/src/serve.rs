@@ -33,6 +33,9 @@ use wid_store::Store;
 /// with its expiry still checked on every use.
 const VERIFIED_TOKENS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long shutdown waits for the sign-in log's queue to be stored.
+const SIGN_IN_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A started server: what it serves, and how to stop it.
 pub struct RunningServer {
     pub info: ServerInfo,
@@ -44,6 +47,8 @@ pub struct RunningServer {
     pub admin_upn: String,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Ends once every request that could record a sign-in has, and the queue is stored.
+    sign_in_writer: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -51,6 +56,13 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(writer) = self.sign_in_writer {
+            if tokio::time::timeout(SIGN_IN_FLUSH, writer).await.is_err() {
+                tracing::warn!(
+                    "the sign-in log's last records were not all stored before shutdown"
+                );
+            }
+        }
     }
 }
 
@@ -132,6 +144,13 @@ pub async fn start_with_clock(
         config.issuer_allowed_networks.clone(),
     );
     let issuer_keys = IssuerKeys::new(&extra_roots, destinations).map_err(ServerError::Tls)?;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let (sign_ins, sign_in_writer) = if config.sign_in_log.enabled {
+        let (log, writer) = crate::sign_ins::SignInLog::start(store.clone(), metrics.clone());
+        (log, Some(writer))
+    } else {
+        (crate::sign_ins::SignInLog::disabled(), None)
+    };
     let state = AppState::new(Shared {
         store,
         clock,
@@ -149,7 +168,9 @@ pub async fn start_with_clock(
         vault_keys: TtlCache::new(crate::cache::RESYNC),
         key_versions: TtlCache::new(crate::cache::RESYNC),
         verified_tokens: TtlCache::new(VERIFIED_TOKENS_FOR),
-        metrics: Default::default(),
+        metrics,
+        sign_ins,
+        replica: crate::sign_ins::replica_name(),
     });
     let (shutdown, stop) = watch::channel(false);
     crate::coherence::follow_local_writes(&state);
@@ -177,6 +198,7 @@ pub async fn start_with_clock(
         admin_upn: admin_user.user_principal_name,
         shutdown,
         task,
+        sign_in_writer,
     })
 }
 
@@ -360,6 +382,9 @@ async fn http<I>(
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let in_flight = tracker.begin();
         let app = app.clone();
+        let mut req = req;
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         async move {
             let response = app
                 .oneshot(req)

@@ -41,7 +41,11 @@ pub struct Shared {
     /// What the crypto operations read of a key, by `vault/name/version` (`vault/name/` for
     /// the newest version; `None`: no such key), dropped when any key changes.
     pub key_versions: TtlCache<Option<wid_core::model::VaultKey>>,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where token requests are recorded (`auditLogs/signIns`).
+    pub sign_ins: crate::sign_ins::SignInLog,
+    /// This replica's name in the sign-in log.
+    pub replica: String,
     /// Key Vault bearer tokens whose signature, issuer and audience were verified.
     pub verified_tokens: TtlCache<crate::access_token::AccessClaims>,
 }
@@ -69,5 +73,9 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now_unix()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_unix_ms()
     }
 }

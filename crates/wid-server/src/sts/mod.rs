@@ -12,15 +12,18 @@ pub mod token;
 pub mod users;
 
 use crate::request_log::{RequestIds, TokenRefusal};
+use crate::sign_ins::Attempt;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use error::StsError;
+use std::net::SocketAddr;
 use token::{Endpoint, TokenRequest};
 use wid_types::oauth::{TokenResponseV1, TokenResponseV2};
 
@@ -80,26 +83,29 @@ async fn token_v2(
     state: State<AppState>,
     tenant: Path<String>,
     ids: Option<Extension<RequestIds>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    token(state, tenant, ids, headers, body, Endpoint::V2).await
+    token(state, tenant, ids, peer, headers, body, Endpoint::V2).await
 }
 
 async fn token_v1(
     state: State<AppState>,
     tenant: Path<String>,
     ids: Option<Extension<RequestIds>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    token(state, tenant, ids, headers, body, Endpoint::V1).await
+    token(state, tenant, ids, peer, headers, body, Endpoint::V1).await
 }
 
 async fn token(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     ids: Option<Extension<RequestIds>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     endpoint: Endpoint,
@@ -115,7 +121,21 @@ async fn token(
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let request = TokenRequest::from_form(&body, authorization);
-    match token::issue(&state, &tenant, &request, endpoint).await {
+    let correlation = logged_correlation(ids.clone(), &headers);
+    let mut attempt = Attempt::new(
+        &tenant,
+        request.client_id.as_deref(),
+        peer.map(|Extension(ConnectInfo(a))| a.ip().to_string())
+            .unwrap_or_default(),
+        correlation.clone(),
+        ids.map(|Extension(ids)| ids.request).unwrap_or_default(),
+        &state.replica,
+    );
+    let outcome = token::issue(&state, &tenant, &request, endpoint, &mut attempt).await;
+    let refusal = outcome.as_ref().err().map(|e| (e.code, e.message.as_str()));
+    let record = attempt.finish(state.now_ms(), refusal);
+    state.sign_ins.record(record, &state.metrics, state.now());
+    match outcome {
         Ok(issued) => {
             state.metrics.token_issued();
             let user = issued.user;
@@ -161,7 +181,7 @@ async fn token(
         Err(e) => {
             state.metrics.token_refused(e.code);
             let code = e.code;
-            let mut response = e.into_response_at(state.now(), &logged_correlation(ids, &headers));
+            let mut response = e.into_response_at(state.now(), &correlation);
             response.extensions_mut().insert(TokenRefusal {
                 code,
                 client_id: request.client_id,

@@ -5,12 +5,14 @@
 use super::error::StsError;
 use super::federated_client::{matchable, FederatedClient, FederatedPrincipal};
 use super::issuers::LookupError;
+use crate::sign_ins::Attempt;
 use crate::state::AppState;
 use base64::Engine;
 use std::borrow::Cow;
 use wid_core::federation;
 use wid_core::model::Tenant;
 use wid_core::resource_id;
+use wid_core::sign_in::{CredentialKind, SignInKind};
 use wid_core::token::{self, TokenSubject};
 use wid_jose::HeaderParams;
 
@@ -202,24 +204,30 @@ pub async fn issue(
     tenant_segment: &str,
     req: &TokenRequest,
     endpoint: Endpoint,
+    attempt: &mut Attempt,
 ) -> Result<Issued, StsError> {
     let grant_type = req
         .grant_type
         .as_deref()
         .ok_or_else(|| StsError::missing_parameter("grant_type"))?;
-    match grant_type {
-        "client_credentials" => {}
-        super::users::PASSWORD_GRANT
-        | super::users::REFRESH_TOKEN_GRANT
-        | super::users::DEVICE_CODE_GRANT => {
-            return super::users::issue(state, tenant_segment, req, endpoint, grant_type).await
-        }
+    use super::users::{DEVICE_CODE_GRANT, PASSWORD_GRANT, REFRESH_TOKEN_GRANT};
+    let user = match grant_type {
+        "client_credentials" => None,
+        PASSWORD_GRANT => Some((SignInKind::NonInteractiveUser, CredentialKind::Password)),
+        REFRESH_TOKEN_GRANT => Some((SignInKind::NonInteractiveUser, CredentialKind::RefreshToken)),
+        DEVICE_CODE_GRANT => Some((SignInKind::InteractiveUser, CredentialKind::DeviceCode)),
         other => return Err(StsError::unsupported_grant_type(other)),
+    };
+    if let Some((kind, credential)) = user {
+        attempt.kind(kind, credential);
+        return super::users::issue(state, tenant_segment, req, endpoint, grant_type, attempt)
+            .await;
     }
     if endpoint == Endpoint::V2 && req.resource.is_some() {
         return Err(StsError::resource_not_supported());
     }
     let tenant = resolve_tenant(state, tenant_segment)?;
+    attempt.tenant(&tenant.id);
     let client_id = req
         .client_id
         .as_deref()
@@ -235,12 +243,19 @@ pub async fn issue(
             .ok_or_else(|| StsError::missing_parameter("resource"))?,
     };
     let principal = match (&req.client_secret, &req.client_assertion) {
-        (Some(secret), _) => with_secret(state, tenant, client_id, secret).await?,
+        (Some(secret), _) => {
+            attempt.kind(SignInKind::ServicePrincipal, CredentialKind::ClientSecret);
+            with_secret(state, tenant, client_id, secret, attempt).await?
+        }
         (None, Some(assertion)) => {
+            attempt.kind(
+                SignInKind::ServicePrincipal,
+                CredentialKind::FederatedIdentityCredential,
+            );
             if req.client_assertion_type.as_deref() != Some(token::JWT_BEARER_ASSERTION) {
                 return Err(StsError::wrong_assertion_type());
             }
-            with_assertion(state, tenant, client_id, assertion).await?
+            with_assertion(state, tenant, client_id, assertion, attempt).await?
         }
         (None, None) => {
             known_client(state, tenant, client_id).await?;
@@ -252,6 +267,7 @@ pub async fn issue(
         Endpoint::V1 => requested.to_owned(),
     };
     let own = state.cloud.serves_resource(&resource);
+    attempt.resource(&resource);
     let Some(audience) = wid_core::resources::audience(&resource, own, &state.config.resources)
     else {
         return Err(StsError::resource_not_found(&resource, &tenant.id));
@@ -333,6 +349,7 @@ async fn with_secret(
     tenant: &Tenant,
     client_id: &str,
     secret: &str,
+    attempt: &mut Attempt,
 ) -> Result<Principal, StsError> {
     if let Some(sp) = state
         .store
@@ -340,6 +357,7 @@ async fn with_secret(
         .await
         .map_err(internal)?
     {
+        attempt.principal(&sp.object_id, &sp.display_name);
         if !wid_core::secret::verify(secret, &sp.secret_hash) {
             return Err(StsError::invalid_client_secret(&sp.app_id));
         }
@@ -362,7 +380,9 @@ async fn with_secret(
         known_client(state, tenant, client_id).await?;
         return Err(StsError::invalid_client_secret(client_id));
     };
+    attempt.app_display_name(&app.display_name);
     let sp = app_service_principal(state, tenant, &app).await?;
+    attempt.principal(&sp.object_id, &app.display_name);
     // Every stored secret is compared (in constant time each), so the answer's timing does
     // not tell which key matched.
     let passwords = state
@@ -432,6 +452,7 @@ async fn with_assertion(
     tenant: &Tenant,
     client_id: &str,
     assertion: &str,
+    attempt: &mut Attempt,
 ) -> Result<Principal, StsError> {
     let client = state
         .clients
@@ -449,6 +470,16 @@ async fn with_assertion(
         // The bootstrap principal has no federated credentials: nothing can match.
         return Err(StsError::no_matching_credential("", "", ""));
     };
+    match &client.principal {
+        FederatedPrincipal::Identity(mi) => attempt.managed_identity(mi),
+        FederatedPrincipal::Application {
+            app,
+            service_principal,
+        } => match service_principal {
+            Some(sp) => attempt.principal(&sp.object_id, &app.display_name),
+            None => attempt.app_display_name(&app.display_name),
+        },
+    }
     if let FederatedPrincipal::Application {
         app,
         service_principal: None,
@@ -480,8 +511,12 @@ async fn with_assertion(
             ))
         }
     };
-    federation::match_assertion(credentials, iss, sub, &audiences)
-        .map_err(|e| StsError::credential_mismatch(&e, iss, sub, &audiences))?;
+    attempt.assertion(iss, sub);
+    let matched = federation::match_assertion(credentials, iss, sub, &audiences).map_err(|e| {
+        attempt.mismatch(&e);
+        StsError::credential_mismatch(&e, iss, sub, &audiences)
+    })?;
+    attempt.matched(&matched.name);
     let kid = jwt.header.kid.as_deref().unwrap_or("");
     let key = state.issuer_keys.key(iss, kid).await.map_err(|e| match e {
         LookupError::Unreachable => StsError::issuer_unreachable(),

@@ -9,6 +9,7 @@
 
 use super::error::StsError;
 use super::token::{resolve_user_tenant, Endpoint, Issued, TokenRequest, UserTokens};
+use crate::sign_ins::Attempt;
 use crate::state::AppState;
 use wid_core::model::{Tenant, User};
 use wid_core::password::SignInState;
@@ -104,11 +105,13 @@ pub async fn issue(
     req: &TokenRequest,
     endpoint: Endpoint,
     grant_type: &str,
+    attempt: &mut Attempt,
 ) -> Result<Issued, StsError> {
     if endpoint == Endpoint::V2 && req.resource.is_some() {
         return Err(StsError::resource_not_supported());
     }
     let (tenant, client_id) = public_client_of(state, tenant_segment, req.client_id.as_deref())?;
+    attempt.tenant(&tenant.id);
     // A device-code poll may leave the scope out: it was given when the flow started.
     let started_with = match (grant_type, &req.scope, &req.resource) {
         (DEVICE_CODE_GRANT, None, None) => Some(device_code_scope(state, req).await?),
@@ -120,6 +123,7 @@ pub async fn issue(
         (None, _) => (req.scope.as_deref(), req.resource.as_deref()),
     };
     let (resource, audience) = requested_resource(state, tenant, endpoint, scope, resource)?;
+    attempt.resource(&resource);
     let (user, session) = match grant_type {
         PASSWORD_GRANT => (password_user(state, tenant, req).await?, Session::New),
         REFRESH_TOKEN_GRANT => redeem_refresh(state, tenant, &client_id, req).await?,
@@ -128,6 +132,7 @@ pub async fn issue(
             Session::New,
         ),
     };
+    attempt.user(&user.object_id, &user.user_principal_name);
     user_tokens(
         state, tenant, &client_id, &user, resource, &audience, endpoint, session,
     )
