@@ -16,6 +16,7 @@ mod odata;
 mod render;
 mod role_assignments;
 mod service_principals;
+mod sign_ins;
 mod users;
 
 use crate::state::AppState;
@@ -126,7 +127,7 @@ impl Routes {
 
 fn routes() -> Routes {
     use Access::{Caller, Directory, ReadOrSelf};
-    use Operation::{ManageRoles, Read, WriteApplications, WriteUsers};
+    use Operation::{ManageRoles, Read, ReadAuditLogs, WriteApplications, WriteUsers};
     Routes::new()
         .add(Method::GET, "/me", Caller, users::me)
         .add(Method::GET, "/users", Directory(Read), users::list)
@@ -264,6 +265,18 @@ fn routes() -> Routes {
             Directory(ManageRoles),
             role_assignments::delete,
         )
+        .add(
+            Method::GET,
+            "/auditLogs/signIns",
+            Directory(ReadAuditLogs),
+            sign_ins::list,
+        )
+        .add(
+            Method::GET,
+            "/auditLogs/signIns/{id}",
+            Directory(ReadAuditLogs),
+            sign_ins::get,
+        )
 }
 
 /// The plane's routes with their requirements.
@@ -361,6 +374,9 @@ mod tests {
                 Access::ReadOrSelf(_) => assert!(!writes, "{d:?}"),
                 Access::Directory(Operation::Read) => {
                     assert!(!writes || d.template.ends_with("getByIds"), "{d:?}")
+                }
+                Access::Directory(Operation::ReadAuditLogs) => {
+                    assert!(!writes && d.template.starts_with("/auditLogs/"), "{d:?}")
                 }
                 Access::Directory(_) => assert!(writes, "{d:?}"),
             }

@@ -85,6 +85,27 @@ impl ListQuery {
         self.select.as_deref()
     }
 
+    pub fn filter_of(&self) -> Option<&str> {
+        self.filter.as_deref()
+    }
+
+    pub fn skip_token_of(&self) -> Option<&str> {
+        self.skip_token.as_deref()
+    }
+
+    /// `$top` within `1..=max`, else `default`; anything else is Graph's 400.
+    pub fn top_within(&self, default: usize, max: usize) -> Result<usize, GraphError> {
+        match self.top.as_deref() {
+            None => Ok(default),
+            Some(t) => match t.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(GraphError::bad_request(format!(
+                    "Invalid page size specified: '{t}'. Must be between 1 and {max} inclusive."
+                ))),
+            },
+        }
+    }
+
     /// One page of `items` (already in their listing order) of the collection `path`
     /// (`users`, `applications/{id}/federatedIdentityCredentials`…), filtered over
     /// `properties`.
@@ -101,17 +122,7 @@ impl ListQuery {
             .map(|f| GraphFilter::parse(f, properties))
             .transpose()
             .map_err(|e| GraphError::bad_request(e.to_string()))?;
-        let top = match self.top.as_deref() {
-            None => DEFAULT_TOP,
-            Some(t) => match t.parse::<usize>() {
-                Ok(n @ 1..=MAX_TOP) => n,
-                _ => {
-                    return Err(GraphError::bad_request(format!(
-                        "Invalid page size specified: '{t}'. Must be between 1 and {MAX_TOP} inclusive."
-                    )))
-                }
-            },
-        };
+        let top = self.top_within(DEFAULT_TOP, MAX_TOP)?;
         let skip = match self.skip_token.as_deref() {
             None => 0,
             Some(t) => t

@@ -19,7 +19,7 @@ pub(super) struct Federation {
     pub(super) issuer: String,
     pub(super) client_id: String,
     pub(super) principal_id: String,
-    identity_id: String,
+    pub(super) identity_id: String,
 }
 
 impl Federation {

@@ -23,6 +23,7 @@ mod keyring;
 mod rbac;
 mod refusals;
 mod resources;
+mod sign_ins;
 mod users;
 mod vault_certificates;
 mod vault_keys;
