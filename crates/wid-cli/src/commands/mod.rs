@@ -14,6 +14,7 @@ mod jwks;
 mod keyvault;
 mod kubeconfig;
 mod login;
+mod monitor;
 mod proxy;
 mod proxy_init;
 mod rest;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Federate a cluster's service account with an identity or an application, as azwi does.
     #[command(subcommand)]
     Serviceaccount(serviceaccount::ServiceAccountCommand),
+    /// The sign-in log: every token request, granted or refused.
+    #[command(subcommand)]
+    Monitor(monitor::MonitorCommand),
 }
 
 pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
@@ -117,6 +121,7 @@ pub async fn run(command: Command, data_dir: PathBuf) -> Result<Option<Value>> {
         Command::Hosts(args) => hosts::run(args, &ctx).await,
         Command::Admin(c) => admin::run(c, &ctx).await,
         Command::Serviceaccount(c) => serviceaccount::run(c, &ctx).await,
+        Command::Monitor(c) => monitor::run(c, &ctx).await,
     }
 }
 

@@ -86,13 +86,29 @@ pub struct UpArgs {
     /// (repeatable). Tokens carry it as `aud`, as requested.
     #[arg(long = "resource", value_name = "URI")]
     resources: Vec<String>,
+    /// Record every token request in the sign-in log (`wid monitor sign-ins`, Graph's
+    /// `auditLogs/signIns`).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    sign_in_log: Switch,
+    /// Sign-in records older than this are pruned.
+    #[arg(long, default_value = "720h", value_parser = seconds)]
+    sign_in_log_retention: i64,
+    /// At most this many sign-in records are kept; the oldest are pruned first.
+    #[arg(long, default_value_t = 1_000_000)]
+    sign_in_log_max_entries: u64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
     log_format: crate::logging::LogFormat,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
 /// Durations as `wid aks create-token --duration` takes them: `90s`, `15m`, `720h`.
-fn seconds(text: &str) -> Result<i64, String> {
+pub(super) fn seconds(text: &str) -> Result<i64, String> {
     wid_core::cluster::parse_duration(text).map_err(|e| e.to_string())
 }
 
@@ -131,6 +147,13 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.issuer_allowed_networks = args.issuer_allowed_networks;
     config.resources = args.resources;
     config.job_interval = duration(args.job_interval);
+    config.sign_in_log = wid_server::sign_ins::SignInLogConfig {
+        enabled: args.sign_in_log == Switch::On,
+        retention: wid_core::sign_in::Retention {
+            max_age_secs: args.sign_in_log_retention.max(1),
+            max_entries: args.sign_in_log_max_entries,
+        },
+    };
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,
         activation: args.signing_key_activation,
