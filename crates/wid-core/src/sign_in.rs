@@ -151,30 +151,6 @@ impl SignIn {
     }
 }
 
-/// How long, and how many, sign-ins are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    pub max_age_secs: i64,
-    pub max_entries: u64,
-}
-
-impl Default for Retention {
-    /// Entra keeps sign-in logs for 30 days.
-    fn default() -> Self {
-        Self {
-            max_age_secs: 30 * 86_400,
-            max_entries: 1_000_000,
-        }
-    }
-}
-
-impl Retention {
-    /// Records created before this (Unix milliseconds) are pruned.
-    pub fn cutoff_ms(&self, now: i64) -> i64 {
-        now.saturating_sub(self.max_age_secs).saturating_mul(1000)
-    }
-}
-
 /// The properties a sign-in `$filter` may name, in Graph's spelling.
 pub const FILTERABLE: &[(&str, Shape)] = &[
     ("createdDateTime", Shape::Ordered),
@@ -269,7 +245,7 @@ impl Query {
 
 /// A comparison with a whole second `secs`, as one on milliseconds: `createdDateTime le
 /// 10:00:00Z` keeps 10:00:00.999.
-fn time_bound(comparison: Comparison, secs: i64) -> (Comparison, i64) {
+pub(crate) fn time_bound(comparison: Comparison, secs: i64) -> (Comparison, i64) {
     let start = secs.saturating_mul(1000);
     let next = secs.saturating_add(1).saturating_mul(1000);
     match comparison {
@@ -335,16 +311,6 @@ mod tests {
         ] {
             assert!(Query::from_filter(text).is_err(), "{text:?} parsed");
         }
-    }
-
-    #[test]
-    fn retention_cuts_at_the_age_in_milliseconds() {
-        let r = Retention {
-            max_age_secs: 60,
-            max_entries: 10,
-        };
-        assert_eq!(r.cutoff_ms(1_000), 940_000);
-        assert_eq!(Retention::default().max_age_secs, 2_592_000);
     }
 
     #[test]
