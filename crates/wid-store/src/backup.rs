@@ -50,6 +50,7 @@ const TABLES: &[&str] = &[
     "refresh_tokens",
     "device_codes",
     "sign_ins",
+    "vault_events",
 ];
 const NOT_BACKED_UP: &[&str] = &[
     "leases",

@@ -6,6 +6,7 @@
 //! serialized with its rivals, so the rules of `wid_core` hold even under concurrent requests
 //! and across replicas.
 
+mod activity;
 mod applications;
 mod backup;
 mod certificates;
@@ -31,9 +32,11 @@ mod sign_ins;
 mod soft_delete;
 mod tenancy;
 mod users;
+mod vault_events;
 mod vault_keys;
 mod vaults;
 
+pub use activity::LogCursor;
 pub use applications::{AppCredentialChanges, ApplicationChanges};
 pub use backup::BackupSummary;
 pub use changes::Topic;
@@ -42,5 +45,4 @@ pub use error::StoreError;
 pub use jobs::Purged;
 pub use sealed::SealedValue;
 pub use sessions::Rotation;
-pub use sign_ins::SignInCursor;
 pub use users::UserChanges;

@@ -44,6 +44,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0014_certificate_operation_claims.sql"),
     ),
     (15, include_str!("../migrations/sqlite/0015_sign_ins.sql")),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_vault_events.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_initial.sql")),
@@ -85,6 +89,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0014_certificate_operation_claims.sql"),
     ),
     (15, include_str!("../migrations/postgres/0015_sign_ins.sql")),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_vault_events.sql"),
+    ),
 ];
 
 /// The schema version this build creates and expects.

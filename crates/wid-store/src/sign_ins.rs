@@ -1,31 +1,13 @@
 //! The sign-in log (migration 0015): written in batches by the server's recorder, listed
-//! newest first with typed conditions, pruned by age and count.
+//! newest first with typed conditions, pruned by age and count (see [`crate::activity`]).
 
+use crate::activity::{encode, Bound, Cond, LogCursor};
 use crate::codec::key;
 use crate::{Store, StoreError};
-use sqlx::any::AnyArguments;
-use sqlx::query::Query as SqlQuery;
-use sqlx::{Any, Row};
 use wid_core::graph_filter::Comparison;
 use wid_core::sign_in::{Condition, Field, Query, SignIn};
 
-/// Where a page of a listing starts: after the record created at `created_at_ms` with `id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignInCursor {
-    pub created_at_ms: i64,
-    pub id: String,
-}
-
-fn operator(c: Comparison) -> &'static str {
-    match c {
-        Comparison::Eq => "=",
-        Comparison::Ne => "<>",
-        Comparison::Gt => ">",
-        Comparison::Ge => ">=",
-        Comparison::Lt => "<",
-        Comparison::Le => "<=",
-    }
-}
+const TABLE: &str = "sign_ins";
 
 fn column(f: Field) -> &'static str {
     match f {
@@ -38,83 +20,20 @@ fn column(f: Field) -> &'static str {
     }
 }
 
-/// A value bound to a placeholder of the listing's query.
-enum Bound {
-    Int(i64),
-    Text(String),
-}
-
-/// The listing's SQL and what it binds, in order. Every column and operator comes from the
-/// typed condition, every value is a placeholder.
-fn listing(
-    tenant_id: &str,
-    query: &Query,
-    after: Option<&SignInCursor>,
-    limit: usize,
-) -> (String, Vec<Bound>) {
-    let mut sql = String::from("SELECT record FROM sign_ins WHERE tenant_id = $1");
-    let mut bound = vec![Bound::Text(key(tenant_id))];
-    let placeholder = |bound: &mut Vec<Bound>, value: Bound| {
-        bound.push(value);
-        format!("${}", bound.len())
-    };
-    for condition in &query.all_of {
-        let clause = match condition {
-            Condition::Created(c, ms) => format!(
-                "created_at_ms {} {}",
-                operator(*c),
-                placeholder(&mut bound, Bound::Int(*ms))
-            ),
-            Condition::ErrorCode(c, code) => format!(
-                "error_code {} {}",
-                operator(*c),
-                placeholder(&mut bound, Bound::Int(*code))
-            ),
-            Condition::Is(field, value) => format!(
-                "{} = {}",
-                column(*field),
-                placeholder(&mut bound, Bound::Text(key(value)))
-            ),
-            Condition::Kind(kind) => format!(
-                "kind = {}",
-                placeholder(&mut bound, Bound::Text(kind.as_str().to_owned()))
-            ),
-            Condition::Never => "1 = 0".to_owned(),
-        };
-        sql.push_str(" AND ");
-        sql.push_str(&clause);
-    }
-    if let Some(after) = after {
-        let at = placeholder(&mut bound, Bound::Int(after.created_at_ms));
-        let at_again = placeholder(&mut bound, Bound::Int(after.created_at_ms));
-        let id = placeholder(&mut bound, Bound::Text(after.id.clone()));
-        sql.push_str(&format!(
-            " AND (created_at_ms < {at} OR (created_at_ms = {at_again} AND id < {id}))"
-        ));
-    }
-    let limit = placeholder(&mut bound, Bound::Int(limit as i64));
-    sql.push_str(&format!(
-        " ORDER BY created_at_ms DESC, id DESC LIMIT {limit}"
-    ));
-    (sql, bound)
-}
-
-fn bind<'q>(
-    mut q: SqlQuery<'q, Any, AnyArguments<'q>>,
-    values: Vec<Bound>,
-) -> SqlQuery<'q, Any, AnyArguments<'q>> {
-    for value in values {
-        q = match value {
-            Bound::Int(n) => q.bind(n),
-            Bound::Text(t) => q.bind(t),
-        };
-    }
-    q
-}
-
-fn record(row: &sqlx::any::AnyRow) -> Result<SignIn, StoreError> {
-    let text: String = row.try_get("record")?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("sign-in record: {e}")))
+fn condition(c: &Condition) -> Cond {
+    Cond(match c {
+        Condition::Created(c, ms) => Some(("created_at_ms", *c, Bound::Int(*ms))),
+        Condition::ErrorCode(c, code) => Some(("error_code", *c, Bound::Int(*code))),
+        Condition::Is(field, value) => {
+            Some((column(*field), Comparison::Eq, Bound::Text(key(value))))
+        }
+        Condition::Kind(kind) => Some((
+            "kind",
+            Comparison::Eq,
+            Bound::Text(kind.as_str().to_owned()),
+        )),
+        Condition::Never => None,
+    })
 }
 
 impl Store {
@@ -125,8 +44,6 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         for s in batch {
-            let json = serde_json::to_string(s)
-                .map_err(|e| StoreError::Corrupt(format!("sign-in record: {e}")))?;
             sqlx::query(
                 "INSERT INTO sign_ins (id, tenant_id, created_at_ms, app_id, principal_id, \
                  user_principal_name, correlation_id, ip_address, kind, error_code, record) \
@@ -142,7 +59,7 @@ impl Store {
             .bind(key(&s.ip_address))
             .bind(s.kind.as_str())
             .bind(i64::from(s.error_code))
-            .bind(json)
+            .bind(encode(s, "sign-in")?)
             .execute(tx.conn())
             .await?;
         }
@@ -155,55 +72,36 @@ impl Store {
         &self,
         tenant_id: &str,
         query: &Query,
-        after: Option<&SignInCursor>,
+        after: Option<&LogCursor>,
         limit: usize,
     ) -> Result<Vec<SignIn>, StoreError> {
-        let (sql, values) = listing(tenant_id, query, after, limit);
-        let rows = bind(sqlx::query(&sql), values)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(record).collect()
+        let conditions = query.all_of.iter().map(condition).collect();
+        self.list_records(
+            TABLE,
+            &[("tenant_id", key(tenant_id))],
+            conditions,
+            after,
+            limit,
+        )
+        .await
     }
 
     pub async fn sign_in(&self, tenant_id: &str, id: &str) -> Result<Option<SignIn>, StoreError> {
-        let row = sqlx::query("SELECT record FROM sign_ins WHERE tenant_id = $1 AND id = $2")
-            .bind(key(tenant_id))
-            .bind(key(id))
-            .fetch_optional(self.pool())
+        let found = self
+            .list_records(
+                TABLE,
+                &[("tenant_id", key(tenant_id)), ("id", key(id))],
+                Vec::new(),
+                None,
+                1,
+            )
             .await?;
-        row.as_ref().map(record).transpose()
+        Ok(found.into_iter().next())
     }
 
     /// Deletes what was created before `cutoff_ms`, then all but the newest `keep`; returns
     /// how many went.
     pub async fn prune_sign_ins(&self, cutoff_ms: i64, keep: u64) -> Result<u64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let mut pruned = sqlx::query("DELETE FROM sign_ins WHERE created_at_ms < $1")
-            .bind(cutoff_ms)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        let newest_dropped = sqlx::query(
-            "SELECT created_at_ms, id FROM sign_ins \
-             ORDER BY created_at_ms DESC, id DESC LIMIT 1 OFFSET $1",
-        )
-        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
-        .fetch_optional(tx.conn())
-        .await?;
-        if let Some(row) = newest_dropped {
-            let at: i64 = row.try_get("created_at_ms")?;
-            let id: String = row.try_get("id")?;
-            pruned += sqlx::query(
-                "DELETE FROM sign_ins WHERE created_at_ms < $1 OR (created_at_ms = $2 AND id <= $3)",
-            )
-            .bind(at)
-            .bind(at)
-            .bind(id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(pruned)
+        self.prune_records(TABLE, cutoff_ms, keep).await
     }
 }

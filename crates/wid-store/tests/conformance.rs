@@ -16,8 +16,9 @@ use wid_core::model::{
 use wid_core::password::SignInState;
 use wid_core::session::{DeviceCode, DeviceCodeState, RefreshToken};
 use wid_core::sign_in::{CredentialKind, Query as SignInQuery, SignIn, SignInKind};
+use wid_core::vault_audit::{AuditEvent, Decision, Query as VaultEventQuery};
 use wid_store::{
-    AppCredentialChanges, ApplicationChanges, Backend, Rotation, SignInCursor, Store, StoreError,
+    AppCredentialChanges, ApplicationChanges, Backend, LogCursor, Rotation, Store, StoreError,
     Topic, UserChanges,
 };
 
@@ -101,6 +102,7 @@ conformance! {
         expired_soft_deletes_are_purged,
         writes_bump_their_change_generation,
         sign_ins_list_page_and_prune,
+        vault_events_list_by_vault_and_prune,
         backup_restores_into_an_empty_database,
         restore_refuses_damaged_backups_and_full_databases,
     ],
@@ -3449,7 +3451,7 @@ async fn sign_ins_list_page_and_prune(store: Store) {
             break;
         }
         let last = page.last().unwrap();
-        after = Some(SignInCursor {
+        after = Some(LogCursor {
             created_at_ms: last.created_at_ms,
             id: last.id.clone(),
         });
@@ -3470,4 +3472,94 @@ async fn sign_ins_list_page_and_prune(store: Store) {
         ["e", "d", "c"]
     );
     assert_eq!(store.prune_sign_ins(0, 0).await.unwrap(), 3);
+}
+
+fn vault_event(id: &str, vault: &str, at_ms: i64, operation: &str, status: u16) -> AuditEvent {
+    AuditEvent {
+        id: id.into(),
+        created_at_ms: at_ms,
+        tenant_id: "t".into(),
+        vault_id: format!(
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/{vault}"
+        ),
+        operation_name: operation.into(),
+        operation_version: "7.5".into(),
+        http_status: status,
+        result_description: (status >= 400).then(|| "refused".into()),
+        duration_ms: 3,
+        caller_ip: "10.0.0.7".into(),
+        correlation_id: format!("corr-{id}"),
+        object_id: Some("OID".into()),
+        app_id: Some("App".into()),
+        request_uri: "/secrets/s?api-version=7.5".into(),
+        item_id: Some(format!("https://{vault}.vault.localhost/secrets/s")),
+        decision: Some(Decision::Rbac(status < 400)),
+        client_info: "azsdk-python-keyvault-secrets/4.9".into(),
+        replica: "r1".into(),
+    }
+}
+
+async fn vault_events_list_by_vault_and_prune(store: Store) {
+    let all = [
+        vault_event("a", "v1", 1_000, "SecretGet", 200),
+        vault_event("b", "v1", 2_000, "SecretGet", 403),
+        vault_event("c", "V2", 2_000, "KeySign", 200),
+        vault_event("d", "v1", 3_000, "SecretList", 401),
+    ];
+    store.insert_vault_events(&all).await.unwrap();
+    store.insert_vault_events(&[]).await.unwrap();
+    let v1 = "/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/V1";
+    let list = |vault: &'static str, filter: &str| {
+        let store = store.clone();
+        let query = if filter.is_empty() {
+            VaultEventQuery::default()
+        } else {
+            VaultEventQuery::from_filter(filter).unwrap()
+        };
+        async move {
+            store
+                .vault_events(vault, &query, None, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(v1, "").await, ["d", "b", "a"]);
+    assert_eq!(list(v1, "httpStatusCode ge 400").await, ["d", "b"]);
+    assert_eq!(
+        list(v1, "operationName eq 'secretget' and appId eq 'APP'").await,
+        ["b", "a"]
+    );
+    assert_eq!(list(v1, "time lt 1970-01-01T00:00:02Z").await, ["a"]);
+    assert_eq!(
+        list(
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v2",
+            ""
+        )
+        .await,
+        ["c"]
+    );
+    let first = store
+        .vault_events(v1, &VaultEventQuery::default(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(first, vec![all[3].clone()]);
+    let next = store
+        .vault_events(
+            v1,
+            &VaultEventQuery::default(),
+            Some(&LogCursor {
+                created_at_ms: 3_000,
+                id: "d".into(),
+            }),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next, vec![all[1].clone()]);
+    assert_eq!(store.prune_vault_events(2_000, 10).await.unwrap(), 1);
+    assert_eq!(store.prune_vault_events(0, 1).await.unwrap(), 2);
+    assert_eq!(list(v1, "").await, ["d"]);
 }

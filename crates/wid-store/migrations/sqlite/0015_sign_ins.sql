@@ -15,3 +15,4 @@ CREATE TABLE sign_ins (
     record TEXT NOT NULL
 );
 CREATE INDEX sign_ins_by_time ON sign_ins (tenant_id, created_at_ms, id);
+CREATE INDEX sign_ins_by_age ON sign_ins (created_at_ms, id);
