@@ -35,7 +35,8 @@ pub struct ServerConfig {
     /// Resources the token service issues tokens for besides wid's own planes and the
     /// well-known first-party ones (`wid up --resource`): identifier URIs or application ids.
     pub resources: Vec<String>,
-    pub sign_in_log: crate::sign_ins::SignInLogConfig,
+    pub sign_in_log: crate::activity::LogConfig,
+    pub vault_audit_log: crate::activity::LogConfig,
 }
 
 /// Bounds on what one client can make the server hold or wait for. Each connection is closed
@@ -106,6 +107,7 @@ impl ServerConfig {
             limits: Limits::default(),
             resources: Vec::new(),
             sign_in_log: Default::default(),
+            vault_audit_log: Default::default(),
         }
     }
 

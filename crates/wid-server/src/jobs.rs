@@ -13,7 +13,7 @@ use wid_core::key_rotation;
 
 const PURGE_LEASE: &str = "purge-soft-deleted";
 const ROTATION_LEASE: &str = "rotate-signing-keys";
-const SIGN_IN_LEASE: &str = "prune-sign-ins";
+const ACTIVITY_LEASE: &str = "prune-activity-logs";
 
 /// Runs the jobs every `interval` until `stop` changes.
 pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
@@ -48,11 +48,15 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
                 Err(e) => tracing::warn!(error = %e, "purging sign-in sessions failed"),
             }
         }
-        if state.sign_ins.enabled() && holds(&state, SIGN_IN_LEASE, &holder, now, ttl).await {
-            match crate::sign_ins::prune(&state, now).await {
+        if (state.sign_ins.enabled() || state.vault_events.enabled())
+            && holds(&state, ACTIVITY_LEASE, &holder, now, ttl).await
+        {
+            match crate::activity::prune(&state, now).await {
                 Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "pruned sign-in records past their retention"),
-                Err(e) => tracing::warn!(error = %e, "pruning the sign-in log failed"),
+                Ok(pruned) => {
+                    tracing::info!(pruned, "pruned activity records past their retention")
+                }
+                Err(e) => tracing::warn!(error = %e, "pruning the activity logs failed"),
             }
         }
         if holds(&state, ROTATION_LEASE, &holder, now, ttl).await {

@@ -3,6 +3,7 @@
 //! bootstrap that makes `wid up` work on a fresh machine.
 
 mod access_token;
+pub mod activity;
 pub mod arm;
 pub mod bootstrap;
 mod cache;
@@ -19,7 +20,6 @@ mod metrics;
 mod refusals;
 mod request_log;
 mod serve;
-pub mod sign_ins;
 pub mod state;
 pub mod sts;
 pub mod swap;

@@ -24,8 +24,8 @@ struct Counters {
     token_failures: BTreeMap<u32, u64>,
     invalidations: BTreeMap<&'static str, u64>,
     change_poll_failures: u64,
-    sign_ins_written: u64,
-    sign_ins_dropped: u64,
+    /// By activity log: records stored, records lost.
+    log_records: BTreeMap<&'static str, (u64, u64)>,
 }
 
 #[derive(Default)]
@@ -82,19 +82,25 @@ impl Metrics {
             .change_poll_failures += 1;
     }
 
-    pub fn sign_ins_written(&self, n: u64) {
+    pub fn log_records_written(&self, log: &'static str, n: u64) {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .sign_ins_written += n;
+            .log_records
+            .entry(log)
+            .or_default()
+            .0 += n;
     }
 
-    /// Records the sign-in log lost: its queue was full, or the database refused them.
-    pub fn sign_ins_dropped(&self, n: u64) {
+    /// Records an activity log lost: its queue was full, or the database refused them.
+    pub fn log_records_dropped(&self, log: &'static str, n: u64) {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .sign_ins_dropped += n;
+            .log_records
+            .entry(log)
+            .or_default()
+            .1 += n;
     }
 
     /// The exposition text; `caches` are (name, hits, misses), `pool` (size, idle).
@@ -173,18 +179,28 @@ impl Metrics {
             "Failed reads of the change generations (caches dropped each time).",
             c.change_poll_failures,
         );
-        counter(
-            &mut out,
-            "wid_sign_ins_written_total",
-            "Sign-in log records stored.",
-            c.sign_ins_written,
+        let _ = writeln!(
+            out,
+            "# HELP wid_log_records_written_total Activity log records stored, by log."
         );
-        counter(
-            &mut out,
-            "wid_sign_ins_dropped_total",
-            "Sign-in log records lost (queue full or database refused).",
-            c.sign_ins_dropped,
+        let _ = writeln!(out, "# TYPE wid_log_records_written_total counter");
+        for (log, (written, _)) in &c.log_records {
+            let _ = writeln!(
+                out,
+                "wid_log_records_written_total{{log=\"{log}\"}} {written}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP wid_log_records_dropped_total Activity log records lost (queue full or database refused), by log."
         );
+        let _ = writeln!(out, "# TYPE wid_log_records_dropped_total counter");
+        for (log, (_, dropped)) in &c.log_records {
+            let _ = writeln!(
+                out,
+                "wid_log_records_dropped_total{{log=\"{log}\"}} {dropped}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP wid_db_pool_connections Database connections, open and idle."

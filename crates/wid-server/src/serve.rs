@@ -33,8 +33,8 @@ use wid_store::Store;
 /// with its expiry still checked on every use.
 const VERIFIED_TOKENS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// How long shutdown waits for the sign-in log's queue to be stored.
-const SIGN_IN_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long shutdown waits for the activity logs' queues to be stored.
+const LOG_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A started server: what it serves, and how to stop it.
 pub struct RunningServer {
@@ -47,8 +47,9 @@ pub struct RunningServer {
     pub admin_upn: String,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
-    /// Ends once every request that could record a sign-in has, and the queue is stored.
-    sign_in_writer: Option<JoinHandle<()>>,
+    /// The activity logs' writers: each ends once every request that could record has, and
+    /// its queue is stored.
+    log_writers: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -56,12 +57,9 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
-        if let Some(writer) = self.sign_in_writer {
-            if tokio::time::timeout(SIGN_IN_FLUSH, writer).await.is_err() {
-                tracing::warn!(
-                    "the sign-in log's last records were not all stored before shutdown"
-                );
-            }
+        let writers = futures_util::future::join_all(self.log_writers);
+        if tokio::time::timeout(LOG_FLUSH, writers).await.is_err() {
+            tracing::warn!("the activity logs' last records were not all stored before shutdown");
         }
     }
 }
@@ -145,12 +143,10 @@ pub async fn start_with_clock(
     );
     let issuer_keys = IssuerKeys::new(&extra_roots, destinations).map_err(ServerError::Tls)?;
     let metrics = Arc::new(crate::metrics::Metrics::default());
-    let (sign_ins, sign_in_writer) = if config.sign_in_log.enabled {
-        let (log, writer) = crate::sign_ins::SignInLog::start(store.clone(), metrics.clone());
-        (log, Some(writer))
-    } else {
-        (crate::sign_ins::SignInLog::disabled(), None)
-    };
+    let (sign_ins, sign_in_writer) =
+        crate::activity::Log::start(config.sign_in_log, store.clone(), metrics.clone());
+    let (vault_events, vault_event_writer) =
+        crate::activity::Log::start(config.vault_audit_log, store.clone(), metrics.clone());
     let state = AppState::new(Shared {
         store,
         clock,
@@ -170,7 +166,8 @@ pub async fn start_with_clock(
         verified_tokens: TtlCache::new(VERIFIED_TOKENS_FOR),
         metrics,
         sign_ins,
-        replica: crate::sign_ins::replica_name(),
+        vault_events,
+        replica: crate::activity::replica_name(),
     });
     let (shutdown, stop) = watch::channel(false);
     crate::coherence::follow_local_writes(&state);
@@ -198,7 +195,10 @@ pub async fn start_with_clock(
         admin_upn: admin_user.user_principal_name,
         shutdown,
         task,
-        sign_in_writer,
+        log_writers: sign_in_writer
+            .into_iter()
+            .chain(vault_event_writer)
+            .collect(),
     })
 }
 

@@ -43,8 +43,10 @@ pub struct Shared {
     pub key_versions: TtlCache<Option<wid_core::model::VaultKey>>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where token requests are recorded (`auditLogs/signIns`).
-    pub sign_ins: crate::sign_ins::SignInLog,
-    /// This replica's name in the sign-in log.
+    pub sign_ins: crate::activity::Log<wid_core::sign_in::SignIn>,
+    /// Where vault data-plane requests are recorded (Key Vault's `AuditEvent`).
+    pub vault_events: crate::activity::Log<wid_core::vault_audit::AuditEvent>,
+    /// This replica's name in the activity logs.
     pub replica: String,
     /// Key Vault bearer tokens whose signature, issuer and audience were verified.
     pub verified_tokens: TtlCache<crate::access_token::AccessClaims>,

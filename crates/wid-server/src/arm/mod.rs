@@ -17,6 +17,7 @@ mod resources;
 mod roles;
 pub mod routes;
 mod subscriptions;
+mod vault_events;
 mod vault_secrets;
 mod vaults;
 
@@ -458,6 +459,12 @@ fn routes() -> Routes {
             concat!(sub!(), "/providers/Microsoft.KeyVault/checkNameAvailability"),
             action("Microsoft.KeyVault/checkNameAvailability/read", sub!()),
             vaults::check_name_availability,
+        )
+        .add(
+            Method::GET,
+            concat!(vault!(), "/auditEvents"),
+            action("Microsoft.Insights/logs/AZKVAuditLogs/read", vault!()),
+            vault_events::list,
         )
         // Secrets as ARM child resources: management actions, not data actions.
         .add(

@@ -341,7 +341,7 @@ pub async fn check_name_availability(
 }
 
 /// The live vault at this path: its name is global, its group and subscription must match.
-async fn live(
+pub(super) async fn live(
     state: &AppState,
     caller: &Caller,
     sub: &str,

@@ -11,8 +11,8 @@ mod realm;
 pub mod token;
 pub mod users;
 
+use crate::activity::sign_ins::Attempt;
 use crate::request_log::{RequestIds, TokenRefusal};
-use crate::sign_ins::Attempt;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -5,7 +5,7 @@
 use super::error::StsError;
 use super::federated_client::{matchable, FederatedClient, FederatedPrincipal};
 use super::issuers::LookupError;
-use crate::sign_ins::Attempt;
+use crate::activity::sign_ins::Attempt;
 use crate::state::AppState;
 use base64::Engine;
 use std::borrow::Cow;

@@ -9,7 +9,7 @@
 
 use super::error::StsError;
 use super::token::{resolve_user_tenant, Endpoint, Issued, TokenRequest, UserTokens};
-use crate::sign_ins::Attempt;
+use crate::activity::sign_ins::Attempt;
 use crate::state::AppState;
 use wid_core::model::{Tenant, User};
 use wid_core::password::SignInState;

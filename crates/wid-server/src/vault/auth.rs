@@ -2,6 +2,7 @@
 //! request, bearer tokens from wid's identity plane for the Key Vault resource, then RBAC
 //! data actions or the vault's access policies, as the vault's mode says.
 
+use super::audit::Audit;
 use super::error::VaultError;
 use super::VaultHost;
 use crate::access_token::{self, TokenError};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use wid_core::model::Vault;
 use wid_core::seal::{Kek, SealError};
 use wid_core::vault_access::VaultOp;
+use wid_core::vault_audit::Decision;
 
 /// A live vault with its data key opened, cached like every hot-path read.
 pub struct OpenVault {
@@ -123,16 +125,22 @@ impl<S: Send + Sync> FromRequestParts<S> for VaultCaller {
 pub struct GuardState(pub AppState);
 
 /// Authenticates the caller, then checks `op` on the object the route captured (or the
-/// vault, for routes that name none) before the handler runs.
+/// vault, for routes that name none) before the handler runs; the request's audit event is
+/// recorded from what it decided and how the request was answered.
 pub async fn guard(op: VaultOp, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
+    let Some(state) = parts.extensions.get::<GuardState>().map(|s| s.0.clone()) else {
+        return VaultError::internal().into_response();
+    };
+    let mut audit = Audit::begin(&state, &parts, op);
+    let host = parts.extensions.get::<VaultHost>().cloned();
+    let mut caller = None;
     let decided = async {
-        let state = parts
-            .extensions
-            .get::<GuardState>()
-            .map(|s| s.0.clone())
-            .ok_or_else(VaultError::internal)?;
-        let caller = authenticate(&mut parts, &state).await?;
+        let authenticated = authenticate(&mut parts, &state).await?;
+        if let Some(audit) = audit.as_mut() {
+            audit.caller(&authenticated);
+        }
+        let caller = caller.insert(authenticated);
         let Path(captures) =
             <Path<Vec<(String, String)>> as FromRequestParts<()>>::from_request_parts(
                 &mut parts,
@@ -140,21 +148,89 @@ pub async fn guard(op: VaultOp, req: Request, next: Next) -> Response {
             )
             .await
             .map_err(|_| VaultError::bad_parameter("The request path could not be decoded."))?;
-        let object = captures
-            .iter()
-            .find(|(k, _)| k == "name")
-            .map(|(_, v)| v.as_str());
-        authorize(&state, &caller, op, object).await?;
-        Ok::<_, VaultError>(caller)
+        let capture = |name: &str| {
+            captures
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let object = capture("name");
+        if let (Some(audit), Some(name)) = (audit.as_mut(), object) {
+            audit.item(op, parts.method.as_str(), name, capture("version"));
+        }
+        let rbac = caller.open()?.vault.settings.enable_rbac_authorization;
+        let allowed = authorize(&state, caller, op, object).await;
+        if let Some(audit) = audit.as_mut() {
+            let ok = allowed.is_ok();
+            audit.decided(if rbac {
+                Decision::Rbac(ok)
+            } else {
+                Decision::AccessPolicy(ok)
+            });
+        }
+        allowed
     }
     .await;
-    match decided {
-        Ok(caller) => {
-            parts.extensions.insert(caller);
-            next.run(Request::from_parts(parts, body)).await
+    let vault = caller.as_ref().map(|c| c.vault.clone());
+    let (response, description) = match decided {
+        Ok(()) => {
+            if let Some(caller) = caller {
+                parts.extensions.insert(caller);
+            }
+            (next.run(Request::from_parts(parts, body)).await, None)
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let description = audit.is_some().then(|| e.message.clone());
+            (e.into_response(), description)
+        }
+    };
+    if let Some(audit) = audit {
+        let status = response.status().as_u16();
+        record(&state, audit, vault, host, op, status, description).await;
     }
+    response
+}
+
+/// Stores the event under the vault the request was for: the caller's, once a token
+/// verified, else the one the host names (a request refused before that, such as the
+/// challenge's, still happened at that vault). Nothing is recorded for a vault that does
+/// not exist.
+async fn record(
+    state: &AppState,
+    audit: Audit,
+    vault: Option<Arc<Option<OpenVault>>>,
+    host: Option<VaultHost>,
+    op: VaultOp,
+    status: u16,
+    description: Option<String>,
+) {
+    let vault = match (vault, host) {
+        (Some(vault), _) => vault,
+        (None, Some(VaultHost(name))) => {
+            match state
+                .vaults
+                .get_or_load(&name, || load_vault(state, &name))
+                .await
+            {
+                Ok(vault) => vault,
+                Err(_) => return,
+            }
+        }
+        (None, None) => return,
+    };
+    let Some(open) = vault.as_ref() else {
+        return;
+    };
+    let event = audit.finish(
+        state,
+        &open.vault,
+        op.collection().segment(),
+        status,
+        description,
+    );
+    state
+        .vault_events
+        .record(event, &state.metrics, state.now());
 }
 
 /// For a path no route serves: the caller's token is checked as on every route, and the

@@ -3,6 +3,7 @@
 //! the other planes by their host name. Each collection (secrets, keys, certificates) has its
 //! own module and route list; this module composes them behind one guard per route.
 
+mod audit;
 mod auth;
 mod certificates;
 pub mod error;
