@@ -26,6 +26,7 @@ mod resources;
 mod sign_ins;
 mod users;
 mod vault_certificates;
+mod vault_events;
 mod vault_keys;
 mod vault_keys_at_rest;
 mod vault_keys_authz;
@@ -124,6 +125,24 @@ impl Wid {
         )
         .await
         .unwrap();
+    }
+
+    /// Creates an RBAC-authorized vault in an existing group and returns its ARM id.
+    async fn rbac_vault(&self, group: &str, name: &str) -> String {
+        let id = self.sub_path(&format!(
+            "/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}"
+        ));
+        self.arm(
+            Method::PUT,
+            &format!("{id}?api-version=2024-11-01"),
+            Some(
+                json!({"location": "eastus", "properties": {"tenantId": self.creds.tenant_id,
+                "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}}),
+            ),
+        )
+        .await
+        .unwrap();
+        id
     }
 
     fn sub_path(&self, rest: &str) -> String {

@@ -5,7 +5,6 @@
 use super::Wid;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn kv(wid: &Wid, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -25,17 +24,7 @@ async fn kv(wid: &Wid, token: &str, method: &str, path: &str, body: Value) -> (u
 async fn keys_are_created_used_deleted_and_restored() {
     let wid = Wid::start().await;
     wid.group("rg").await;
-    let vault_id = wid.sub_path("/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-keys");
-    wid.arm(
-        Method::PUT,
-        &format!("{vault_id}?api-version=2024-11-01"),
-        Some(
-            json!({"location": "eastus", "properties": {"tenantId": wid.creds.tenant_id,
-            "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}}),
-        ),
-    )
-    .await
-    .unwrap();
+    let vault_id = wid.rbac_vault("rg", "kv-keys").await;
     let admin = wid.creds.object_id.clone();
     super::authz::assign(
         &wid,

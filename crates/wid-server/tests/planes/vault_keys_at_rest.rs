@@ -8,7 +8,6 @@ use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine;
-use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -143,17 +142,7 @@ async fn no_private_key_material_reaches_the_files_or_the_log() {
 
     let wid = Wid::start().await;
     wid.group("rg").await;
-    let vault = wid.sub_path("/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-rest");
-    wid.arm(
-        Method::PUT,
-        &format!("{vault}?api-version=2024-11-01"),
-        Some(
-            json!({"location": "eastus", "properties": {"tenantId": wid.creds.tenant_id,
-            "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}}),
-        ),
-    )
-    .await
-    .unwrap();
+    let vault = wid.rbac_vault("rg", "kv-rest").await;
     let admin = wid.creds.object_id.clone();
     assign(
         &wid,
