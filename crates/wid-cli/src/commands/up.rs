@@ -96,6 +96,16 @@ pub struct UpArgs {
     /// At most this many sign-in records are kept; the oldest are pruned first.
     #[arg(long, default_value_t = 1_000_000)]
     sign_in_log_max_entries: u64,
+    /// Record every Key Vault data-plane request as an audit event (`wid monitor
+    /// key-vault-events`, the vault's `auditEvents`).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    vault_audit_log: Switch,
+    /// Vault audit events older than this are pruned.
+    #[arg(long, default_value = "720h", value_parser = seconds)]
+    vault_audit_log_retention: i64,
+    /// At most this many vault audit events are kept; the oldest are pruned first.
+    #[arg(long, default_value_t = 1_000_000)]
+    vault_audit_log_max_entries: u64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text)]
     log_format: crate::logging::LogFormat,
@@ -147,13 +157,16 @@ pub async fn run(args: UpArgs, data_dir: PathBuf) -> Result<()> {
     config.issuer_allowed_networks = args.issuer_allowed_networks;
     config.resources = args.resources;
     config.job_interval = duration(args.job_interval);
-    config.sign_in_log = wid_server::sign_ins::SignInLogConfig {
-        enabled: args.sign_in_log == Switch::On,
-        retention: wid_core::sign_in::Retention {
-            max_age_secs: args.sign_in_log_retention.max(1),
-            max_entries: args.sign_in_log_max_entries,
-        },
-    };
+    config.sign_in_log = log_config(
+        args.sign_in_log,
+        args.sign_in_log_retention,
+        args.sign_in_log_max_entries,
+    );
+    config.vault_audit_log = log_config(
+        args.vault_audit_log,
+        args.vault_audit_log_retention,
+        args.vault_audit_log_max_entries,
+    );
     config.signing_key_rotation = RotationPolicy {
         period: args.signing_key_rotation,
         activation: args.signing_key_activation,
@@ -272,6 +285,16 @@ fn print_banner(server: &wid_server::RunningServer, data_dir: &std::path::Path) 
     println!("      --client-id \"$(wid identity show -n myIdentity -g myResourceGroup --query clientId -o tsv)\" -- YOUR COMMAND");
     println!();
     println!("Stop with Ctrl-C.");
+}
+
+fn log_config(switch: Switch, retention: i64, max_entries: u64) -> wid_server::activity::LogConfig {
+    wid_server::activity::LogConfig {
+        enabled: switch == Switch::On,
+        retention: wid_core::retention::Retention {
+            max_age_secs: retention.max(1),
+            max_entries,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod certificate;
 mod key;
 mod secret;
 
-const API: &str = "2024-11-01";
+pub(super) const API: &str = "2024-11-01";
 /// The data-plane version wid's CLI speaks.
 const DATA_API: &str = "7.5";
 
@@ -132,7 +132,7 @@ pub struct PolicyPrincipal {
     upn: Option<String>,
 }
 
-async fn find_vault(ctx: &Context, v: &VaultName) -> Result<String> {
+pub(super) async fn find_vault(ctx: &Context, v: &VaultName) -> Result<String> {
     let sub = ctx.subscription(v.subscription.as_deref())?;
     if let Some(rg) = &v.resource_group {
         return Ok(wid_core::resource_id::vault(&sub, rg, &v.name));
