@@ -8,6 +8,19 @@ use wid_core::graph_filter::Comparison;
 use wid_core::sign_in::{Condition, Field, Query, SignIn};
 
 const TABLE: &str = "sign_ins";
+const COLUMNS: [&str; 11] = [
+    "id",
+    "tenant_id",
+    "created_at_ms",
+    "app_id",
+    "principal_id",
+    "user_principal_name",
+    "correlation_id",
+    "ip_address",
+    "kind",
+    "error_code",
+    "record",
+];
 
 fn column(f: Field) -> &'static str {
     match f {
@@ -39,31 +52,25 @@ fn condition(c: &Condition) -> Cond {
 impl Store {
     /// Stores a batch in one transaction: all of it or none.
     pub async fn insert_sign_ins(&self, batch: &[SignIn]) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for s in batch {
-            sqlx::query(
-                "INSERT INTO sign_ins (id, tenant_id, created_at_ms, app_id, principal_id, \
-                 user_principal_name, correlation_id, ip_address, kind, error_code, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(key(&s.id))
-            .bind(key(&s.tenant_id))
-            .bind(s.created_at_ms)
-            .bind(key(&s.app_id))
-            .bind(key(s.principal_id.as_deref().unwrap_or("")))
-            .bind(key(s.user_principal_name.as_deref().unwrap_or("")))
-            .bind(key(&s.correlation_id))
-            .bind(key(&s.ip_address))
-            .bind(s.kind.as_str())
-            .bind(i64::from(s.error_code))
-            .bind(encode(s, "sign-in")?)
-            .execute(tx.conn())
-            .await?;
-        }
-        tx.commit().await
+        let rows = batch
+            .iter()
+            .map(|s| {
+                Ok(vec![
+                    Bound::Text(key(&s.id)),
+                    Bound::Text(key(&s.tenant_id)),
+                    Bound::Int(s.created_at_ms),
+                    Bound::Text(key(&s.app_id)),
+                    Bound::Text(key(s.principal_id.as_deref().unwrap_or(""))),
+                    Bound::Text(key(s.user_principal_name.as_deref().unwrap_or(""))),
+                    Bound::Text(key(&s.correlation_id)),
+                    Bound::Text(key(&s.ip_address)),
+                    Bound::Text(s.kind.as_str().to_owned()),
+                    Bound::Int(i64::from(s.error_code)),
+                    Bound::Text(encode(s, "sign-in")?),
+                ])
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.insert_records(TABLE, &COLUMNS, rows).await
     }
 
     /// The tenant's sign-ins that meet `query`, newest first, at most `limit` of them,

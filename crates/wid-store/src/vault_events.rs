@@ -8,6 +8,18 @@ use wid_core::graph_filter::Comparison;
 use wid_core::vault_audit::{AuditEvent, Condition, Field, Query};
 
 const TABLE: &str = "vault_events";
+const COLUMNS: [&str; 10] = [
+    "id",
+    "vault_id",
+    "created_at_ms",
+    "operation_name",
+    "http_status",
+    "app_id",
+    "object_id",
+    "correlation_id",
+    "caller_ip",
+    "record",
+];
 
 fn column(f: Field) -> &'static str {
     match f {
@@ -30,30 +42,24 @@ fn condition(c: &Condition) -> Cond {
 impl Store {
     /// Stores a batch in one transaction: all of it or none.
     pub async fn insert_vault_events(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for e in batch {
-            sqlx::query(
-                "INSERT INTO vault_events (id, vault_id, created_at_ms, operation_name, \
-                 http_status, app_id, object_id, correlation_id, caller_ip, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(key(&e.id))
-            .bind(key(&e.vault_id))
-            .bind(e.created_at_ms)
-            .bind(key(&e.operation_name))
-            .bind(i64::from(e.http_status))
-            .bind(key(e.app_id.as_deref().unwrap_or("")))
-            .bind(key(e.object_id.as_deref().unwrap_or("")))
-            .bind(key(&e.correlation_id))
-            .bind(key(&e.caller_ip))
-            .bind(encode(e, "vault event")?)
-            .execute(tx.conn())
-            .await?;
-        }
-        tx.commit().await
+        let rows = batch
+            .iter()
+            .map(|e| {
+                Ok(vec![
+                    Bound::Text(key(&e.id)),
+                    Bound::Text(key(&e.vault_id)),
+                    Bound::Int(e.created_at_ms),
+                    Bound::Text(key(&e.operation_name)),
+                    Bound::Int(i64::from(e.http_status)),
+                    Bound::Text(key(e.app_id.as_deref().unwrap_or(""))),
+                    Bound::Text(key(e.object_id.as_deref().unwrap_or(""))),
+                    Bound::Text(key(&e.correlation_id)),
+                    Bound::Text(key(&e.caller_ip)),
+                    Bound::Text(encode(e, "vault event")?),
+                ])
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.insert_records(TABLE, &COLUMNS, rows).await
     }
 
     /// The events of the vault with ARM id `vault_id` that meet `query`, newest first.

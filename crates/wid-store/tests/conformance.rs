@@ -3562,4 +3562,22 @@ async fn vault_events_list_by_vault_and_prune(store: Store) {
     assert_eq!(store.prune_vault_events(2_000, 10).await.unwrap(), 1);
     assert_eq!(store.prune_vault_events(0, 1).await.unwrap(), 2);
     assert_eq!(list(v1, "").await, ["d"]);
+
+    // A writer's batch spans several statements and is stored whole, or not at all.
+    let many: Vec<AuditEvent> = (0..70)
+        .map(|i| vault_event(&format!("m{i:02}"), "v3", 10_000 + i, "SecretGet", 200))
+        .collect();
+    let v3 = "/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/v3";
+    let mut clashing = many.clone();
+    clashing[65].id = "m01".into();
+    assert!(store.insert_vault_events(&clashing).await.is_err());
+    assert!(list(v3, "").await.is_empty());
+    store.insert_vault_events(&many).await.unwrap();
+    let stored = store
+        .vault_events(v3, &VaultEventQuery::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 70);
+    assert_eq!(stored[0], many[69]);
+    assert_eq!(stored[69], many[0]);
 }
