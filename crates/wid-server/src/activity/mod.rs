@@ -24,6 +24,8 @@ use wid_store::{Store, StoreError};
 pub const QUEUE: usize = 16 * 1024;
 /// Records stored in one transaction at most.
 const BATCH: usize = 512;
+/// How long a writer waits for more records before it stores a batch that is not full.
+const LINGER: Duration = Duration::from_millis(50);
 /// A full queue is reported at most this often.
 const WARN_EVERY_SECS: i64 = 60;
 
@@ -146,6 +148,17 @@ impl<T: Record> Log<T> {
 async fn write<T: Record>(store: Store, mut rx: mpsc::Receiver<T>, metrics: Arc<Metrics>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        if batch.len() < BATCH {
+            // Each transaction is a synced commit: under load, a short wait lets one carry
+            // hundreds of records instead of a few.
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+        }
         match T::store(&store, &batch).await {
             Ok(()) => metrics.log_records_written(T::LOG, batch.len() as u64),
             Err(e) => {

@@ -21,7 +21,7 @@ impl Attempt {
     ) -> Self {
         Self {
             record: SignIn {
-                id: wid_core::ids::random_uuid().to_string(),
+                id: String::new(),
                 created_at_ms: 0,
                 tenant_id: tenant_segment.to_lowercase(),
                 app_id: client_id.unwrap_or("").to_lowercase(),
@@ -119,6 +119,7 @@ impl Attempt {
     /// The finished record: granted (`refusal` is `None`) or refused with its AADSTS code
     /// and message.
     pub fn finish(mut self, now_ms: i64, refusal: Option<(u32, &str)>) -> SignIn {
+        self.record.id = wid_core::ids::time_ordered_uuid(now_ms).to_string();
         self.record.created_at_ms = now_ms;
         if let Some((code, message)) = refusal {
             self.record.error_code = code;

@@ -108,9 +108,10 @@ impl Audit {
             }
         });
         let (object_id, app_id) = self.caller.unzip();
+        let now_ms = state.now_ms();
         AuditEvent {
-            id: wid_core::ids::random_uuid().to_string(),
-            created_at_ms: state.now_ms(),
+            id: wid_core::ids::time_ordered_uuid(now_ms).to_string(),
+            created_at_ms: now_ms,
             tenant_id: vault.tenant_id.clone(),
             vault_id: wid_core::resource_id::vault(
                 &vault.subscription_id,
