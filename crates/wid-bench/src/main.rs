@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wid_client::WidClient;
 
+mod activity_logs;
 mod h1;
 mod keyvault;
 mod lean;
@@ -74,6 +75,13 @@ enum Bench {
         /// An earlier `wid`, whose refused exchange's CPU per request is measured too.
         #[arg(long)]
         baseline_wid_bin: Option<PathBuf>,
+    },
+    /// Exchanges and secret GETs with the sign-in and vault audit logs on, next to the same
+    /// build with both off, in turns. Starts (and stops) both itself.
+    ActivityLogs {
+        /// The `wid` binary (default: next to this one).
+        #[arg(long)]
+        wid_bin: Option<PathBuf>,
     },
     /// The lean reference server `peers` starts (not for use on its own).
     #[command(hide = true)]
@@ -736,6 +744,10 @@ async fn bench(cli: Cli) -> Result<()> {
             )
             .await;
         }
+        Bench::ActivityLogs { wid_bin } => {
+            let wid = webhook::wid_binary(wid_bin)?;
+            return activity_logs::run(&wid, cli.concurrency, cli.seconds).await;
+        }
         Bench::Webhook { wid_bin } => {
             return webhook::run(wid_bin, cli.concurrency, cli.seconds).await
         }
@@ -760,6 +772,7 @@ async fn bench(cli: Cli) -> Result<()> {
         | Bench::Proxy { .. }
         | Bench::Replicas { .. }
         | Bench::Peers { .. }
+        | Bench::ActivityLogs { .. }
         | Bench::LeanServer(_) => unreachable!("handled above"),
         Bench::Arm => arm(target, cli.concurrency, cli.seconds).await,
         Bench::Exchange => exchange(target, cli.concurrency, cli.seconds).await,

@@ -187,7 +187,7 @@ struct Wid {
 }
 
 async fn wid(binary: &Path, dir: PathBuf, concurrency: usize, seconds: u64) -> Result<Wid> {
-    let mut replica = Replica::start(binary, dir, None, None, "info")?;
+    let mut replica = Replica::start(binary, dir, None, None, "info", &[])?;
     let target = replica.ready().await?;
     let pid = replica.pid();
     let workload = prepare_exchange(&target).await?;
@@ -597,26 +597,30 @@ pub async fn run(
 }
 
 /// How many times each of two servers is measured, in turns.
-const TURNS: usize = 3;
+pub(crate) const TURNS: usize = 3;
 
 /// One of two servers compared in turns: its name, its load (a fresh set of senders per
 /// turn, `concurrency` of them) and its processes.
-struct Contender<'a> {
-    name: &'a str,
-    senders: &'a dyn Fn() -> Result<Vec<Exchanger>>,
-    pids: Vec<u32>,
+pub(crate) struct Contender<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) senders: &'a dyn Fn() -> Result<Vec<Exchanger>>,
+    pub(crate) pids: Vec<u32>,
 }
 
 /// Medians of the ratios first / second, of the rate and of the CPU time per request.
-struct Turns {
-    rate: f64,
-    cpu: f64,
+pub(crate) struct Turns {
+    pub(crate) rate: f64,
+    pub(crate) cpu: f64,
 }
 
 /// Two servers, both running, measured in turns (first, second, first, ...) so that the
 /// machine's speed drifting during the run (a shared host) weighs on both; one-shot ratios of
 /// two servers measured minutes apart moved by several points between runs here.
-async fn in_turns(what: &str, contenders: [Contender<'_>; 2], seconds: u64) -> Result<Turns> {
+pub(crate) async fn in_turns(
+    what: &str,
+    contenders: [Contender<'_>; 2],
+    seconds: u64,
+) -> Result<Turns> {
     let (mut rates, mut cpus) = (Vec::new(), Vec::new());
     for turn in 1..=TURNS {
         let mut measured = [(0.0, 0.0); 2];
@@ -678,7 +682,7 @@ async fn refused_in_turns(
     let mut builds = Vec::new();
     for (name, binary) in [("now", binary), ("baseline", old)] {
         let dir = root.join(format!("turns-{name}"));
-        let mut replica = Replica::start(binary, dir, None, None, "info")?;
+        let mut replica = Replica::start(binary, dir, None, None, "info", &[])?;
         let target = replica.ready().await?;
         let refused = prepare_exchange(&target).await?.with_unpublished_key()?;
         builds.push((replica, target, refused));
@@ -721,7 +725,7 @@ async fn exchange_in_turns(
     concurrency: usize,
     seconds: u64,
 ) -> Result<()> {
-    let mut replica = Replica::start(binary, root.join("turns-wid"), None, None, "info")?;
+    let mut replica = Replica::start(binary, root.join("turns-wid"), None, None, "info", &[])?;
     let target = replica.ready().await?;
     let workload = prepare_exchange(&target).await?;
     let (lean, port) = reference.start(None)?;

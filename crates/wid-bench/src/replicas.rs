@@ -24,6 +24,7 @@ impl Replica {
         database_url: Option<&str>,
         public_url: Option<&str>,
         log: &str,
+        flags: &[&str],
     ) -> Result<Replica> {
         std::fs::create_dir_all(&dir)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -35,6 +36,7 @@ impl Replica {
             .args(["up", "--data-dir"])
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(flags)
             .env("WID_LOG", log)
             .stdout(output.try_clone()?)
             .stderr(output);
@@ -111,14 +113,21 @@ async fn measure(
     seconds: u64,
 ) -> Result<()> {
     let sqlite_rate = {
-        let mut single = Replica::start(wid, root.join("sqlite"), None, None, "warn")?;
+        let mut single = Replica::start(wid, root.join("sqlite"), None, None, "warn", &[])?;
         let target = single.ready().await?;
         let workload = prepare_exchange(&target).await?;
         let mut report = exchange_rate(&[target], &workload, concurrency, seconds).await?;
         report.print("token exchange, 1 replica on SQLite", concurrency);
         report.rate()
     };
-    let mut a = Replica::start(wid, root.join("pg-a"), Some(database_url), None, "warn")?;
+    let mut a = Replica::start(
+        wid,
+        root.join("pg-a"),
+        Some(database_url),
+        None,
+        "warn",
+        &[],
+    )?;
     let first = a.ready().await?;
     let b_dir = root.join("pg-b");
     std::fs::create_dir_all(&b_dir)?;
@@ -127,7 +136,7 @@ async fn measure(
             .with_context(|| format!("sharing {name}"))?;
     }
     // Both answer for one public URL, as replicas behind a load balancer do.
-    let mut b = Replica::start(wid, b_dir, Some(database_url), Some(&a.url()?), "warn")?;
+    let mut b = Replica::start(wid, b_dir, Some(database_url), Some(&a.url()?), "warn", &[])?;
     let second = b.ready().await?;
     let workload = prepare_exchange(&first).await?;
     let mut report = exchange_rate(&[first, second], &workload, concurrency, seconds).await?;
