@@ -169,6 +169,10 @@ pub async fn start_with_clock(
         vault_events,
         replica: crate::activity::replica_name(),
     });
+    // Before the listener answers: a script that waits for the port and then runs a command
+    // must find the server (the CLI reads this file).
+    datadir::write_json(&config.data_dir.join(datadir::SERVER_INFO), &info, 0o644)
+        .map_err(ServerError::io("writing server.json"))?;
     let (shutdown, stop) = watch::channel(false);
     crate::coherence::follow_local_writes(&state);
     tokio::spawn(crate::coherence::follow(state.clone(), stop.clone()));
@@ -184,8 +188,6 @@ pub async fn start_with_clock(
         config.limits.clone(),
         stop,
     ));
-    datadir::write_json(&config.data_dir.join(datadir::SERVER_INFO), &info, 0o644)
-        .map_err(ServerError::io("writing server.json"))?;
     Ok(RunningServer {
         info,
         local_addr,
