@@ -175,15 +175,14 @@ pub async fn list(
     let more = page.len() > limit;
     page.truncate(limit);
     let next_link = match (more, page.last()) {
-        (true, Some(last)) => {
-            let params = serde_urlencoded::to_string([
-                ("api-version", query.get("api-version").unwrap_or_default()),
-                ("$top", &limit.to_string()),
-                ("$skiptoken", &last.name.to_ascii_lowercase()),
-            ])
-            .map_err(|_| ArmError::internal())?;
-            Some(format!("{}{}?{params}", state.cloud.public_url, uri.path()))
-        }
+        (true, Some(last)) => Some(super::next_link(
+            &state,
+            uri.path(),
+            &query,
+            limit,
+            &last.name.to_ascii_lowercase(),
+            &[],
+        )?),
         _ => None,
     };
     let value = page

@@ -643,6 +643,32 @@ pub async fn fallback(req: Request) -> Response {
     }
 }
 
+/// A list page's absolute `nextLink` (the SDKs follow it verbatim): the request's path with
+/// its `api-version`, the page size, where the next page starts, and the query parameters in
+/// `carried` the request gave.
+fn next_link(
+    state: &AppState,
+    path: &str,
+    query: &request::ArmQuery,
+    top: usize,
+    skiptoken: &str,
+    carried: &[&str],
+) -> Result<String, ArmError> {
+    let top = top.to_string();
+    let mut params = vec![
+        ("api-version", query.get("api-version").unwrap_or_default()),
+        ("$top", top.as_str()),
+        ("$skiptoken", skiptoken),
+    ];
+    for name in carried {
+        if let Some(value) = query.get(name) {
+            params.push((name, value));
+        }
+    }
+    let params = serde_urlencoded::to_string(params).map_err(|_| ArmError::internal())?;
+    Ok(format!("{}{path}?{params}", state.cloud.public_url))
+}
+
 /// ARM answers a DELETE with 200 when something was deleted and 204 when there was nothing
 /// to delete, so that retried deletes succeed.
 fn delete_status(deleted: bool) -> axum::http::StatusCode {

@@ -96,20 +96,14 @@ pub async fn list(
     let more = found.len() > top;
     found.truncate(top);
     let next_link = match (more, found.last()) {
-        (true, Some(last)) => {
-            let token = LogCursor::token(last.created_at_ms, &last.id);
-            let top = top.to_string();
-            let mut params = vec![
-                ("api-version", query.get("api-version").unwrap_or_default()),
-                ("$top", top.as_str()),
-                ("$skiptoken", token.as_str()),
-            ];
-            if let Some(f) = query.get("$filter") {
-                params.push(("$filter", f));
-            }
-            let params = serde_urlencoded::to_string(params).map_err(|_| ArmError::internal())?;
-            Some(format!("{}{}?{params}", state.cloud.public_url, uri.path()))
-        }
+        (true, Some(last)) => Some(super::next_link(
+            &state,
+            uri.path(),
+            &query,
+            top,
+            &LogCursor::token(last.created_at_ms, &last.id),
+            &["$filter"],
+        )?),
         _ => None,
     };
     let value: Vec<Value> = found

@@ -241,15 +241,14 @@ pub async fn list(
     });
     let chosen: Vec<&Secret> = rest.by_ref().take(limit).collect();
     let next_link = match (rest.next(), chosen.last()) {
-        (Some(_), Some(last)) => {
-            let params = serde_urlencoded::to_string([
-                ("api-version", query.get("api-version").unwrap_or_default()),
-                ("$top", &limit.to_string()),
-                ("$skiptoken", &last.name.to_ascii_lowercase()),
-            ])
-            .map_err(|_| ArmError::internal())?;
-            Some(format!("{}{}?{params}", state.cloud.public_url, uri.path()))
-        }
+        (Some(_), Some(last)) => Some(super::next_link(
+            &state,
+            uri.path(),
+            &query,
+            limit,
+            &last.name.to_ascii_lowercase(),
+            &[],
+        )?),
         _ => None,
     };
     let value = chosen.into_iter().map(|s| render(&state, &v, s)).collect();
