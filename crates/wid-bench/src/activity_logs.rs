@@ -49,28 +49,15 @@ async fn compare(binary: &Path, root: &Path, concurrency: usize, seconds: u64) -
         let (server, workload) = ([&on, &off][i], &workloads[i]);
         move || Exchanger::spread(std::slice::from_ref(&server.target), workload, concurrency)
     };
-    let (on_senders, off_senders) = (exchange(0), exchange(1));
-    let turns = in_turns(
+    let rate = on_vs_off(
         "federated exchange",
-        [
-            Contender {
-                name: "logs on",
-                senders: &on_senders,
-                pids: vec![on.replica.pid()],
-            },
-            Contender {
-                name: "logs off",
-                senders: &off_senders,
-                pids: vec![off.replica.pid()],
-            },
-        ],
+        [&exchange(0), &exchange(1)],
+        &on,
+        &off,
         seconds,
     )
     .await?;
-    println!(
-        "exchange: sign-in log on / off {:.2} (median of {TURNS} turns; goal >= 0.95)",
-        turns.rate
-    );
+    println!("exchange: sign-in log on / off {rate:.2} (median of {TURNS} turns; goal >= 0.95)");
 
     let vaults = [
         SecretGet::new(&on.target).await?,
@@ -80,32 +67,42 @@ async fn compare(binary: &Path, root: &Path, concurrency: usize, seconds: u64) -
         let vault = &vaults[i];
         move || Ok(vault.senders(concurrency))
     };
-    let (on_senders, off_senders) = (get(0), get(1));
+    let rate = on_vs_off("secret GET", [&get(0), &get(1)], &on, &off, seconds).await?;
+    println!(
+        "secret GET: vault audit log on / off {rate:.2} (median of {TURNS} turns; goal >= 0.95)"
+    );
+    for (vault, server) in vaults.iter().zip([&on, &off]) {
+        vault.vault.delete(&server.target).await?;
+    }
+    Ok(())
+}
+
+/// The median rate of `on` over `off`, the same load on each (`senders`, in that order).
+async fn on_vs_off(
+    what: &str,
+    senders: [&dyn Fn() -> Result<Vec<Exchanger>>; 2],
+    on: &Server,
+    off: &Server,
+    seconds: u64,
+) -> Result<f64> {
     let turns = in_turns(
-        "secret GET",
+        what,
         [
             Contender {
                 name: "logs on",
-                senders: &on_senders,
+                senders: senders[0],
                 pids: vec![on.replica.pid()],
             },
             Contender {
                 name: "logs off",
-                senders: &off_senders,
+                senders: senders[1],
                 pids: vec![off.replica.pid()],
             },
         ],
         seconds,
     )
     .await?;
-    println!(
-        "secret GET: vault audit log on / off {:.2} (median of {TURNS} turns; goal >= 0.95)",
-        turns.rate
-    );
-    for (vault, server) in vaults.iter().zip([&on, &off]) {
-        vault.vault.delete(&server.target).await?;
-    }
-    Ok(())
+    Ok(turns.rate)
 }
 
 /// A vault with one secret, and the GET that reads it.
