@@ -146,19 +146,28 @@ impl ListQuery {
             "value": value,
         });
         if more {
-            let mut query = vec![
-                ("$top".to_owned(), top.to_string()),
-                ("$skiptoken".to_owned(), (skip + top).to_string()),
-            ];
-            for (name, v) in [("$filter", &self.filter), ("$select", &self.select)] {
-                if let Some(v) = v {
-                    query.push((name.to_owned(), v.clone()));
-                }
-            }
-            let query = serde_urlencoded::to_string(&query).map_err(|_| GraphError::internal())?;
-            page["@odata.nextLink"] = json!(format!("{base}v1.0/{path}?{query}"));
+            let next = self.next_link(
+                &format!("{base}v1.0/{path}"),
+                top,
+                &(skip + top).to_string(),
+            )?;
+            page["@odata.nextLink"] = json!(next);
         }
         Ok(page)
+    }
+
+    /// `@odata.nextLink` for the page after this one: `url` with the page size, where the next
+    /// page starts, and the request's `$filter` and `$select`.
+    pub fn next_link(&self, url: &str, top: usize, skiptoken: &str) -> Result<String, GraphError> {
+        let top = top.to_string();
+        let mut query = vec![("$top", top.as_str()), ("$skiptoken", skiptoken)];
+        for (name, v) in [("$filter", &self.filter), ("$select", &self.select)] {
+            if let Some(v) = v {
+                query.push((name, v));
+            }
+        }
+        let query = serde_urlencoded::to_string(&query).map_err(|_| GraphError::internal())?;
+        Ok(format!("{url}?{query}"))
     }
 }
 

@@ -159,20 +159,9 @@ pub async fn list(
             .collect::<Vec<_>>(),
     });
     if let (true, Some(last)) = (more, found.last()) {
-        let mut next = vec![
-            ("$top".to_owned(), top.to_string()),
-            (
-                "$skiptoken".to_owned(),
-                LogCursor::token(last.created_at_ms, &last.id),
-            ),
-        ];
-        for (name, v) in [("$filter", q.filter_of()), ("$select", q.select_of())] {
-            if let Some(v) = v {
-                next.push((name.to_owned(), v.to_owned()));
-            }
-        }
-        let next = serde_urlencoded::to_string(&next).map_err(|_| GraphError::internal())?;
-        page["@odata.nextLink"] = json!(format!("{base}{version}/{PATH}?{next}"));
+        let token = LogCursor::token(last.created_at_ms, &last.id);
+        page["@odata.nextLink"] =
+            json!(q.next_link(&format!("{base}{version}/{PATH}"), top, &token)?);
     }
     Ok(Json(page))
 }
